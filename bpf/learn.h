@@ -1,0 +1,81 @@
+/* Data-path learning: src MAC -> ingress port (access) or outer source IP
+ * (overlay). New and moved MACs are written here, at line rate, and reported to
+ * the control plane through the ring buffer, at most once per MAC per
+ * LEARN_REFRESH_NS. Static entries are never touched. */
+#pragma once
+
+static __always_inline void emit_event(__u8 kind, __u32 vni, const __u8 *mac, __u16 vlan, __u32 ifindex, __be32 remote)
+{
+	struct vxg_event *e = bpf_ringbuf_reserve(&vxg_events, sizeof(*e), 0);
+	if (!e) {
+		count(VXG_CNT_ERR_EVENT_RING_FULL, 0);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->vni = vni;
+	e->vlan = vlan;
+	if (mac)
+		mac_copy(e->mac, mac);
+	e->ifindex = ifindex;
+	e->remote = remote;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* want: the entry as it should be (kind, vlan, ifindex or remote filled in). */
+static __always_inline void learn(__u32 vni, const __u8 *mac, struct fdb_value *want)
+{
+	struct fdb_key k = { .vni = vni };
+	mac_copy(k.mac, mac);
+	__u64 now = bpf_ktime_get_ns();
+	struct fdb_value *cur = bpf_map_lookup_elem(&vxg_fdb, &k);
+	if (cur) {
+		if (cur->kind == want->kind && cur->ifindex == want->ifindex && cur->remote == want->remote &&
+		    cur->vlan == want->vlan) {
+			if (now - cur->seen_ns > VXG_LEARN_REFRESH_NS) {
+				cur->seen_ns = now;
+				count(VXG_CNT_LEARN_REFRESH, 0);
+			}
+			return;
+		}
+		if (cur->flags & (VXG_FDB_STATIC | VXG_FDB_FROZEN)) {
+			count(VXG_CNT_DROP_STATIC_CONFLICT, 0);
+			return;
+		}
+		/* a move: replace the whole value so readers see old or new, never a mix */
+		struct fdb_value moved = *want;
+		moved.flags = 0;
+		moved.seen_ns = now;
+		__u64 last_event = cur->event_ns;
+		moved.event_ns = now - last_event > VXG_LEARN_REFRESH_NS ? now : last_event;
+		if (bpf_map_update_elem(&vxg_fdb, &k, &moved, BPF_EXIST) == 0) {
+			count(VXG_CNT_LEARN_MOVE, 0);
+			if (moved.event_ns == now)
+				emit_event(VXG_EVT_MOVE, vni, mac, want->vlan, want->ifindex, want->remote);
+		}
+		return;
+	}
+	struct fdb_value fresh = *want;
+	fresh.flags = 0;
+	fresh.seen_ns = now;
+	fresh.event_ns = now;
+	long rc = bpf_map_update_elem(&vxg_fdb, &k, &fresh, BPF_NOEXIST);
+	if (rc == 0) {
+		count(VXG_CNT_LEARN_NEW, 0);
+		emit_event(VXG_EVT_LEARN, vni, mac, want->vlan, want->ifindex, want->remote);
+	} else if (rc != -17 /* EEXIST: another CPU learned it first */) {
+		count(VXG_CNT_ERR_LEARN_FULL, 0);
+	}
+}
+
+static __always_inline void learn_local(__u32 vni, const __u8 *mac, __u32 ifindex, __u16 vlan)
+{
+	struct fdb_value want = { .kind = VXG_FDB_LOCAL, .vlan = vlan, .ifindex = ifindex };
+	learn(vni, mac, &want);
+}
+
+static __always_inline void learn_remote(__u32 vni, const __u8 *mac, __be32 remote)
+{
+	struct fdb_value want = { .kind = VXG_FDB_REMOTE, .remote = remote };
+	learn(vni, mac, &want);
+}

@@ -1,0 +1,143 @@
+/* VXLAN (RFC 7348) outer header construction and outer next-hop resolution.
+ * The kernel owns the underlay: bpf_fib_lookup gives the egress port and MACs. */
+#pragma once
+
+struct vxlan_encap {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct udphdr udp;
+	struct vxlan_hdr vx;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct vxlan_encap) == VXG_ENCAP_LEN, "encap header size");
+
+/* Fill everything but the outer MACs (they come from the FIB). inner_len is the
+ * length of the inner Ethernet frame. */
+static __always_inline void encap_fill(struct vxlan_encap *h, const struct globals_value *g, __be32 remote,
+				       __u32 vni, __u32 inner_len, __u32 flow_hash)
+{
+	h->eth.h_proto = bpf_htons(ETH_P_IP);
+	h->ip.version = 4;
+	h->ip.ihl = 5;
+	h->ip.tos = 0;
+	h->ip.tot_len = bpf_htons(inner_len + sizeof(struct iphdr) + sizeof(struct udphdr) + sizeof(struct vxlan_hdr));
+	h->ip.id = 0;
+	h->ip.frag_off = 0;
+	h->ip.ttl = 64;
+	h->ip.protocol = IPPROTO_UDP;
+	h->ip.check = 0;
+	h->ip.saddr = g->vtep_ip;
+	h->ip.daddr = remote;
+	h->ip.check = ipv4_csum(&h->ip);
+	h->udp.source = vxg_src_port(flow_hash);
+	h->udp.dest = g->udp_port;
+	h->udp.len = bpf_htons(inner_len + sizeof(struct udphdr) + sizeof(struct vxlan_hdr));
+	h->udp.check = 0; /* allowed for IPv4 (RFC 7348 §5) */
+	h->vx.flags = VXLAN_FLAG_I;
+	h->vx.reserved1[0] = h->vx.reserved1[1] = h->vx.reserved1[2] = 0;
+	h->vx.vni_reserved = bpf_htonl(vni << 8);
+}
+
+/* Resolve the outer next hop for `remote`. Returns the egress ifindex (> 0)
+ * with the MACs written into h->eth, or a negative VXG_CNT_* drop reason. */
+static __always_inline int encap_resolve(void *ctx, struct vxlan_encap *h, const struct globals_value *g, __u32 outer_len)
+{
+	struct bpf_fib_lookup fib = {};
+	fib.family = AF_INET;
+	fib.ipv4_src = h->ip.saddr;
+	fib.ipv4_dst = h->ip.daddr;
+	fib.l4_protocol = IPPROTO_UDP;
+	fib.tot_len = outer_len - sizeof(struct ethhdr);
+	fib.ifindex = g->fib_ifindex;
+	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		return -VXG_CNT_DROP_NO_NEIGH;
+	}
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return -VXG_CNT_DROP_MTU;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return -VXG_CNT_DROP_FIB;
+	mac_copy(h->eth.h_dest, fib.dmac);
+	mac_copy(h->eth.h_source, fib.smac);
+	return fib.ifindex;
+}
+
+/* The outer next hop of `remote` is unresolved: tell the control plane, which
+ * installs a kernel-managed neighbour entry for it. Rate-limited switch-wide
+ * (a racy timestamp is good enough for a rate limit). */
+static __always_inline void report_no_neigh(struct globals_value *g, __be32 remote)
+{
+	__u64 now = bpf_ktime_get_ns();
+	if (now - g->no_neigh_ns < VXG_LEARN_REFRESH_NS / 10)
+		return;
+	g->no_neigh_ns = now;
+	struct vxg_event *e = bpf_ringbuf_reserve(&vxg_events, sizeof(*e), 0);
+	if (!e) {
+		count(VXG_CNT_ERR_EVENT_RING_FULL, 0);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = VXG_EVT_NO_NEIGH;
+	e->remote = remote;
+	bpf_ringbuf_submit(e, 0);
+}
+
+struct vxlan_rx {
+	__be32 outer_src;
+	__u32 vni;
+	__u32 outer_len; /* bytes before the inner Ethernet header */
+};
+
+#define VXLAN_NOT_OURS 1
+
+/* Is this frame VXLAN for our VTEP? 0 = yes (rx filled in, inner Ethernet header
+ * is within bounds), VXLAN_NOT_OURS = leave it to the kernel, negative = ours but
+ * unusable (a -VXG_CNT_* drop reason). Shared by the XDP and TC uplink stages. */
+static __always_inline int parse_vxlan(void *data, void *end, const struct globals_value *g, struct vxlan_rx *rx)
+{
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return VXLAN_NOT_OURS;
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end)
+		return VXLAN_NOT_OURS;
+	if (ip->daddr != g->vtep_ip || ip->protocol != IPPROTO_UDP || ip->version != 4 || ip->ihl < 5)
+		return VXLAN_NOT_OURS;
+	if (ip->frag_off & bpf_htons(VXG_IP_MF | VXG_IP_OFFSET))
+		return VXLAN_NOT_OURS; /* fragments: the kernel reassembles or drops them */
+	__u32 ip_len = ip->ihl * 4;
+	struct udphdr *udp = (void *)ip + ip_len;
+	if ((void *)(udp + 1) > end)
+		return VXLAN_NOT_OURS;
+	if (udp->dest != g->udp_port)
+		return VXLAN_NOT_OURS;
+	struct vxlan_hdr *vx = (void *)(udp + 1);
+	if ((void *)(vx + 1) > end)
+		return -VXG_CNT_DROP_MALFORMED;
+	if (!(vx->flags & VXLAN_FLAG_I))
+		return -VXG_CNT_DROP_BAD_VXLAN;
+	struct ethhdr *inner = (void *)(vx + 1);
+	if ((void *)(inner + 1) > end)
+		return -VXG_CNT_DROP_MALFORMED;
+	rx->outer_src = ip->saddr;
+	rx->vni = bpf_ntohl(vx->vni_reserved) >> 8;
+	rx->outer_len = sizeof(*eth) + ip_len + sizeof(*udp) + sizeof(*vx);
+	return 0;
+}
+
+/* Overlay admission: the VNI must be ours, and unless it floods-and-learns, the
+ * outer source must be a VTEP we know for it (anti-spoofing). */
+static __always_inline int overlay_admit(const struct vxlan_rx *rx, struct vni_value **vc_out)
+{
+	struct vni_key vk = { .vni = rx->vni };
+	struct vni_value *vc = bpf_map_lookup_elem(&vxg_vnis, &vk);
+	if (!vc)
+		return -VXG_CNT_DROP_UNKNOWN_VNI;
+	if (!(vc->flags & VXG_VNI_LEARN_REMOTE)) {
+		struct vtep_key tk = { .vni = rx->vni, .remote = rx->outer_src };
+		if (!bpf_map_lookup_elem(&vxg_vteps, &tk))
+			return -VXG_CNT_DROP_SPOOF;
+	}
+	*vc_out = vc;
+	return 0;
+}

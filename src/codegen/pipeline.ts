@@ -1,0 +1,41 @@
+// The pipeline model: what the config asks of the fast path (features to
+// compile in, table sizes). It is everything codegen depends on, so its hash
+// (with the fragment sources) names the cached ELF.
+import type { SwitchConfig } from "../config/types.ts";
+import { constants, counterNames, type TableName } from "./tables.ts";
+
+export interface Pipeline {
+  features: {
+    /** 802.1Q trunks: VLAN parse, tag push/pop, the vlans table lookup. */
+    vlan: boolean;
+    /** data-path learning (any VNI learns); without it the FDB is static/EVPN only. */
+    learning: boolean;
+  };
+  /** max_entries per map (bytes for the ring buffer). */
+  sizes: Record<TableName, number>;
+  /** bound of the replication loop: flood slots per VNI. */
+  floodSlots: number;
+}
+
+export function pipelineFor(cfg: SwitchConfig): Pipeline {
+  const t = cfg.tables;
+  const floodSlots = Math.min(t.floodPerVni, constants.FLOOD_SLOTS_MAX);
+  return {
+    features: {
+      vlan: cfg.ports.some((p) => p.vlans.length > 0),
+      learning: cfg.vnis.some((v) => v.learning),
+    },
+    floodSlots,
+    sizes: {
+      globals: 1,
+      ports: 1024,
+      vlans: 65536,
+      vnis: t.vnis,
+      flood: Math.min(t.vnis * floodSlots, 1 << 20),
+      vteps: t.remoteVteps,
+      fdb: t.fdb,
+      counters: counterNames.length,
+      events: constants.EVENTS_RING_BYTES,
+    },
+  };
+}

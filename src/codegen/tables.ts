@@ -1,0 +1,239 @@
+// Every fast-path table, declared once. The C structs and map definitions
+// (emit-c.ts) and the runtime's key/value codecs (src/control/codec.ts) are
+// both derived from these declarations.
+import type { StructDecl, TableDecl } from "./schema.ts";
+
+/** Named constants shared by C and TS (emitted as #defines). */
+export const constants = {
+  // port_value.role
+  PORT_ROLE_ACCESS: 1,
+  PORT_ROLE_UPLINK: 2,
+  // vni_value.flags
+  VNI_LEARN_LOCAL: 1, // learn src MACs seen on access ports
+  VNI_LEARN_REMOTE: 2, // flood-and-learn from the overlay; also lifts the VTEP allow-list check
+  // fdb_value.kind
+  FDB_LOCAL: 1,
+  FDB_REMOTE: 2,
+  // fdb_value.flags
+  FDB_STATIC: 1, // installed by config (or EVPN): the data path never overwrites or ages it
+  FDB_FROZEN: 2, // duplicate-detected by the control plane: no further moves
+  // event.kind
+  EVT_LEARN: 1,
+  EVT_MOVE: 2,
+  EVT_NO_NEIGH: 3,
+  // flood_value.kind
+  FLOOD_LOCAL: 1,
+  FLOOD_REMOTE: 2,
+  // hard bounds
+  FLOOD_SLOTS_MAX: 256,
+  EVENTS_RING_BYTES: 256 * 1024,
+  // minimum interval between refreshes of an entry's timestamp / events for one MAC
+  LEARN_REFRESH_NS: 1_000_000_000,
+} as const;
+
+/** Counter ids, in order: index into the per-CPU counters array. */
+export const counterNames = [
+  "access_rx",
+  "uplink_rx",
+  "uplink_pass_kernel",
+  "local_fwd",
+  "encap_fwd",
+  "decap_fwd",
+  "bum_to_tc",
+  "flood_local_copy",
+  "flood_remote_copy",
+  "learn_new",
+  "learn_move",
+  "learn_refresh",
+  "drop_malformed",
+  "drop_bad_vxlan",
+  "drop_unknown_vni",
+  "drop_spoof",
+  "drop_no_port_vni",
+  "drop_invalid_smac",
+  "drop_same_port",
+  "drop_hairpin",
+  "drop_no_neigh",
+  "drop_fib",
+  "drop_mtu",
+  "drop_gso_flood",
+  "drop_static_conflict",
+  "err_learn_full",
+  "err_event_ring_full",
+  "err_redirect",
+  "err_clone",
+  "err_adjust",
+] as const;
+export type CounterName = (typeof counterNames)[number];
+
+const fdbKey: StructDecl = {
+  name: "fdb_key",
+  fields: [
+    { name: "vni", type: "u32" },
+    { name: "mac", type: "mac" },
+    { name: "_pad", type: { pad: 2 } },
+  ],
+};
+
+const fdbValue: StructDecl = {
+  name: "fdb_value",
+  fields: [
+    { name: "kind", type: "u8", doc: "FDB_LOCAL | FDB_REMOTE" },
+    { name: "flags", type: "u8", doc: "FDB_STATIC | FDB_FROZEN" },
+    { name: "vlan", type: "u16", doc: "802.1Q tag to put on the frame at the local port, 0 = untagged" },
+    { name: "ifindex", type: "u32", doc: "local port" },
+    { name: "remote", type: "ipv4", doc: "remote VTEP" },
+    { name: "_pad", type: { pad: 4 } },
+    { name: "seen_ns", type: "u64", doc: "bpf_ktime_get_ns() of the last frame from this MAC (refreshed at most once per LEARN_REFRESH_NS)" },
+    { name: "event_ns", type: "u64", doc: "when the last learning event for this MAC was sent (rate limit)" },
+  ],
+};
+
+export const tables = {
+  globals: {
+    name: "globals",
+    mapName: "vxg_globals",
+    kind: "array",
+    doc: "Run-time constants of this switch (one entry): kept out of the code so an ELF serves any address",
+    key: { name: "globals_key", fields: [{ name: "index", type: "u32" }] },
+    value: {
+      name: "globals_value",
+      fields: [
+        { name: "vtep_ip", type: "ipv4" },
+        { name: "udp_port", type: "be16" },
+        { name: "_pad", type: { pad: 2 } },
+        { name: "fib_ifindex", type: "u32", doc: "uplink whose routing view the outer next hop is looked up in" },
+        { name: "_pad2", type: { pad: 4 } },
+        { name: "no_neigh_ns", type: "u64", doc: "data path: when the last no-neighbour event went out (rate limit)" },
+      ],
+    },
+  },
+  ports: {
+    name: "ports",
+    mapName: "vxg_ports",
+    kind: "hash",
+    doc: "Every port the switch owns, by ifindex",
+    key: { name: "port_key", fields: [{ name: "ifindex", type: "u32" }] },
+    value: {
+      name: "port_value",
+      fields: [
+        { name: "role", type: "u8", doc: "PORT_ROLE_ACCESS | PORT_ROLE_UPLINK" },
+        { name: "_pad", type: { pad: 3 } },
+        { name: "vni", type: "u32", doc: "untagged frames belong to this VNI; 0 = drop untagged" },
+      ],
+    },
+  },
+  vlans: {
+    name: "vlans",
+    mapName: "vxg_vlans",
+    kind: "hash",
+    doc: "Trunk ports: (port, 802.1Q VLAN) -> VNI",
+    key: {
+      name: "vlan_key",
+      fields: [
+        { name: "ifindex", type: "u32" },
+        { name: "vlan", type: "u16" },
+        { name: "_pad", type: { pad: 2 } },
+      ],
+    },
+    value: { name: "vlan_value", fields: [{ name: "vni", type: "u32" }] },
+  },
+  vnis: {
+    name: "vnis",
+    mapName: "vxg_vnis",
+    kind: "hash",
+    doc: "Per-VNI behaviour and the length of its flood list",
+    key: { name: "vni_key", fields: [{ name: "vni", type: "u32" }] },
+    value: {
+      name: "vni_value",
+      fields: [
+        { name: "flags", type: "u32", doc: "VNI_LEARN_LOCAL | VNI_LEARN_REMOTE" },
+        { name: "flood_count", type: "u32", doc: "slots 0..flood_count-1 of the flood table are live" },
+      ],
+    },
+  },
+  flood: {
+    name: "flood",
+    mapName: "vxg_flood",
+    kind: "hash",
+    doc: "Head-end replication list per VNI: local member ports and remote VTEPs",
+    key: {
+      name: "flood_key",
+      fields: [
+        { name: "vni", type: "u32" },
+        { name: "slot", type: "u32" },
+      ],
+    },
+    value: {
+      name: "flood_value",
+      fields: [
+        { name: "kind", type: "u8", doc: "FLOOD_LOCAL | FLOOD_REMOTE" },
+        { name: "_pad", type: { pad: 1 } },
+        { name: "vlan", type: "u16" },
+        { name: "ifindex", type: "u32" },
+        { name: "remote", type: "ipv4" },
+      ],
+    },
+  },
+  vteps: {
+    name: "vteps",
+    mapName: "vxg_vteps",
+    kind: "hash",
+    doc: "Anti-spoofing allow list: remote VTEPs accepted as outer source per VNI",
+    key: {
+      name: "vtep_key",
+      fields: [
+        { name: "vni", type: "u32" },
+        { name: "remote", type: "ipv4" },
+      ],
+    },
+    value: { name: "vtep_value", fields: [{ name: "refs", type: "u32" }] },
+  },
+  fdb: {
+    name: "fdb",
+    mapName: "vxg_fdb",
+    kind: "hash",
+    doc: "Forwarding database (vni, mac) -> local port or remote VTEP",
+    key: fdbKey,
+    value: fdbValue,
+  },
+  counters: {
+    name: "counters",
+    mapName: "vxg_counters",
+    kind: "percpu_array",
+    doc: "Per-CPU packet/byte counters, one per action and drop reason",
+    key: { name: "counter_key", fields: [{ name: "id", type: "u32" }] },
+    value: {
+      name: "counter_value",
+      fields: [
+        { name: "packets", type: "u64" },
+        { name: "bytes", type: "u64" },
+      ],
+    },
+  },
+  events: {
+    name: "events",
+    mapName: "vxg_events",
+    kind: "ringbuf",
+    doc: "Learning and neighbour events to the control plane",
+  },
+} satisfies Record<string, TableDecl>;
+
+export type TableName = keyof typeof tables;
+
+/** Records that are not table entries but still cross the C/TS boundary. */
+export const records = {
+  event: {
+    name: "vxg_event",
+    fields: [
+      { name: "kind", type: "u8", doc: "EVT_*" },
+      { name: "_pad", type: { pad: 1 } },
+      { name: "vlan", type: "u16" },
+      { name: "vni", type: "u32" },
+      { name: "mac", type: "mac" },
+      { name: "_pad2", type: { pad: 2 } },
+      { name: "ifindex", type: "u32" },
+      { name: "remote", type: "ipv4" },
+    ],
+  },
+} satisfies Record<string, StructDecl>;

@@ -1,0 +1,80 @@
+// The validated, normalised switch configuration. The loader (load.ts) is the
+// only producer; everything downstream (codegen, runtime, CLI) reads this shape
+// and never the raw YAML.
+
+export type MacString = string; // lower-case "aa:bb:cc:dd:ee:ff"
+export type Ipv4String = string; // dotted quad
+
+export interface SourceRef {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface SwitchConfig {
+  /** Absolute path of the file this came from (for messages). */
+  file: string;
+  switch: {
+    name: string; // [a-z0-9-]{1,32}: names the bpffs pin dir and the mgmt socket
+  };
+  vtep: {
+    sourceIp: Ipv4String;
+    udpPort: number; // 1..65535, default 4789
+  };
+  uplinks: UplinkPort[];
+  ports: AccessPort[];
+  vnis: VniConfig[];
+  tables: TableSizes;
+  management: ManagementConfig;
+  /** Present when the file has a `bgp:` section (issue 3); the foundation ignores it. */
+  bgp?: unknown;
+}
+
+export interface UplinkPort {
+  name: string; // kernel interface name
+}
+
+/** An access port is untagged in one VNI, or a trunk with a VLAN -> VNI map, or both
+ *  (untagged frames on a trunk go to `vni` when it is set). */
+export interface AccessPort {
+  name: string;
+  vni?: number; // untagged VNI
+  vlans: { vlan: number; vni: number }[]; // 802.1Q tags 1..4094, each vlan at most once
+}
+
+export interface StaticMac {
+  mac: MacString;
+  /** Exactly one of port / remote. */
+  port?: string; // access port name (must carry this VNI)
+  remote?: Ipv4String; // remote VTEP
+}
+
+export interface VniConfig {
+  vni: number; // 1..16777215
+  learning: boolean; // default true; off means only static (or EVPN) entries
+  ageingSeconds: number; // default 300; 0 disables ageing
+  flood: Ipv4String[]; // static head-end replication list (remote VTEPs)
+  staticMacs: StaticMac[];
+}
+
+export interface TableSizes {
+  fdb: number; // default 65536
+  vnis: number; // default 4096
+  floodPerVni: number; // max replication targets per VNI (local + remote), default 64, max 256
+  remoteVteps: number; // default 4096 (anti-spoof allow list, (vni, ip) pairs)
+}
+
+export interface ManagementConfig {
+  /** Unix socket path; default /run/vxgate/<name>.sock */
+  socket: string;
+  /** Optional loopback HTTP listener "127.0.0.1:PORT" (must be a loopback address). */
+  http?: { host: string; port: number };
+}
+
+export class ConfigError extends Error {
+  /** Each entry is "file:line:col: message". */
+  constructor(public readonly problems: string[]) {
+    super(problems.join("\n"));
+    this.name = "ConfigError";
+  }
+}
