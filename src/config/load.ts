@@ -4,7 +4,7 @@
 
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
+import { LineCounter, parseDocument, visit } from "yaml";
 import { checkSchema, Report, type RawConfig } from "./schema.ts";
 import { checkSemantics } from "./semantic.ts";
 import { ConfigError, type AccessPort, type StaticMac, type SwitchConfig, type VniConfig } from "./types.ts";
@@ -33,13 +33,24 @@ function parseWith(text: string, displayName: string, file: string): SwitchConfi
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
   const r = new Report(displayName, doc, lc);
 
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
-      const msg = e.message.replace(/ at line \d+, column \d+[\s\S]*$/, "").split("\n")[0];
-      r.error(r.posAt(e.pos[0]), `YAML syntax error: ${msg}`);
-    }
-    throw new ConfigError(r.problems());
+  // Syntax errors stop here: a half-parsed tree would only add noise. One
+  // error per position (the parser often reports follow-ons at the same spot).
+  const seen = new Set<number>();
+  for (const e of doc.errors) {
+    if (seen.has(e.pos[0])) continue;
+    seen.add(e.pos[0]);
+    const msg =
+      e.code === "MULTIPLE_DOCS"
+        ? "the file must hold a single YAML document"
+        : e.message.replace(/ at line \d+, column \d+[\s\S]*$/, "").split("\n")[0];
+    r.error(r.posAt(e.pos[0]), `YAML syntax error: ${msg}`);
   }
+  visit(doc, {
+    Alias(_k, a) {
+      if (!a.resolve(doc)) r.error(r.posOf(a), `YAML syntax error: unknown alias *${a.source}`);
+    },
+  });
+  if (r.count > 0) throw new ConfigError(r.problems());
 
   const raw = checkSchema(r);
   if (raw) checkSemantics(raw, r);

@@ -65,12 +65,7 @@ export class Report {
     const sorted = this.list
       .map((p, i) => ({ ...p, i }))
       .sort((a, b) => a.pos.line - b.pos.line || a.pos.col - b.pos.col || a.i - b.i);
-    const out: string[] = [];
-    for (const p of sorted) {
-      const s = `${this.file}:${p.pos.line}:${p.pos.col}: ${p.msg}`;
-      if (!out.includes(s)) out.push(s);
-    }
-    return out;
+    return [...new Set(sorted.map((p) => `${this.file}:${p.pos.line}:${p.pos.col}: ${p.msg}`))];
   }
 
   setKey(path: Path, pos: Pos): void {
@@ -163,6 +158,11 @@ export function int(min: number, max: number): V<number> {
         return undefined;
       }
       return v;
+    }
+    if (isScalar(n) && typeof n.value === "number" && /^[-+]?[0-9]+$/.test(n.source ?? "")) {
+      // an integer too big for a double to hold exactly
+      r.error(pos, `${label} ${n.source} out of range ${min}..${max}`);
+      return undefined;
     }
     r.error(pos, `${label} must be an integer in ${min}..${max}, got ${describe(n)}`);
     return undefined;
@@ -466,8 +466,16 @@ export const anyMapping: V<Record<string, unknown>> = (node, r, _path, label, an
     r.error(valuePos(r, n, anchor), `${label} must be a mapping, got ${describe(n)}`);
     return undefined;
   }
+  const before = r.count;
   checkDuplicateKeys(n, r);
-  return n.toJS(r.doc) as Record<string, unknown>;
+  if (r.count > before) return undefined;
+  try {
+    return n.toJS(r.doc) as Record<string, unknown>;
+  } catch (e) {
+    // e.g. an alias bomb ("Excessive alias count")
+    r.error(valuePos(r, n, anchor), `${label} cannot be read: ${(e as Error).message}`);
+    return undefined;
+  }
 };
 
 // ---------------------------------------------------------------------------
