@@ -26,7 +26,9 @@ export function emitStruct(decl: StructDecl): string {
     const doc = decl.fields[i]?.doc;
     return `\t${c.type} ${f.name}${c.suffix};${doc ? ` /* ${doc} */` : ""}`;
   });
-  return `struct ${decl.name} {\n${lines.join("\n")}\n};\n_Static_assert(sizeof(struct ${decl.name}) == ${l.size}, "layout of ${decl.name}");\n`;
+  // the compiler checks every offset against the TS layout
+  const asserts = l.fields.map((f) => `_Static_assert(__builtin_offsetof(struct ${decl.name}, ${f.name}) == ${f.offset}, "${decl.name}.${f.name}");`);
+  return `struct ${decl.name} {\n${lines.join("\n")}\n};\n_Static_assert(sizeof(struct ${decl.name}) == ${l.size}, "layout of ${decl.name}");\n${asserts.join("\n")}\n`;
 }
 
 const MAP_TYPE: Record<TableDecl["kind"], string> = {

@@ -66,16 +66,16 @@ export const counterNames = [
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 
-const fdbKey: StructDecl = {
+const fdbKey = {
   name: "fdb_key",
   fields: [
     { name: "vni", type: "u32" },
     { name: "mac", type: "mac" },
     { name: "_pad", type: { pad: 2 } },
   ],
-};
+} as const satisfies StructDecl;
 
-const fdbValue: StructDecl = {
+const fdbValue = {
   name: "fdb_value",
   fields: [
     { name: "kind", type: "u8", doc: "FDB_LOCAL | FDB_REMOTE" },
@@ -87,7 +87,7 @@ const fdbValue: StructDecl = {
     { name: "seen_ns", type: "u64", doc: "bpf_ktime_get_ns() of the last frame from this MAC (refreshed at most once per LEARN_REFRESH_NS)" },
     { name: "event_ns", type: "u64", doc: "when the last learning event for this MAC was sent (rate limit)" },
   ],
-};
+} as const satisfies StructDecl;
 
 export const tables = {
   globals: {
@@ -217,7 +217,7 @@ export const tables = {
     kind: "ringbuf",
     doc: "Learning and neighbour events to the control plane",
   },
-} satisfies Record<string, TableDecl>;
+} as const satisfies Record<string, TableDecl>;
 
 export type TableName = keyof typeof tables;
 
@@ -236,4 +236,4 @@ export const records = {
       { name: "remote", type: "ipv4" },
     ],
   },
-} satisfies Record<string, StructDecl>;
+} as const satisfies Record<string, StructDecl>;

@@ -1,0 +1,179 @@
+#!/usr/bin/env -S npx tsx
+// vxgate: the switch daemon and its command line.
+//   vxgate run   --config switch.yaml     boot the switch and serve the management API
+//   vxgate check --config switch.yaml     validate only
+//   vxgate build --config switch.yaml --out DIR   generate C and compile the ELF ahead of time
+//   vxgate show  fdb|vni|ports|flood|counters|status|moves [--json] (--config F | --socket S)
+//   vxgate stop  --config switch.yaml     remove everything the switch put in the kernel
+import { parseArgs } from "node:util";
+import { request } from "node:http";
+import { existsSync } from "node:fs";
+import { loadConfigFile } from "../config/load.ts";
+import { ConfigError, type SwitchConfig } from "../config/types.ts";
+import { pipelineFor } from "../codegen/pipeline.ts";
+import { buildPipeline, CompileError, DEFAULT_CACHE_DIR } from "../codegen/build.ts";
+import { createLogger } from "../control/log.ts";
+import { Runtime } from "../control/runtime.ts";
+import { ManagementApi, type ApiView } from "../control/api.ts";
+import { renderTable } from "./table.ts";
+import { counterNames } from "../codegen/tables.ts";
+
+const USAGE = `usage:
+  vxgate run   --config FILE [--artifacts DIR] [--xdp-mode auto|native|generic] [--log-level debug|info|warn]
+  vxgate check --config FILE
+  vxgate build --config FILE --out DIR
+  vxgate show  fdb|vni|ports|flood|counters|status|moves [--json] (--config FILE | --socket PATH)
+  vxgate stop  --config FILE
+`;
+
+class UsageError extends Error {}
+
+function loadOrExplain(file: string | undefined): SwitchConfig {
+  if (!file) throw new UsageError("--config is required");
+  return loadConfigFile(file);
+}
+
+async function apiCall(socketPath: string, method: "GET" | "POST", path: string): Promise<unknown> {
+  return new Promise((ok, fail) => {
+    const req = request({ socketPath, method, path }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (body += c));
+      res.on("end", () => {
+        if ((res.statusCode ?? 500) >= 400) fail(new Error(`${path}: ${body}`));
+        else ok(JSON.parse(body));
+      });
+    });
+    req.on("error", (e) => fail(new Error(`cannot reach vxgate at ${socketPath}: ${(e as Error).message}`)));
+    req.end();
+  });
+}
+
+function renderView(v: ApiView, data: unknown): string {
+  switch (v) {
+    case "fdb":
+      return renderTable(data as Record<string, unknown>[], ["vni", "mac", "type", "port", "vlan", "remote", "static", "ageSeconds"]);
+    case "vni":
+      return renderTable(
+        (data as Record<string, unknown>[]).map((r) => ({ ...r, ports: (r.ports as string[]).join(",") })),
+        ["vni", "learning", "floodAndLearn", "ageingSeconds", "floodTargets", "ports"],
+      );
+    case "ports":
+      return renderTable(data as Record<string, unknown>[], ["name", "ifindex", "role", "vni", "vlans", "fastPath", "replication", "rxPackets", "txPackets"]);
+    case "flood":
+      return renderTable(data as Record<string, unknown>[], ["vni", "slot", "type", "target", "vlan"]);
+    case "counters": {
+      const c = data as Record<string, { packets: string; bytes: string }>;
+      const rows = counterNames.filter((n) => c[n] && c[n].packets !== "0").map((n) => ({ counter: n, packets: c[n]!.packets, bytes: c[n]!.bytes }));
+      return renderTable(rows, ["counter", "packets", "bytes"]);
+    }
+    case "moves":
+      return renderTable(data as Record<string, unknown>[], ["at", "vni", "mac", "to"]);
+    case "status":
+      return renderTable(Object.entries(data as Record<string, unknown>).map(([k, v]) => ({ key: k, value: v })), ["key", "value"]);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" },
+      out: { type: "string" },
+      artifacts: { type: "string" },
+      socket: { type: "string" },
+      json: { type: "boolean" },
+      "xdp-mode": { type: "string" },
+      "log-level": { type: "string" },
+    },
+  });
+  switch (cmd) {
+    case "check": {
+      const cfg = loadOrExplain(values.config);
+      process.stdout.write(`${values.config}: ok (switch ${cfg.switch.name}, ${cfg.ports.length} access ports, ${cfg.vnis.length} VNIs)\n`);
+      return 0;
+    }
+    case "build": {
+      const cfg = loadOrExplain(values.config);
+      if (!values.out) throw new UsageError("--out is required");
+      const b = buildPipeline(pipelineFor(cfg), values.out);
+      process.stdout.write(`${b.reused ? "up to date" : "built"}: ${b.objectPath} (hash ${b.hash})\n`);
+      return 0;
+    }
+    case "run": {
+      const cfg = loadOrExplain(values.config);
+      const log = createLogger({ level: (values["log-level"] as "info") ?? "info", base: { switch: cfg.switch.name } });
+      const mode = values["xdp-mode"] as "auto" | "native" | "generic" | undefined;
+      if (mode && !["auto", "native", "generic"].includes(mode)) throw new UsageError(`--xdp-mode ${mode}: expected auto, native or generic`);
+      const rt = Runtime.boot({ config: cfg, log, cacheDir: values.artifacts ?? DEFAULT_CACHE_DIR, xdpMode: mode });
+      let stopping = false;
+      const api = new ManagementApi(rt, log, {
+        onStop: () => {
+          if (stopping) return;
+          stopping = true;
+          log.info("stop requested: removing the fast path");
+          rt.destroy();
+          void api.close().then(() => process.exit(0));
+        },
+      });
+      await api.listen(cfg.management.socket, cfg.management.http);
+      const leave = (sig: string) => {
+        if (stopping) return;
+        stopping = true;
+        // the pinned fast path keeps forwarding; the next `vxgate run` adopts it
+        log.info("control plane exiting, fast path left forwarding", { signal: sig });
+        rt.release();
+        void api.close().then(() => process.exit(0));
+      };
+      process.on("SIGTERM", () => leave("SIGTERM"));
+      process.on("SIGINT", () => leave("SIGINT"));
+      log.info("switch running", { vtep: cfg.vtep.sourceIp, ports: rt.target.ports().length, adopted: rt.target.adopted });
+      return await new Promise<number>(() => {}); // runs until a signal or `stop`
+    }
+    case "show": {
+      const what = positionals[0] as ApiView | undefined;
+      const views: ApiView[] = ["fdb", "vni", "ports", "flood", "counters", "status", "moves"];
+      if (!what || !views.includes(what)) throw new UsageError(`show what? one of ${views.join(", ")}`);
+      const socket = values.socket ?? (values.config ? loadOrExplain(values.config).management.socket : undefined);
+      if (!socket) throw new UsageError("--config or --socket is required");
+      const data = await apiCall(socket, "GET", `/v1/${what}`);
+      process.stdout.write(values.json ? JSON.stringify(data, null, 2) + "\n" : renderView(what, data));
+      return 0;
+    }
+    case "stop": {
+      const cfg = loadOrExplain(values.config);
+      if (existsSync(cfg.management.socket)) {
+        try {
+          await apiCall(cfg.management.socket, "POST", "/v1/stop");
+          process.stdout.write(`${cfg.switch.name}: stopping\n`);
+          return 0;
+        } catch {
+          // no daemon behind the socket: clean up directly below
+        }
+      }
+      const { EbpfTarget } = await import("../control/ebpf-target.ts");
+      EbpfTarget.removePinned(cfg.switch.name);
+      process.stdout.write(`${cfg.switch.name}: fast path removed\n`);
+      return 0;
+    }
+    default:
+      process.stderr.write(USAGE);
+      return cmd ? 2 : 0;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof ConfigError) process.stderr.write(e.problems.join("\n") + "\n");
+    else if (e instanceof UsageError) process.stderr.write(`vxgate: ${e.message}\n${USAGE}`);
+    else if (e instanceof CompileError) process.stderr.write(`vxgate: ${e.message}\n${e.output}\n`);
+    else {
+      const err = e as Error & { log?: string };
+      process.stderr.write(`vxgate: ${err.message}\n${err.log ? `verifier log:\n${err.log}\n` : ""}`);
+    }
+    process.exit(e instanceof UsageError ? 2 : 1);
+  },
+);

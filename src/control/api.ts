@@ -1,0 +1,78 @@
+// The management API: HTTP/JSON on a local Unix socket (and optionally on a
+// loopback TCP port). Read-only views of the runtime's tables plus `stop`.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Runtime } from "./runtime.ts";
+import type { Logger } from "./log.ts";
+
+export type ApiView = "status" | "fdb" | "vni" | "ports" | "flood" | "counters" | "moves";
+
+export function view(rt: Runtime, v: ApiView): unknown {
+  switch (v) {
+    case "status":
+      return rt.status();
+    case "fdb":
+      return rt.fdbRows();
+    case "vni":
+      return rt.vniRows();
+    case "ports":
+      return rt.portRows();
+    case "flood":
+      return rt.floodRows();
+    case "counters":
+      return rt.counterRows();
+    case "moves":
+      return rt.moves;
+  }
+}
+
+const VIEWS = new Set<string>(["status", "fdb", "vni", "ports", "flood", "counters", "moves"]);
+
+export interface ApiHandlers {
+  onStop(): void;
+}
+
+function json(res: ServerResponse, code: number, body: unknown): void {
+  res.writeHead(code, { "content-type": "application/json" });
+  res.end(JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+}
+
+export class ManagementApi {
+  private readonly servers: Server[] = [];
+
+  constructor(private readonly rt: Runtime, private readonly log: Logger, private readonly handlers: ApiHandlers) {}
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? "/", "http://vxgate");
+    const m = /^\/v1\/([a-z]+)$/.exec(url.pathname);
+    if (!m) return json(res, 404, { error: `no such path ${url.pathname}` });
+    const name = m[1]!;
+    if (req.method === "GET" && VIEWS.has(name)) return json(res, 200, view(this.rt, name as ApiView));
+    if (req.method === "POST" && name === "stop") {
+      json(res, 202, { stopping: true });
+      setImmediate(() => this.handlers.onStop());
+      return;
+    }
+    json(res, 404, { error: `no such view ${name}` });
+  }
+
+  async listen(socketPath: string, http?: { host: string; port: number }): Promise<void> {
+    mkdirSync(dirname(socketPath), { recursive: true });
+    if (existsSync(socketPath)) rmSync(socketPath); // a stale socket from a killed daemon
+    const unix = createServer((q, s) => this.handle(q, s));
+    await new Promise<void>((ok, fail) => unix.once("error", fail).listen(socketPath, () => ok()));
+    this.servers.push(unix);
+    this.log.info("management api listening", { socket: socketPath });
+    if (http) {
+      const tcp = createServer((q, s) => this.handle(q, s));
+      await new Promise<void>((ok, fail) => tcp.once("error", fail).listen(http.port, http.host, () => ok()));
+      this.servers.push(tcp);
+      this.log.info("management api listening", { http: `${http.host}:${http.port}` });
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((s) => new Promise<void>((ok) => s.close(() => ok()))));
+  }
+}

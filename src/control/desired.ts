@@ -1,0 +1,104 @@
+// What the tables must hold for a config: a pure function of the config and
+// the ports' ifindexes, so it can be tested without a kernel and diffed
+// against whatever is in the maps (after a restart, or a config change).
+import type { SwitchConfig } from "../config/types.ts";
+import { constants } from "../codegen/tables.ts";
+import type { TableKey, TableValue } from "./codec.ts";
+
+export interface DesiredState {
+  globals: TableValue<"globals">;
+  ports: Map<number, TableValue<"ports">>;
+  vlans: [TableKey<"vlans">, TableValue<"vlans">][];
+  vnis: Map<number, TableValue<"vnis">>;
+  /** per VNI, the replication list in slot order */
+  flood: Map<number, TableValue<"flood">[]>;
+  vteps: [TableKey<"vteps">, TableValue<"vteps">][];
+  staticFdb: [TableKey<"fdb">, TableValue<"fdb">][];
+}
+
+export type IfindexOf = (name: string) => number;
+
+/** The VLAN a port uses for a VNI: 0 when it carries the VNI untagged. */
+export function portVlanFor(port: SwitchConfig["ports"][number], vni: number): number | undefined {
+  if (port.vni === vni) return 0;
+  return port.vlans.find((v) => v.vni === vni)?.vlan;
+}
+
+export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf): DesiredState {
+  const uplinkIf = cfg.uplinks.map((u) => ifindexOf(u.name));
+  const ports = new Map<number, TableValue<"ports">>();
+  for (const [i, u] of cfg.uplinks.entries()) ports.set(uplinkIf[i]!, { role: constants.PORT_ROLE_UPLINK, vni: 0 });
+  const vlans: DesiredState["vlans"] = [];
+  const accessIf = new Map<string, number>();
+  for (const p of cfg.ports) {
+    const ifindex = ifindexOf(p.name);
+    accessIf.set(p.name, ifindex);
+    ports.set(ifindex, { role: constants.PORT_ROLE_ACCESS, vni: p.vni ?? 0 });
+    for (const v of p.vlans) vlans.push([{ ifindex, vlan: v.vlan }, { vni: v.vni }]);
+  }
+
+  const vnis = new Map<number, TableValue<"vnis">>();
+  const flood = new Map<number, TableValue<"flood">[]>();
+  const vtepRefs = new Map<string, number>();
+  const staticFdb: DesiredState["staticFdb"] = [];
+  const refVtep = (vni: number, ip: string) => {
+    const k = `${vni}/${ip}`;
+    vtepRefs.set(k, (vtepRefs.get(k) ?? 0) + 1);
+  };
+
+  for (const v of cfg.vnis) {
+    const list: TableValue<"flood">[] = [];
+    for (const p of cfg.ports) {
+      const vlan = portVlanFor(p, v.vni);
+      if (vlan !== undefined) list.push({ kind: constants.FLOOD_LOCAL, vlan, ifindex: accessIf.get(p.name)!, remote: "0.0.0.0" });
+    }
+    for (const ip of v.flood) {
+      list.push({ kind: constants.FLOOD_REMOTE, vlan: 0, ifindex: 0, remote: ip });
+      refVtep(v.vni, ip);
+    }
+    flood.set(v.vni, list);
+    vnis.set(v.vni, {
+      flags: v.learning ? constants.VNI_LEARN_LOCAL | constants.VNI_LEARN_REMOTE : 0,
+      flood_count: list.length,
+    });
+    for (const m of v.staticMacs) {
+      const key = { vni: v.vni, mac: m.mac };
+      if (m.port !== undefined) {
+        const port = cfg.ports.find((p) => p.name === m.port)!;
+        staticFdb.push([
+          key,
+          {
+            kind: constants.FDB_LOCAL,
+            flags: constants.FDB_STATIC,
+            vlan: portVlanFor(port, v.vni) ?? 0,
+            ifindex: accessIf.get(m.port)!,
+            remote: "0.0.0.0",
+            seen_ns: 0n,
+            event_ns: 0n,
+          },
+        ]);
+      } else {
+        staticFdb.push([
+          key,
+          { kind: constants.FDB_REMOTE, flags: constants.FDB_STATIC, vlan: 0, ifindex: 0, remote: m.remote!, seen_ns: 0n, event_ns: 0n },
+        ]);
+        refVtep(v.vni, m.remote!);
+      }
+    }
+  }
+
+  const vteps: DesiredState["vteps"] = [...vtepRefs].map(([k, refs]) => {
+    const [vni, remote] = k.split("/");
+    return [{ vni: Number(vni), remote: remote! }, { refs }];
+  });
+
+  return {
+    globals: { vtep_ip: cfg.vtep.sourceIp, udp_port: cfg.vtep.udpPort, fib_ifindex: uplinkIf[0]!, no_neigh_ns: 0n },
+    ports,
+    vlans,
+    vnis,
+    flood,
+    vteps,
+    staticFdb,
+  };
+}

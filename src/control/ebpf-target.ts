@@ -1,0 +1,311 @@
+// The Linux fast path: the generated ELF loaded through libbpf, XDP on every
+// port for one-in-one-out forwarding and TC ingress for replication. Maps,
+// programs and links are pinned under one bpffs directory per switch so that a
+// restarted control plane adopts them while forwarding carries on.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { BpfLink, BpfMap, BpfObject, BpfProgram, RingBuffer, bpffsMounted } from "libbpf-ts-bindings";
+import { counterNames, tables, type CounterName, type TableName } from "../codegen/tables.ts";
+import type { TableDecl } from "../codegen/schema.ts";
+import { eventCodec, tableCodec, type DataPathEvent, type TableKey, type TableValue } from "./codec.ts";
+import type { CounterValue, PortAttachment, TableHandle, Target } from "./target.ts";
+import type { Logger } from "./log.ts";
+
+export const BPFFS_ROOT = "/sys/fs/bpf/vxgate";
+export const RUN_ROOT = "/run/vxgate";
+
+const PROGRAMS = {
+  access: { xdp: "vxg_xdp_access", tc: "vxg_tc_access" },
+  uplink: { xdp: "vxg_xdp_uplink", tc: "vxg_tc_uplink" },
+} as const;
+
+export interface PortSpec {
+  name: string;
+  role: "access" | "uplink";
+}
+
+export interface EbpfTargetOptions {
+  switchName: string;
+  objectPath: string;
+  /** identifies the generated program; state pinned under another hash is replaced */
+  hash: string;
+  ports: PortSpec[];
+  log: Logger;
+  /** "native" (default, falls back to generic where the driver has no XDP), or force "generic" */
+  xdpMode?: "native" | "generic" | "auto";
+  bpffsRoot?: string;
+  runRoot?: string;
+}
+
+interface PinnedState {
+  hash: string;
+  objectPath: string;
+  ports: PortAttachment[];
+}
+
+export function ifindexOf(name: string): number {
+  try {
+    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, "utf8").trim());
+  } catch {
+    throw new Error(`interface ${name} does not exist`);
+  }
+}
+
+class MapTable<N extends TableName> implements TableHandle<N> {
+  private readonly codec;
+  constructor(private readonly map: BpfMap, name: N) {
+    this.codec = tableCodec(name);
+  }
+  get(key: TableKey<N>): TableValue<N> | undefined {
+    const v = this.map.lookup(this.codec.key.encode(key));
+    return v ? this.codec.value.decode(v) : undefined;
+  }
+  set(key: TableKey<N>, value: TableValue<N>): void {
+    this.map.update(this.codec.key.encode(key), this.codec.value.encode(value), "any");
+  }
+  delete(key: TableKey<N>): boolean {
+    return this.map.delete(this.codec.key.encode(key));
+  }
+  entries(): [TableKey<N>, TableValue<N>][] {
+    return this.map.lookupBatch().map(([k, v]) => [this.codec.key.decode(k), this.codec.value.decode(v)]);
+  }
+}
+
+export class EbpfTarget implements Target {
+  readonly kind = "ebpf";
+  private readonly maps = new Map<string, BpfMap>();
+  private readonly handles = new Map<string, TableHandle<TableName>>();
+  private ring?: RingBuffer;
+  private attached: PortAttachment[] = [];
+  adopted = false;
+
+  private constructor(private readonly opts: EbpfTargetOptions) {}
+
+  get pinDir(): string {
+    return join(this.opts.bpffsRoot ?? BPFFS_ROOT, this.opts.switchName);
+  }
+  private get stateFile(): string {
+    return join(this.opts.runRoot ?? RUN_ROOT, this.opts.switchName, "pinned.json");
+  }
+
+  static open(opts: EbpfTargetOptions): EbpfTarget {
+    const t = new EbpfTarget(opts);
+    t.boot();
+    return t;
+  }
+
+  /** Remove a switch's pinned fast path without booting it (`vxgate stop` with no daemon). */
+  static removePinned(switchName: string, log?: Logger, roots: { bpffsRoot?: string; runRoot?: string } = {}): void {
+    const quiet: Logger = log ?? { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+    const t = new EbpfTarget({ switchName, objectPath: "", hash: "", ports: [], log: quiet, ...roots });
+    t.teardown(t.readState());
+  }
+
+  private boot(): void {
+    ensureBpffs();
+    const state = this.readState();
+    if (state && state.hash === this.opts.hash && this.pinsIntact(state)) {
+      this.adopt(state);
+    } else {
+      if (state || existsSync(this.pinDir)) {
+        this.opts.log.info("fast path replaced", { old: state?.hash ?? "unknown", new: this.opts.hash });
+        this.teardown(state);
+      }
+      this.loadFresh();
+    }
+    this.writeState();
+  }
+
+  private readState(): PinnedState | undefined {
+    try {
+      return JSON.parse(readFileSync(this.stateFile, "utf8")) as PinnedState;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private writeState(): void {
+    mkdirSync(join(this.opts.runRoot ?? RUN_ROOT, this.opts.switchName), { recursive: true });
+    const s: PinnedState = { hash: this.opts.hash, objectPath: this.opts.objectPath, ports: this.attached };
+    writeFileSync(this.stateFile, JSON.stringify(s, null, 2));
+  }
+
+  private mapPin(mapName: string): string {
+    return join(this.pinDir, "maps", mapName);
+  }
+  private progPin(prog: string): string {
+    return join(this.pinDir, "progs", prog);
+  }
+  private linkPin(kind: "xdp" | "tc", port: string): string {
+    return join(this.pinDir, "links", `${kind}-${port}`);
+  }
+
+  private pinsIntact(state: PinnedState): boolean {
+    const mapsOk = Object.values(tables).every((t) => existsSync(this.mapPin(t.mapName)));
+    const linksOk = state.ports.every((p) => {
+      try {
+        return ifindexOf(p.name) === p.ifindex && existsSync(this.linkPin("xdp", p.name)) && existsSync(this.linkPin("tc", p.name));
+      } catch {
+        return false;
+      }
+    });
+    return mapsOk && linksOk;
+  }
+
+  private adopt(state: PinnedState): void {
+    for (const t of Object.values(tables) as TableDecl[]) this.maps.set(t.mapName, BpfMap.openPinned(this.mapPin(t.mapName)));
+    const wanted = new Map(this.opts.ports.map((p) => [p.name, p]));
+    for (const p of state.ports) {
+      const w = wanted.get(p.name);
+      if (w && w.role === p.role) {
+        this.attached.push(p);
+        wanted.delete(p.name);
+      } else {
+        this.detachPort(p.name);
+      }
+    }
+    for (const p of wanted.values()) this.attachPort(p, (name) => BpfProgram.openPinned(this.progPin(name)));
+    this.adopted = true;
+    this.opts.log.info("adopted pinned fast path", { hash: this.opts.hash, ports: this.attached.length });
+  }
+
+  private loadFresh(): void {
+    const obj = BpfObject.openFile(this.opts.objectPath);
+    try {
+      obj.load();
+      mkdirSync(join(this.pinDir, "maps"), { recursive: true });
+      mkdirSync(join(this.pinDir, "progs"), { recursive: true });
+      mkdirSync(join(this.pinDir, "links"), { recursive: true });
+      for (const t of Object.values(tables) as TableDecl[]) {
+        const m = obj.map(t.mapName);
+        m.pin(this.mapPin(t.mapName));
+      }
+      for (const role of Object.values(PROGRAMS)) for (const name of Object.values(role)) obj.program(name).pin(this.progPin(name));
+      for (const p of this.opts.ports) this.attachPort(p, (name) => obj.program(name));
+    } finally {
+      obj.close();
+    }
+    // the object is closed; work only through the pins from here on
+    for (const t of Object.values(tables) as TableDecl[]) this.maps.set(t.mapName, BpfMap.openPinned(this.mapPin(t.mapName)));
+    this.opts.log.info("fast path loaded", { hash: this.opts.hash, object: this.opts.objectPath, ports: this.attached.length });
+  }
+
+  private attachPort(p: PortSpec, program: (name: string) => BpfProgram): void {
+    const ifindex = ifindexOf(p.name);
+    const progs = PROGRAMS[p.role];
+    const xdp = program(progs.xdp).attachXdp(ifindex, { mode: this.opts.xdpMode ?? "auto" });
+    const xdpMode = xdp.mode;
+    try {
+      xdp.pin(this.linkPin("xdp", p.name));
+    } finally {
+      xdp.close();
+    }
+    const tc = program(progs.tc).attachTc(ifindex, "ingress");
+    const tcKind = tc.kind;
+    try {
+      tc.pin(this.linkPin("tc", p.name));
+    } finally {
+      tc.close();
+    }
+    this.attached.push({
+      name: p.name,
+      ifindex,
+      role: p.role,
+      fastPath: `xdp ${xdpMode ?? ""}`.trim(),
+      replication: `${tcKind} ingress`,
+    });
+  }
+
+  private detachPort(name: string): void {
+    for (const kind of ["xdp", "tc"] as const) {
+      const path = this.linkPin(kind, name);
+      if (!existsSync(path)) continue;
+      try {
+        const l = BpfLink.openPinned(path);
+        l.detach();
+        l.close();
+      } catch (e) {
+        this.opts.log.warn("detach failed", { port: name, kind, error: String(e) });
+      }
+      rmSync(path, { force: true });
+    }
+    this.attached = this.attached.filter((p) => p.name !== name);
+  }
+
+  /** Remove everything pinned under this switch's directory. */
+  private teardown(state: PinnedState | undefined): void {
+    const linkDir = join(this.pinDir, "links");
+    const names = new Set(state?.ports.map((p) => p.name) ?? []);
+    if (existsSync(linkDir)) for (const f of readdirSync(linkDir)) names.add(f.replace(/^(xdp|tc)-/, ""));
+    for (const n of names) this.detachPort(n);
+    rmSync(this.pinDir, { recursive: true, force: true });
+    rmSync(this.stateFile, { force: true });
+    this.attached = [];
+  }
+
+  table<N extends TableName>(name: N): TableHandle<N> {
+    let h = this.handles.get(name);
+    if (!h) {
+      const m = this.maps.get(tables[name].mapName);
+      if (!m) throw new Error(`map ${tables[name].mapName} is not open`);
+      h = new MapTable(m, name) as unknown as TableHandle<TableName>;
+      this.handles.set(name, h);
+    }
+    return h as unknown as TableHandle<N>;
+  }
+
+  counters(): Record<CounterName, CounterValue> {
+    const m = this.maps.get(tables.counters.mapName)!;
+    const codec = tableCodec("counters");
+    const out = {} as Record<CounterName, CounterValue>;
+    counterNames.forEach((name, id) => {
+      const per = m.lookupPerCpu(codec.key.encode({ id })) ?? [];
+      let packets = 0n;
+      let bytes = 0n;
+      for (const b of per) {
+        const v = codec.value.decode(b);
+        packets += v.packets;
+        bytes += v.bytes;
+      }
+      out[name] = { packets, bytes };
+    });
+    return out;
+  }
+
+  ports(): PortAttachment[] {
+    return [...this.attached];
+  }
+
+  onEvent(cb: (e: DataPathEvent) => void): void {
+    this.ring?.close();
+    this.ring = new RingBuffer(this.maps.get(tables.events.mapName)!, (data) => cb(eventCodec.decode(data)));
+  }
+
+  release(): void {
+    this.ring?.close();
+    this.ring = undefined;
+    for (const m of this.maps.values()) m.close();
+    this.maps.clear();
+    this.handles.clear();
+  }
+
+  destroy(): void {
+    this.ring?.close();
+    this.ring = undefined;
+    const state = this.readState();
+    for (const m of this.maps.values()) m.close();
+    this.maps.clear();
+    this.handles.clear();
+    this.teardown(state ?? { hash: this.opts.hash, objectPath: this.opts.objectPath, ports: this.attached });
+  }
+}
+
+function ensureBpffs(): void {
+  if (bpffsMounted("/sys/fs/bpf")) return;
+  try {
+    execFileSync("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"], { stdio: "pipe" });
+  } catch (e) {
+    throw new Error(`bpffs is not mounted at /sys/fs/bpf and mounting it failed: ${String(e)}`);
+  }
+}

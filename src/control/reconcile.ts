@@ -1,0 +1,112 @@
+// Make the fast path's tables equal to the desired state, touching only what
+// differs: a restarted control plane reconciles adopted maps without
+// disturbing learned entries or in-flight forwarding. Order matters: a VNI's
+// members and flood slots exist before its flood_count makes them live, and a
+// shrinking flood list is cut (count first) before its slots are removed.
+import { constants } from "../codegen/tables.ts";
+import type { TableKey, TableValue } from "./codec.ts";
+import type { DesiredState } from "./desired.ts";
+import type { Target } from "./target.ts";
+
+export interface ReconcileReport {
+  written: number;
+  deleted: number;
+}
+
+function same(a: object, b: object): boolean {
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  return Object.keys(ra).every((k) => ra[k] === rb[k]);
+}
+
+const fdbKeyId = (k: TableKey<"fdb">) => `${k.vni}/${k.mac}`;
+
+export function reconcile(target: Target, want: DesiredState): ReconcileReport {
+  const r: ReconcileReport = { written: 0, deleted: 0 };
+  const put = <N extends Parameters<Target["table"]>[0]>(name: N, k: TableKey<N>, v: TableValue<N>) => {
+    const t = target.table(name);
+    const cur = t.get(k);
+    if (cur && same(v, cur)) return;
+    t.set(k, v);
+    r.written++;
+  };
+  const del = <N extends Parameters<Target["table"]>[0]>(name: N, k: TableKey<N>) => {
+    if (target.table(name).delete(k)) r.deleted++;
+  };
+
+  // globals: the data path owns no_neigh_ns, so compare the rest
+  const g = target.table("globals");
+  const gcur = g.get({ index: 0 });
+  if (!gcur || gcur.vtep_ip !== want.globals.vtep_ip || gcur.udp_port !== want.globals.udp_port || gcur.fib_ifindex !== want.globals.fib_ifindex) {
+    g.set({ index: 0 }, want.globals);
+    r.written++;
+  }
+
+  for (const [ifindex, v] of want.ports) put("ports", { ifindex }, v);
+  for (const [k] of target.table("ports").entries()) if (!want.ports.has(k.ifindex)) del("ports", k);
+
+  const vlanIds = new Set(want.vlans.map(([k]) => `${k.ifindex}/${k.vlan}`));
+  for (const [k, v] of want.vlans) put("vlans", k, v);
+  for (const [k] of target.table("vlans").entries()) if (!vlanIds.has(`${k.ifindex}/${k.vlan}`)) del("vlans", k);
+
+  // VNIs that are going away: stop flooding first
+  const vnis = target.table("vnis");
+  for (const [k, v] of vnis.entries()) {
+    if (!want.vnis.has(k.vni)) vnis.set(k, { ...v, flood_count: 0 });
+  }
+
+  // flood lists: cut the count when shrinking, write slots, then publish the count
+  const flood = target.table("flood");
+  const currentSlots = new Map<number, number[]>();
+  for (const [k] of flood.entries()) {
+    const list = currentSlots.get(k.vni) ?? [];
+    list.push(k.slot);
+    currentSlots.set(k.vni, list);
+  }
+  for (const [vni, list] of want.flood) {
+    const cur = vnis.get({ vni });
+    const vv = want.vnis.get(vni)!;
+    if (cur && cur.flood_count > list.length) vnis.set({ vni }, { ...cur, flood_count: list.length });
+    list.forEach((v, slot) => put("flood", { vni, slot }, v));
+    for (const slot of currentSlots.get(vni) ?? []) if (slot >= list.length) del("flood", { vni, slot });
+    put("vnis", { vni }, vv);
+  }
+  for (const [vni, slots] of currentSlots) {
+    if (!want.flood.has(vni)) for (const slot of slots) del("flood", { vni, slot });
+  }
+
+  const vtepIds = new Set(want.vteps.map(([k]) => `${k.vni}/${k.remote}`));
+  for (const [k, v] of want.vteps) put("vteps", k, v);
+  for (const [k] of target.table("vteps").entries()) if (!vtepIds.has(`${k.vni}/${k.remote}`)) del("vteps", k);
+
+  // FDB: static entries exactly as configured; learned ones survive only while
+  // their VNI and port (and VLAN) still exist
+  const fdb = target.table("fdb");
+  const staticIds = new Map(want.staticFdb.map(([k, v]) => [fdbKeyId(k), v]));
+  for (const [k, v] of fdb.entries()) {
+    const id = fdbKeyId(k);
+    const isStatic = (v.flags & constants.FDB_STATIC) !== 0;
+    if (isStatic && !staticIds.has(id)) {
+      del("fdb", k);
+      continue;
+    }
+    if (!want.vnis.has(k.vni)) {
+      del("fdb", k);
+      continue;
+    }
+    if (!isStatic && v.kind === constants.FDB_LOCAL && !learnedPortStillValid(want, k.vni, v.ifindex, v.vlan)) del("fdb", k);
+  }
+  for (const [k, v] of want.staticFdb) {
+    const cur = fdb.get(k);
+    if (cur && same({ ...v, seen_ns: 0n, event_ns: 0n }, { ...cur, seen_ns: 0n, event_ns: 0n })) continue;
+    fdb.set(k, v);
+    r.written++;
+  }
+
+  for (const [k] of vnis.entries()) if (!want.vnis.has(k.vni)) del("vnis", k);
+  return r;
+}
+
+function learnedPortStillValid(want: DesiredState, vni: number, ifindex: number, vlan: number): boolean {
+  return (want.flood.get(vni) ?? []).some((f) => f.kind === constants.FLOOD_LOCAL && f.ifindex === ifindex && f.vlan === vlan);
+}

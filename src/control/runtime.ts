@@ -1,0 +1,276 @@
+// The switch's control plane at run time: boots the fast path for a config,
+// keeps its tables equal to the config plus what the data path learned, ages
+// learned entries, follows MAC moves, keeps outer next hops resolved, and
+// answers the management API's questions.
+import { readFileSync, writeFileSync } from "node:fs";
+import type { SwitchConfig } from "../config/types.ts";
+import { constants, type CounterName } from "../codegen/tables.ts";
+import { pipelineFor } from "../codegen/pipeline.ts";
+import { buildPipeline, DEFAULT_CACHE_DIR } from "../codegen/build.ts";
+import type { DataPathEvent } from "./codec.ts";
+import { desiredState, type DesiredState } from "./desired.ts";
+import { reconcile } from "./reconcile.ts";
+import { EbpfTarget, ifindexOf } from "./ebpf-target.ts";
+import { NeighbourKeeper } from "./neighbours.ts";
+import type { Logger } from "./log.ts";
+import type { CounterValue, Target } from "./target.ts";
+
+export interface RuntimeOptions {
+  config: SwitchConfig;
+  log: Logger;
+  cacheDir?: string;
+  xdpMode?: "native" | "generic" | "auto";
+  bpffsRoot?: string;
+  runRoot?: string;
+}
+
+export interface FdbRow {
+  vni: number;
+  mac: string;
+  type: "local" | "remote";
+  port?: string;
+  vlan?: number;
+  remote?: string;
+  static: boolean;
+  ageSeconds?: number;
+}
+
+export interface MoveRecord {
+  vni: number;
+  mac: string;
+  to: string;
+  at: string;
+}
+
+export class Runtime {
+  readonly target: Target;
+  private desired: DesiredState;
+  private readonly neighbours: NeighbourKeeper;
+  private ageTimer?: NodeJS.Timeout;
+  private readonly names = new Map<number, string>();
+  readonly moves: MoveRecord[] = [];
+  private readonly startedAt = new Date();
+  readonly stats = { learnEvents: 0, moveEvents: 0, aged: 0, noNeighEvents: 0 };
+
+  private constructor(private readonly opts: RuntimeOptions, target: Target, desired: DesiredState) {
+    this.target = target;
+    this.desired = desired;
+    this.neighbours = new NeighbourKeeper(opts.log);
+  }
+
+  static boot(opts: RuntimeOptions): Runtime {
+    const cfg = opts.config;
+    const log = opts.log;
+    const built = buildPipeline(pipelineFor(cfg), opts.cacheDir ?? DEFAULT_CACHE_DIR);
+    log.info("fast path generated", { hash: built.hash, object: built.objectPath, reused: built.reused });
+    for (const u of cfg.uplinks) enableForwarding(u.name, log);
+    const target = EbpfTarget.open({
+      switchName: cfg.switch.name,
+      objectPath: built.objectPath,
+      hash: built.hash,
+      ports: [...cfg.uplinks.map((u) => ({ name: u.name, role: "uplink" as const })), ...cfg.ports.map((p) => ({ name: p.name, role: "access" as const }))],
+      log,
+      xdpMode: opts.xdpMode,
+      bpffsRoot: opts.bpffsRoot,
+      runRoot: opts.runRoot,
+    });
+    const desired = desiredState(cfg, ifindexOf);
+    const rt = new Runtime(opts, target, desired);
+    for (const p of target.ports()) rt.names.set(p.ifindex, p.name);
+    const rep = reconcile(target, desired);
+    log.info("tables reconciled", { written: rep.written, deleted: rep.deleted, adopted: target.adopted });
+    target.onEvent((e) => rt.onDataPathEvent(e));
+    rt.startAgeing();
+    for (const ip of rt.knownRemoteVteps()) void rt.neighbours.ensure(ip);
+    return rt;
+  }
+
+  get config(): SwitchConfig {
+    return this.opts.config;
+  }
+
+  private knownRemoteVteps(): Set<string> {
+    const s = new Set<string>();
+    for (const list of this.desired.flood.values()) for (const f of list) if (f.kind === constants.FLOOD_REMOTE) s.add(f.remote);
+    for (const [, v] of this.desired.staticFdb) if (v.kind === constants.FDB_REMOTE) s.add(v.remote);
+    return s;
+  }
+
+  private onDataPathEvent(e: DataPathEvent): void {
+    const log = this.opts.log;
+    switch (e.kind) {
+      case constants.EVT_LEARN:
+      case constants.EVT_MOVE: {
+        const where = e.ifindex ? { port: this.portName(e.ifindex), vlan: e.vlan || undefined } : { remote: e.remote };
+        if (e.kind === constants.EVT_LEARN) this.stats.learnEvents++;
+        else {
+          this.stats.moveEvents++;
+          this.moves.push({ vni: e.vni, mac: e.mac, to: e.ifindex ? this.portName(e.ifindex) : e.remote, at: new Date().toISOString() });
+          if (this.moves.length > 1000) this.moves.shift();
+        }
+        log.info(e.kind === constants.EVT_LEARN ? "mac learned" : "mac moved", { vni: e.vni, mac: e.mac, ...where });
+        if (!e.ifindex) void this.neighbours.ensure(e.remote);
+        break;
+      }
+      case constants.EVT_NO_NEIGH:
+        this.stats.noNeighEvents++;
+        void this.neighbours.ensure(e.remote);
+        break;
+      default:
+        log.warn("unknown data path event", { kind: e.kind });
+    }
+  }
+
+  portName(ifindex: number): string {
+    return this.names.get(ifindex) ?? `if${ifindex}`;
+  }
+
+  private ageingSeconds(vni: number): number {
+    return this.opts.config.vnis.find((v) => v.vni === vni)?.ageingSeconds ?? 300;
+  }
+
+  private startAgeing(): void {
+    const ageings = this.opts.config.vnis.map((v) => v.ageingSeconds).filter((a) => a > 0);
+    if (ageings.length === 0) return;
+    // sweep several times per shortest ageing time, between 1 s and 30 s
+    const period = Math.min(30, Math.max(1, Math.min(...ageings) / 4)) * 1000;
+    this.ageTimer = setInterval(() => this.ageOnce(), period);
+    this.ageTimer.unref();
+  }
+
+  /** Delete learned entries idle longer than their VNI's ageing time. Returns how many went. */
+  ageOnce(now: bigint = process.hrtime.bigint()): number {
+    const fdb = this.target.table("fdb");
+    let n = 0;
+    for (const [k, v] of fdb.entries()) {
+      if (v.flags & constants.FDB_STATIC) continue;
+      const ageing = this.ageingSeconds(k.vni);
+      if (ageing === 0) continue;
+      if (now - v.seen_ns > BigInt(ageing) * 1_000_000_000n) {
+        // re-read right before deleting: a frame may have refreshed it since
+        const again = fdb.get(k);
+        if (again && now - again.seen_ns > BigInt(ageing) * 1_000_000_000n && fdb.delete(k)) {
+          n++;
+          this.opts.log.info("mac aged out", { vni: k.vni, mac: k.mac });
+        }
+      }
+    }
+    this.stats.aged += n;
+    return n;
+  }
+
+  fdbRows(): FdbRow[] {
+    const now = process.hrtime.bigint();
+    return this.target
+      .table("fdb")
+      .entries()
+      .map(([k, v]) => {
+        const isStatic = (v.flags & constants.FDB_STATIC) !== 0;
+        const row: FdbRow = { vni: k.vni, mac: k.mac, type: v.kind === constants.FDB_LOCAL ? "local" : "remote", static: isStatic };
+        if (v.kind === constants.FDB_LOCAL) {
+          row.port = this.portName(v.ifindex);
+          row.vlan = v.vlan;
+        } else row.remote = v.remote;
+        if (!isStatic) row.ageSeconds = Number((now - v.seen_ns) / 1_000_000n) / 1000;
+        return row;
+      })
+      .sort((a, b) => a.vni - b.vni || a.mac.localeCompare(b.mac));
+  }
+
+  vniRows() {
+    return this.target
+      .table("vnis")
+      .entries()
+      .map(([k, v]) => {
+        const c = this.opts.config.vnis.find((x) => x.vni === k.vni);
+        return {
+          vni: k.vni,
+          learning: (v.flags & constants.VNI_LEARN_LOCAL) !== 0,
+          floodAndLearn: (v.flags & constants.VNI_LEARN_REMOTE) !== 0,
+          ageingSeconds: c?.ageingSeconds ?? 0,
+          floodTargets: v.flood_count,
+          ports: this.opts.config.ports.filter((p) => p.vni === k.vni || p.vlans.some((x) => x.vni === k.vni)).map((p) => p.name),
+        };
+      })
+      .sort((a, b) => a.vni - b.vni);
+  }
+
+  floodRows() {
+    return this.target
+      .table("flood")
+      .entries()
+      .map(([k, v]) => ({
+        vni: k.vni,
+        slot: k.slot,
+        type: v.kind === constants.FLOOD_LOCAL ? "local" : "remote",
+        target: v.kind === constants.FLOOD_LOCAL ? this.portName(v.ifindex) : v.remote,
+        vlan: v.kind === constants.FLOOD_LOCAL ? v.vlan : undefined,
+      }))
+      .sort((a, b) => a.vni - b.vni || a.slot - b.slot);
+  }
+
+  portRows() {
+    return this.target.ports().map((p) => {
+      const cfg = this.opts.config.ports.find((x) => x.name === p.name);
+      return {
+        name: p.name,
+        ifindex: p.ifindex,
+        role: p.role,
+        vni: cfg?.vni,
+        vlans: cfg?.vlans.map((v) => `${v.vlan}->${v.vni}`).join(",") || undefined,
+        fastPath: p.fastPath,
+        replication: p.replication,
+        ...linkStats(p.name),
+      };
+    });
+  }
+
+  counterRows(): Record<CounterName, CounterValue> {
+    return this.target.counters();
+  }
+
+  status() {
+    return {
+      switch: this.opts.config.switch.name,
+      vtep: this.opts.config.vtep.sourceIp,
+      udpPort: this.opts.config.vtep.udpPort,
+      adopted: this.target.adopted,
+      startedAt: this.startedAt.toISOString(),
+      ...this.stats,
+    };
+  }
+
+  /** Control plane exits; the pinned fast path keeps forwarding. */
+  release(): void {
+    if (this.ageTimer) clearInterval(this.ageTimer);
+    this.target.release();
+  }
+
+  /** `vxgate stop`: remove everything this switch put in the kernel. */
+  destroy(): void {
+    if (this.ageTimer) clearInterval(this.ageTimer);
+    this.target.destroy();
+  }
+}
+
+function linkStats(name: string): { rxPackets?: number; txPackets?: number } {
+  try {
+    const rd = (f: string) => Number(readFileSync(`/sys/class/net/${name}/statistics/${f}`, "utf8"));
+    return { rxPackets: rd("rx_packets"), txPackets: rd("tx_packets") };
+  } catch {
+    return {};
+  }
+}
+
+/** bpf_fib_lookup answers only for interfaces with IPv4 forwarding enabled. */
+function enableForwarding(uplink: string, log: Logger): void {
+  const path = `/proc/sys/net/ipv4/conf/${uplink}/forwarding`;
+  try {
+    if (readFileSync(path, "utf8").trim() !== "1") {
+      writeFileSync(path, "1");
+      log.info("enabled IPv4 forwarding on uplink (needed by the outer next-hop lookup)", { uplink });
+    }
+  } catch (e) {
+    log.warn("could not enable forwarding on uplink", { uplink, error: String(e) });
+  }
+}

@@ -1,0 +1,43 @@
+// What the runtime needs from a fast path, whatever it runs on (eBPF maps in
+// the kernel, bmv2 tables). The runtime speaks in decoded keys and values;
+// each target owns the bytes.
+import type { CounterName, TableName } from "../codegen/tables.ts";
+import type { DataPathEvent, TableKey, TableValue } from "./codec.ts";
+
+export interface TableHandle<N extends TableName> {
+  get(key: TableKey<N>): TableValue<N> | undefined;
+  set(key: TableKey<N>, value: TableValue<N>): void;
+  /** false when the key was absent */
+  delete(key: TableKey<N>): boolean;
+  entries(): [TableKey<N>, TableValue<N>][];
+}
+
+export interface CounterValue {
+  packets: bigint;
+  bytes: bigint;
+}
+
+export interface PortAttachment {
+  name: string;
+  ifindex: number;
+  role: "access" | "uplink";
+  /** how the one-in-one-out stage is attached (e.g. "xdp native", "xdp generic") */
+  fastPath: string;
+  /** how the replication stage is attached (e.g. "tcx ingress") */
+  replication: string;
+}
+
+export interface Target {
+  readonly kind: string;
+  /** true when this boot adopted forwarding state left by an earlier control plane */
+  readonly adopted: boolean;
+  table<N extends TableName>(name: N): TableHandle<N>;
+  counters(): Record<CounterName, CounterValue>;
+  ports(): PortAttachment[];
+  /** Data-path events (learning, missing neighbours). */
+  onEvent(cb: (e: DataPathEvent) => void): void;
+  /** Stop consuming events and drop our handles; forwarding continues on pinned state. */
+  release(): void;
+  /** Detach everything and remove every pin this switch owns. */
+  destroy(): void;
+}
