@@ -90,7 +90,10 @@ class NativeProgram : public Napi::ObjectWrap<NativeProgram> {
   Napi::Value Fd(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (IsClosed()) ThrowClosed(env, "BpfProgram.fd (program '" + name_ + "')");
-    if (prog_ != nullptr) return Napi::Number::New(env, bpf_program__fd(prog_));
+    if (prog_ != nullptr) {
+      int fd = bpf_program__fd(prog_);  // libbpf returns -ENOENT before load
+      return Napi::Number::New(env, fd < 0 ? -1 : fd);
+    }
     return Napi::Number::New(env, ownedFd_);
   }
 

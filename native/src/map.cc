@@ -1,0 +1,545 @@
+// BpfMap: element CRUD, iteration, batch operations (with fallbacks),
+// per-CPU value packing, pinning.
+//
+// Per-CPU layout: the kernel exchanges round_up(value_size, 8) bytes per
+// possible CPU. JS sees values packed without padding: a per-CPU value is
+// numPossibleCpus() * valueSize bytes (cpu 0 first), or one Buffer per CPU
+// through lookupPerCpu().
+#include "common.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace lbt {
+
+static bool BatchUnsupported(int err) {
+  return err == EINVAL || err == EOPNOTSUPP || err == 524 /* ENOTSUPP */ || err == ENOSYS;
+}
+
+class NativeMap : public Napi::ObjectWrap<NativeMap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeMap",
+                       {
+                           InstanceAccessor<&NativeMap::Name>("name"),
+                           InstanceAccessor<&NativeMap::Fd>("fd"),
+                           InstanceAccessor<&NativeMap::Type>("type"),
+                           InstanceAccessor<&NativeMap::TypeId>("typeId"),
+                           InstanceAccessor<&NativeMap::KeySize>("keySize"),
+                           InstanceAccessor<&NativeMap::ValueSize>("valueSize"),
+                           InstanceAccessor<&NativeMap::MaxEntries>("maxEntries"),
+                           InstanceAccessor<&NativeMap::Flags>("flags"),
+                           InstanceAccessor<&NativeMap::PerCpu>("perCpu"),
+                           InstanceAccessor<&NativeMap::Closed>("closed"),
+                           InstanceAccessor<&NativeMap::Id>("id"),
+                           InstanceMethod<&NativeMap::Lookup>("lookup"),
+                           InstanceMethod<&NativeMap::LookupPerCpu>("lookupPerCpu"),
+                           InstanceMethod<&NativeMap::Update>("update"),
+                           InstanceMethod<&NativeMap::Delete>("delete"),
+                           InstanceMethod<&NativeMap::NextKey>("nextKey"),
+                           InstanceMethod<&NativeMap::LookupBatch>("lookupBatch"),
+                           InstanceMethod<&NativeMap::UpdateBatch>("updateBatch"),
+                           InstanceMethod<&NativeMap::DeleteBatch>("deleteBatch"),
+                           InstanceMethod<&NativeMap::Pin>("pin"),
+                           InstanceMethod<&NativeMap::Unpin>("unpin"),
+                           InstanceMethod<&NativeMap::Close>("close"),
+                       });
+  }
+
+  explicit NativeMap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeMap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsExternal()) ThrowTypeError(env, "NativeMap cannot be constructed directly");
+    MapInit* mi = info[0].As<Napi::External<MapInit>>().Data();
+    owner_ = mi->owner;
+    map_ = mi->map;
+    ownedFd_ = mi->ownedFd;
+    if (map_ != nullptr) {
+      name_ = bpf_map__name(map_);
+      Refresh();
+    } else {
+      bpf_map_info inf;
+      memset(&inf, 0, sizeof(inf));
+      uint32_t len = sizeof(inf);
+      int r = bpf_obj_get_info_by_fd(ownedFd_, &inf, &len);
+      if (r < 0) {
+        int err = ErrFromRet(r);
+        close(ownedFd_);
+        ownedFd_ = -1;
+        ThrowBpfError(env, "bpf_obj_get_info_by_fd(map)", err);
+      }
+      name_ = inf.name;
+      type_ = inf.type;
+      keySize_ = inf.key_size;
+      valueSize_ = inf.value_size;
+      maxEntries_ = inf.max_entries;
+      flags_ = inf.map_flags;
+    }
+  }
+
+  ~NativeMap() override { CloseOwned(); }
+
+  // Used by ringbuf.cc.
+  int FdFor(Napi::Env env, const std::string& op) { return LiveFd(env, op); }
+  uint32_t MapType() {
+    Refresh();
+    return type_;
+  }
+  const std::string& MapName() const { return name_; }
+
+ private:
+  // Definitions of an object's map can change before load (reuseMap).
+  void Refresh() {
+    if (map_ != nullptr && owner_ && !owner_->closed) {
+      type_ = bpf_map__type(map_);
+      keySize_ = bpf_map__key_size(map_);
+      valueSize_ = bpf_map__value_size(map_);
+      maxEntries_ = bpf_map__max_entries(map_);
+      flags_ = bpf_map__map_flags(map_);
+    }
+  }
+
+  void CloseOwned() {
+    if (ownedFd_ >= 0) {
+      close(ownedFd_);
+      ownedFd_ = -1;
+    }
+    closed_ = true;
+  }
+
+  bool IsClosed() const { return closed_ || (owner_ && owner_->closed); }
+
+  int LiveFd(Napi::Env env, const std::string& op) {
+    if (IsClosed()) ThrowClosed(env, op + " (map '" + name_ + "')");
+    if (map_ != nullptr) {
+      Refresh();
+      int fd = bpf_map__fd(map_);
+      if (fd < 0) ThrowBpfError(env, op, EBADF, "map '" + name_ + "' is not created yet (call BpfObject.load() first)");
+      return fd;
+    }
+    return ownedFd_;
+  }
+
+  std::string Desc() const { return "map '" + name_ + "' (" + MapTypeName(type_) + ")"; }
+
+  // Validated key pointer (nullptr for key-less maps such as queue/stack).
+  const void* Key(Napi::Env env, const Napi::Value& v, const char* what = "key") {
+    Bytes b = GetBytes(env, v, Desc() + ": " + what);
+    if (b.size != keySize_)
+      ThrowTypeError(env, Desc() + ": " + what + " must be " + std::to_string(keySize_) + " bytes (key_size), got " +
+                              std::to_string(b.size));
+    return keySize_ == 0 ? nullptr : b.data;
+  }
+
+  bool IsPerCpu() const { return IsPerCpuMapType(type_); }
+  size_t Stride() const { return (static_cast<size_t>(valueSize_) + 7) & ~static_cast<size_t>(7); }
+  // Bytes the kernel exchanges for one value.
+  size_t KernelValueSize(Napi::Env env) const {
+    return IsPerCpu() ? Stride() * static_cast<size_t>(PossibleCpus(env)) : valueSize_;
+  }
+
+  // Converts a user value to the kernel layout, appending to out.
+  void PackValue(Napi::Env env, const Napi::Value& v, std::vector<uint8_t>& out, const char* what = "value") {
+    Bytes b = GetBytes(env, v, Desc() + ": " + what);
+    if (!IsPerCpu()) {
+      if (b.size != valueSize_)
+        ThrowTypeError(env, Desc() + ": " + what + " must be " + std::to_string(valueSize_) +
+                                " bytes (value_size), got " + std::to_string(b.size));
+      out.insert(out.end(), b.data, b.data + b.size);
+      return;
+    }
+    size_t ncpu = static_cast<size_t>(PossibleCpus(env));
+    bool replicate = b.size == valueSize_;
+    if (!replicate && b.size != ncpu * valueSize_)
+      ThrowTypeError(env, Desc() + ": " + what + " must be " + std::to_string(valueSize_) +
+                              " bytes (value_size, written to every CPU) or " + std::to_string(ncpu * valueSize_) +
+                              " bytes (" + std::to_string(ncpu) + " CPUs x " + std::to_string(valueSize_) +
+                              "), got " + std::to_string(b.size));
+    size_t base = out.size();
+    out.resize(base + ncpu * Stride(), 0);
+    for (size_t c = 0; c < ncpu; c++)
+      memcpy(out.data() + base + c * Stride(), b.data + (replicate ? 0 : c * valueSize_), valueSize_);
+  }
+
+  // Kernel layout -> packed JS Buffer.
+  Napi::Buffer<uint8_t> UnpackValue(Napi::Env env, const uint8_t* kv) {
+    if (!IsPerCpu()) return Napi::Buffer<uint8_t>::Copy(env, kv, valueSize_);
+    size_t ncpu = static_cast<size_t>(PossibleCpus(env));
+    Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::New(env, ncpu * valueSize_);
+    for (size_t c = 0; c < ncpu; c++) memcpy(b.Data() + c * valueSize_, kv + c * Stride(), valueSize_);
+    return b;
+  }
+
+  // ---------------------------------------------------------- accessors
+
+  Napi::Value Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
+  Napi::Value Fd(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (IsClosed()) ThrowClosed(env, "BpfMap.fd (map '" + name_ + "')");
+    int fd = map_ != nullptr ? bpf_map__fd(map_) : ownedFd_;
+    return Napi::Number::New(env, fd < 0 ? -1 : fd);
+  }
+  Napi::Value Type(const Napi::CallbackInfo& info) {
+    Refresh();
+    return Napi::String::New(info.Env(), MapTypeName(type_));
+  }
+  Napi::Value TypeId(const Napi::CallbackInfo& info) {
+    Refresh();
+    return Napi::Number::New(info.Env(), type_);
+  }
+  Napi::Value KeySize(const Napi::CallbackInfo& info) {
+    Refresh();
+    return Napi::Number::New(info.Env(), keySize_);
+  }
+  Napi::Value ValueSize(const Napi::CallbackInfo& info) {
+    Refresh();
+    return Napi::Number::New(info.Env(), valueSize_);
+  }
+  Napi::Value MaxEntries(const Napi::CallbackInfo& info) {
+    Refresh();
+    return Napi::Number::New(info.Env(), maxEntries_);
+  }
+  Napi::Value Flags(const Napi::CallbackInfo& info) {
+    Refresh();
+    return Napi::Number::New(info.Env(), flags_);
+  }
+  Napi::Value PerCpu(const Napi::CallbackInfo& info) {
+    Refresh();
+    return Napi::Boolean::New(info.Env(), IsPerCpu());
+  }
+  Napi::Value Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), IsClosed()); }
+  Napi::Value Id(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "BpfMap.id");
+    bpf_map_info inf;
+    memset(&inf, 0, sizeof(inf));
+    uint32_t len = sizeof(inf);
+    int r = bpf_obj_get_info_by_fd(fd, &inf, &len);
+    if (r < 0) ThrowBpfError(env, "bpf_obj_get_info_by_fd(" + Desc() + ")", ErrFromRet(r));
+    return Napi::Number::New(env, inf.id);
+  }
+
+  // ------------------------------------------------------------- CRUD
+
+  // Returns false on ENOENT, throws on other errors.
+  bool RawLookup(Napi::Env env, int fd, const void* key, std::vector<uint8_t>& kv) {
+    kv.assign(KernelValueSize(env), 0);
+    int r = bpf_map_lookup_elem(fd, key, kv.data());
+    if (r < 0) {
+      int err = ErrFromRet(r);
+      if (err == ENOENT) return false;
+      ThrowBpfError(env, "lookup in " + Desc(), err);
+    }
+    return true;
+  }
+
+  Napi::Value Lookup(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "lookup");
+    const void* key = Key(env, info[0]);
+    std::vector<uint8_t> kv;
+    if (!RawLookup(env, fd, key, kv)) return env.Null();
+    return UnpackValue(env, kv.data());
+  }
+
+  Napi::Value LookupPerCpu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "lookupPerCpu");
+    if (!IsPerCpu()) ThrowTypeError(env, Desc() + " is not a per-CPU map; use lookup()");
+    const void* key = Key(env, info[0]);
+    std::vector<uint8_t> kv;
+    if (!RawLookup(env, fd, key, kv)) return env.Null();
+    size_t ncpu = static_cast<size_t>(PossibleCpus(env));
+    Napi::Array arr = Napi::Array::New(env, ncpu);
+    for (size_t c = 0; c < ncpu; c++)
+      arr.Set(static_cast<uint32_t>(c), Napi::Buffer<uint8_t>::Copy(env, kv.data() + c * Stride(), valueSize_));
+    return arr;
+  }
+
+  Napi::Value Update(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "update");
+    const void* key = Key(env, info[0]);
+    std::vector<uint8_t> kv;
+    PackValue(env, info[1], kv);
+    uint32_t flags = info.Length() > 2 && !info[2].IsUndefined() ? GetU32(env, info[2], "flags") : static_cast<uint32_t>(BPF_ANY);
+    int r = bpf_map_update_elem(fd, key, kv.data(), flags);
+    if (r < 0) {
+      int err = ErrFromRet(r);
+      std::string detail;
+      if (err == EEXIST) detail = "key exists (flags 'noexist')";
+      else if (err == ENOENT) detail = "key does not exist (flags 'exist')";
+      else if (err == E2BIG) detail = "map is full (max_entries " + std::to_string(maxEntries_) + ")";
+      ThrowBpfError(env, "update in " + Desc(), err, detail);
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Delete(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "delete");
+    const void* key = Key(env, info[0]);
+    int r = bpf_map_delete_elem(fd, key);
+    if (r < 0) {
+      int err = ErrFromRet(r);
+      if (err == ENOENT) return Napi::Boolean::New(env, false);
+      ThrowBpfError(env, "delete in " + Desc(), err);
+    }
+    return Napi::Boolean::New(env, true);
+  }
+
+  // nextKey(prev | null) -> Buffer | null (bpf_map_get_next_key)
+  Napi::Value NextKey(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "iterate");
+    const void* prev = nullptr;
+    if (info.Length() > 0 && !info[0].IsUndefined() && !info[0].IsNull()) prev = Key(env, info[0], "previous key");
+    std::vector<uint8_t> next(keySize_ > 0 ? keySize_ : 1);
+    int r = bpf_map_get_next_key(fd, prev, next.data());
+    if (r < 0) {
+      int err = ErrFromRet(r);
+      if (err == ENOENT) return env.Null();
+      ThrowBpfError(env, "get next key in " + Desc(), err);
+    }
+    return Napi::Buffer<uint8_t>::Copy(env, next.data(), keySize_);
+  }
+
+  // ------------------------------------------------------------ batches
+
+  void IterateAll(Napi::Env env, int fd, Napi::Array& out) {
+    std::vector<uint8_t> cur(keySize_ > 0 ? keySize_ : 1), next(keySize_ > 0 ? keySize_ : 1), kv;
+    bool first = true;
+    uint32_t n = out.Length();
+    // Bounded: a map cannot yield more than max_entries keys, but concurrent
+    // updates can restart iteration; cap at a generous multiple.
+    uint64_t guard = static_cast<uint64_t>(maxEntries_) * 4 + 16;
+    while (guard-- > 0) {
+      int r = bpf_map_get_next_key(fd, first ? nullptr : cur.data(), next.data());
+      if (r < 0) {
+        int err = ErrFromRet(r);
+        if (err == ENOENT) break;
+        ThrowBpfError(env, "get next key in " + Desc(), err);
+      }
+      first = false;
+      cur = next;
+      if (RawLookup(env, fd, cur.data(), kv)) {
+        Napi::Array pair = Napi::Array::New(env, 2);
+        pair.Set(0u, Napi::Buffer<uint8_t>::Copy(env, cur.data(), keySize_));
+        pair.Set(1u, UnpackValue(env, kv.data()));
+        out.Set(n++, pair);
+      }
+    }
+  }
+
+  // lookupBatch(count?) -> Array<[Buffer, Buffer]>
+  Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "lookupBatch");
+    uint32_t chunk = maxEntries_ < 1024 ? maxEntries_ : 1024;
+    if (info.Length() > 0 && !info[0].IsUndefined()) chunk = GetU32(env, info[0], "count");
+    if (chunk == 0) chunk = 1;
+    size_t kvs = KernelValueSize(env);
+    size_t tok = keySize_ > 8 ? keySize_ : 8;
+    std::vector<uint8_t> inBatch(tok), outBatch(tok), keys, vals;
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t n = 0;
+    bool first = true;
+    bpf_map_batch_opts o;
+    memset(&o, 0, sizeof(o));
+    o.sz = sizeof(o);
+    for (int rounds = 0;; rounds++) {
+      keys.assign(static_cast<size_t>(chunk) * keySize_ + 1, 0);
+      vals.assign(static_cast<size_t>(chunk) * kvs + 1, 0);
+      uint32_t count = chunk;
+      int r = bpf_map_lookup_batch(fd, first ? nullptr : inBatch.data(), outBatch.data(), keys.data(), vals.data(),
+                                   &count, &o);
+      int err = r < 0 ? ErrFromRet(r) : 0;
+      if (err != 0 && err != ENOENT) {
+        if (first && BatchUnsupported(err)) {
+          IterateAll(env, fd, out);
+          return out;
+        }
+        if (err == ENOSPC && count == 0 && chunk < (1u << 20)) {  // one hash bucket > chunk
+          chunk *= 2;
+          continue;
+        }
+        ThrowBpfError(env, "lookup batch in " + Desc(), err);
+      }
+      for (uint32_t i = 0; i < count; i++) {
+        Napi::Array pair = Napi::Array::New(env, 2);
+        pair.Set(0u, Napi::Buffer<uint8_t>::Copy(env, keys.data() + static_cast<size_t>(i) * keySize_, keySize_));
+        pair.Set(1u, UnpackValue(env, vals.data() + static_cast<size_t>(i) * kvs));
+        out.Set(n++, pair);
+      }
+      if (err == ENOENT) break;
+      inBatch = outBatch;
+      first = false;
+    }
+    return out;
+  }
+
+  static Napi::Array GetArray(Napi::Env env, const Napi::Value& v, const std::string& what) {
+    if (!v.IsArray()) ThrowTypeError(env, what + " must be an array");
+    return v.As<Napi::Array>();
+  }
+
+  // updateBatch(keys: Buffer[], values: Buffer[], flags)
+  Napi::Value UpdateBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "updateBatch");
+    Napi::Array ka = GetArray(env, info[0], "updateBatch keys");
+    Napi::Array va = GetArray(env, info[1], "updateBatch values");
+    uint32_t flags = info.Length() > 2 && !info[2].IsUndefined() ? GetU32(env, info[2], "flags") : static_cast<uint32_t>(BPF_ANY);
+    uint32_t n = ka.Length();
+    if (va.Length() != n) ThrowTypeError(env, "updateBatch: keys and values differ in length");
+    if (n == 0) return env.Undefined();
+    size_t kvs = KernelValueSize(env);
+    std::vector<uint8_t> keys, vals;
+    keys.reserve(static_cast<size_t>(n) * keySize_);
+    vals.reserve(static_cast<size_t>(n) * kvs);
+    for (uint32_t i = 0; i < n; i++) {
+      Bytes kb = GetBytes(env, ka.Get(i), Desc() + ": key");
+      Key(env, ka.Get(i));
+      keys.insert(keys.end(), kb.data, kb.data + kb.size);
+      PackValue(env, va.Get(i), vals);
+    }
+    bpf_map_batch_opts o;
+    memset(&o, 0, sizeof(o));
+    o.sz = sizeof(o);
+    o.elem_flags = flags;
+    uint32_t count = n;
+    int r = bpf_map_update_batch(fd, keys.data(), vals.data(), &count, &o);
+    if (r < 0) {
+      int err = ErrFromRet(r);
+      if (count == 0 && BatchUnsupported(err)) {
+        // Per-element fallback; reports the first failure like the kernel.
+        for (uint32_t i = 0; i < n; i++) {
+          int r2 = bpf_map_update_elem(fd, keys.data() + static_cast<size_t>(i) * keySize_,
+                                       vals.data() + static_cast<size_t>(i) * kvs, flags);
+          if (r2 < 0)
+            ThrowBpfError(env, "update batch in " + Desc(), ErrFromRet(r2),
+                          std::to_string(i) + " of " + std::to_string(n) + " entries were written");
+        }
+        return env.Undefined();
+      }
+      ThrowBpfError(env, "update batch in " + Desc(), err,
+                    std::to_string(count) + " of " + std::to_string(n) + " entries were written");
+    }
+    return env.Undefined();
+  }
+
+  // deleteBatch(keys: Buffer[]) -> number deleted (absent keys are skipped)
+  Napi::Value DeleteBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "deleteBatch");
+    Napi::Array ka = GetArray(env, info[0], "deleteBatch keys");
+    uint32_t n = ka.Length();
+    std::vector<uint8_t> keys;
+    keys.reserve(static_cast<size_t>(n) * keySize_);
+    for (uint32_t i = 0; i < n; i++) {
+      Bytes kb = GetBytes(env, ka.Get(i), Desc() + ": key");
+      Key(env, ka.Get(i));
+      keys.insert(keys.end(), kb.data, kb.data + kb.size);
+    }
+    bpf_map_batch_opts o;
+    memset(&o, 0, sizeof(o));
+    o.sz = sizeof(o);
+    uint32_t deleted = 0, start = 0;
+    bool first = true;
+    while (start < n) {
+      uint32_t count = n - start;
+      int r = bpf_map_delete_batch(fd, keys.data() + static_cast<size_t>(start) * keySize_, &count, &o);
+      if (r == 0) {
+        deleted += count;
+        break;
+      }
+      int err = ErrFromRet(r);
+      if (err == ENOENT) {  // stopped at an absent key: skip it and go on
+        deleted += count;
+        start += count + 1;
+        first = false;
+        continue;
+      }
+      if (first && count == 0 && BatchUnsupported(err)) {
+        for (uint32_t i = start; i < n; i++) {
+          int r2 = bpf_map_delete_elem(fd, keys.data() + static_cast<size_t>(i) * keySize_);
+          if (r2 == 0) {
+            deleted++;
+            continue;
+          }
+          int e2 = ErrFromRet(r2);
+          if (e2 != ENOENT) ThrowBpfError(env, "delete batch in " + Desc(), e2);
+        }
+        break;
+      }
+      ThrowBpfError(env, "delete batch in " + Desc(), err,
+                    std::to_string(deleted + count) + " of " + std::to_string(n) + " keys were deleted");
+    }
+    return Napi::Number::New(env, deleted);
+  }
+
+  // ------------------------------------------------------------ pinning
+
+  Napi::Value Pin(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = GetString(env, info[0], "path");
+    int fd = LiveFd(env, "pin map");
+    PinFd(env, fd, path, Desc());
+    return env.Undefined();
+  }
+
+  Napi::Value Unpin(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = GetString(env, info[0], "path");
+    UnpinPath(env, path, Desc());
+    return env.Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    CloseOwned();
+    return info.Env().Undefined();
+  }
+
+  ObjStatePtr owner_;
+  bpf_map* map_ = nullptr;
+  int ownedFd_ = -1;
+  bool closed_ = false;
+  std::string name_;
+  uint32_t type_ = 0, keySize_ = 0, valueSize_ = 0, maxEntries_ = 0, flags_ = 0;
+};
+
+Napi::Object NewMap(Napi::Env env, MapInit init) {
+  return GetData(env)->mapCtor.New({Napi::External<MapInit>::New(env, &init)});
+}
+
+NativeMap* UnwrapMap(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(GetData(env)->mapCtor.Value()))
+    ThrowTypeError(env, "expected a native map handle");
+  return NativeMap::Unwrap(v.As<Napi::Object>());
+}
+
+int MapFdForRingBuffer(Napi::Env env, NativeMap* m, uint32_t* type) {
+  int fd = m->FdFor(env, "RingBuffer");
+  *type = m->MapType();
+  if (*type != BPF_MAP_TYPE_RINGBUF)
+    ThrowTypeError(env, "RingBuffer: map '" + m->MapName() + "' is a " + MapTypeName(*type) + " map, not a ringbuf");
+  return fd;
+}
+
+static Napi::Value OpenPinnedMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = GetString(env, info[0], "path");
+  MapInit mi;
+  mi.ownedFd = OpenPinnedFd(env, path, "map");
+  return NewMap(env, mi);
+}
+
+void InitMap(Napi::Env env, Napi::Object exports, AddonData* data) {
+  Napi::Function ctor = NativeMap::Define(env);
+  data->mapCtor = Napi::Persistent(ctor);
+  exports.Set("NativeMap", ctor);
+  exports.Set("openPinnedMap", Napi::Function::New(env, OpenPinnedMap, "openPinnedMap"));
+}
+
+}  // namespace lbt
