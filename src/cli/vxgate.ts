@@ -13,8 +13,7 @@ import { ConfigError, type SwitchConfig } from "../config/types.ts";
 import { pipelineFor } from "../codegen/pipeline.ts";
 import { buildPipeline, CompileError, DEFAULT_CACHE_DIR } from "../codegen/build.ts";
 import { createLogger } from "../control/log.ts";
-import { Runtime } from "../control/runtime.ts";
-import { ManagementApi, type ApiView } from "../control/api.ts";
+import type { ApiView } from "../control/api.ts";
 import { renderTable } from "./table.ts";
 import { counterNames } from "../codegen/tables.ts";
 
@@ -107,6 +106,9 @@ async function main(argv: string[]): Promise<number> {
       const log = createLogger({ level: (values["log-level"] as "info") ?? "info", base: { switch: cfg.switch.name } });
       const mode = values["xdp-mode"] as "auto" | "native" | "generic" | undefined;
       if (mode && !["auto", "native", "generic"].includes(mode)) throw new UsageError(`--xdp-mode ${mode}: expected auto, native or generic`);
+      // the fast-path modules load the native addon: only commands that touch the kernel import them
+      const { Runtime } = await import("../control/runtime.ts");
+      const { ManagementApi } = await import("../control/api.ts");
       const rt = Runtime.boot({ config: cfg, log, cacheDir: values.artifacts ?? DEFAULT_CACHE_DIR, xdpMode: mode });
       let stopping = false;
       const api = new ManagementApi(rt, log, {

@@ -11,6 +11,7 @@ import type { TableDecl } from "../codegen/schema.ts";
 import { eventCodec, tableCodec, type DataPathEvent, type TableKey, type TableValue } from "./codec.ts";
 import type { CounterValue, PortAttachment, TableHandle, Target } from "./target.ts";
 import type { Logger } from "./log.ts";
+import { ifindexOf, listNetDevs } from "./netdev.ts";
 
 export const BPFFS_ROOT = "/sys/fs/bpf/vxgate";
 export const RUN_ROOT = "/run/vxgate";
@@ -44,13 +45,6 @@ interface PinnedState {
   ports: PortAttachment[];
 }
 
-export function ifindexOf(name: string): number {
-  try {
-    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, "utf8").trim());
-  } catch {
-    throw new Error(`interface ${name} does not exist`);
-  }
-}
 
 class MapTable<N extends TableName> implements TableHandle<N> {
   private readonly codec;
@@ -143,13 +137,10 @@ export class EbpfTarget implements Target {
 
   private pinsIntact(state: PinnedState): boolean {
     const mapsOk = Object.values(tables).every((t) => existsSync(this.mapPin(t.mapName)));
-    const linksOk = state.ports.every((p) => {
-      try {
-        return ifindexOf(p.name) === p.ifindex && existsSync(this.linkPin("xdp", p.name)) && existsSync(this.linkPin("tc", p.name));
-      } catch {
-        return false;
-      }
-    });
+    const devs = listNetDevs();
+    const linksOk = state.ports.every(
+      (p) => devs.get(p.name)?.ifindex === p.ifindex && existsSync(this.linkPin("xdp", p.name)) && existsSync(this.linkPin("tc", p.name)),
+    );
     return mapsOk && linksOk;
   }
 

@@ -10,7 +10,8 @@ import { buildPipeline, DEFAULT_CACHE_DIR } from "../codegen/build.ts";
 import type { DataPathEvent } from "./codec.ts";
 import { desiredState, type DesiredState } from "./desired.ts";
 import { reconcile } from "./reconcile.ts";
-import { EbpfTarget, ifindexOf } from "./ebpf-target.ts";
+import { EbpfTarget } from "./ebpf-target.ts";
+import { ifindexOf, listNetDevs } from "./netdev.ts";
 import { NeighbourKeeper } from "./neighbours.ts";
 import type { Logger } from "./log.ts";
 import type { CounterValue, Target } from "./target.ts";
@@ -210,6 +211,7 @@ export class Runtime {
   }
 
   portRows() {
+    const devs = listNetDevs();
     return this.target.ports().map((p) => {
       const cfg = this.opts.config.ports.find((x) => x.name === p.name);
       return {
@@ -220,7 +222,8 @@ export class Runtime {
         vlans: cfg?.vlans.map((v) => `${v.vlan}->${v.vni}`).join(",") || undefined,
         fastPath: p.fastPath,
         replication: p.replication,
-        ...linkStats(p.name),
+        rxPackets: devs.get(p.name)?.rxPackets,
+        txPackets: devs.get(p.name)?.txPackets,
       };
     });
   }
@@ -250,15 +253,6 @@ export class Runtime {
   destroy(): void {
     if (this.ageTimer) clearInterval(this.ageTimer);
     this.target.destroy();
-  }
-}
-
-function linkStats(name: string): { rxPackets?: number; txPackets?: number } {
-  try {
-    const rd = (f: string) => Number(readFileSync(`/sys/class/net/${name}/statistics/${f}`, "utf8"));
-    return { rxPackets: rd("rx_packets"), txPackets: rd("tx_packets") };
-  } catch {
-    return {};
   }
 }
 
