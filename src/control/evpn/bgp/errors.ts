@@ -1,7 +1,8 @@
 // Error model shared by every BGP codec in this directory.
 //
 // Decoders never throw on peer input. Internally the bounds-checked Reader
-// (wire.ts) and the per-attribute decoders throw the private classes below;
+// (wire.ts) throws WireTruncatedError and the per-attribute decoders throw
+// AttrMalformed (attributes/types.ts);
 // the public entry points (decodeMessage, decodeUpdateBody, decodeOpenBody, ...)
 // catch them and return a classified result instead.
 //
@@ -66,23 +67,6 @@ export class WireTruncatedError extends Error {
   }
 }
 
-/**
- * Internal: a syntactic error with the NOTIFICATION that RFC 4271 (or the
- * RFC defining the field) assigns to it. The caller decides the RFC 7606
- * action; `action` overrides the caller's default when the error itself
- * dictates one (e.g. RFC 7607 AS 0 in AGGREGATOR).
- */
-export class WireFormatError extends Error {
-  constructor(
-    readonly notification: NotificationData,
-    reason: string,
-    readonly action?: ErrorAction,
-  ) {
-    super(reason);
-    this.name = 'WireFormatError';
-  }
-}
-
 export function sessionReset(code: number, subcode: number, data: Buffer, reason: string, attributeCode?: number): BgpError {
   const e: BgpError = { action: 'session-reset', notification: { code, subcode, data }, reason };
   if (attributeCode !== undefined) e.attributeCode = attributeCode;
@@ -95,8 +79,7 @@ export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: BgpEr
 /** Last-resort conversion of an unexpected exception (a codec bug) into a session reset. */
 export function internalError(e: unknown): BgpError {
   const msg = e instanceof Error ? e.message : String(e);
-  // Cease / "Other Configuration Change" would be misleading; use Unspecific
-  // of the Message Header Error family? RFC 4271 has no "internal error"
-  // code, so Cease with subcode 0 (no subcode) is the least wrong choice.
+  // RFC 4271 has no "internal error" code; Cease without a subcode is the
+  // least misleading NOTIFICATION for "this speaker failed".
   return sessionReset(6, 0, Buffer.alloc(0), `internal: unexpected decoder exception: ${msg}`);
 }

@@ -126,4 +126,3 @@ export function u32(v: number, what = 'u32'): Buffer {
   return b;
 }
 
-export { checkUint };
