@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <linux/if_link.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -179,6 +180,15 @@ Napi::Object NewLink(Napi::Env env, LinkInit init) {
   return GetData(env)->linkCtor.New({Napi::External<LinkInit>::New(env, &init)});
 }
 
+// Interface name for messages; throws ENODEV if there is no such ifindex in
+// our network namespace (the kernel would only say EINVAL).
+static std::string IfName(Napi::Env env, const std::string& op, uint32_t ifindex) {
+  char name[IF_NAMESIZE + 1] = {0};
+  if (if_indextoname(ifindex, name) == nullptr)
+    ThrowBpfError(env, op, ENODEV, "no interface with ifindex " + std::to_string(ifindex) + " in this network namespace");
+  return name;
+}
+
 // ------------------------------------------------------------------- XDP
 
 static int XdpLinkCreate(int progFd, uint32_t ifindex, uint32_t flags) {
@@ -200,6 +210,7 @@ Napi::Object AttachXdp(Napi::Env env, int progFd, const std::string& progName, u
   if (ifindex == 0) ThrowTypeError(env, op + ": ifindex must be > 0");
   if (mode != "native" && mode != "generic" && mode != "auto")
     ThrowTypeError(env, op + ": mode must be 'native', 'generic' or 'auto'");
+  op += " (" + IfName(env, op, ifindex) + ")";
   LogCapture cap;
   LinkInit li;
   li.kind = LinkKind::Xdp;
@@ -254,6 +265,8 @@ Napi::Object AttachTc(Napi::Env env, int progFd, const std::string& progName, ui
   if (via != "auto" && via != "tcx" && via != "netlink")
     ThrowTypeError(env, op + ": via must be 'auto', 'tcx' or 'netlink'");
   if (priority > 0xffff) ThrowTypeError(env, op + ": priority must be in [0, 65535]");
+  op = "attach TC program '" + progName + "' to " + IfName(env, op, ifindex) + " (ifindex " + std::to_string(ifindex) +
+       ") " + direction;
   bool ingress = direction == "ingress";
   LogCapture cap;
   LinkInit li;

@@ -409,7 +409,11 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
     o.sz = sizeof(o);
     o.elem_flags = flags;
     uint32_t count = n;
-    int r = bpf_map_update_batch(fd, keys.data(), vals.data(), &count, &o);
+    // The kernel accepts only BPF_F_LOCK as batch elem_flags: 'noexist' and
+    // 'exist' go element by element.
+    bool perElement = (flags & ~static_cast<uint32_t>(BPF_F_LOCK)) != 0;
+    int r = perElement ? -EINVAL : bpf_map_update_batch(fd, keys.data(), vals.data(), &count, &o);
+    if (perElement) count = 0;
     if (r < 0) {
       int err = ErrFromRet(r);
       if (count == 0 && BatchUnsupported(err)) {

@@ -48,7 +48,8 @@ std::string FdKind(int fd) {
   target[n] = '\0';
   if (strcmp(target, "anon_inode:bpf-prog") == 0) return "prog";
   if (strcmp(target, "anon_inode:bpf-map") == 0) return "map";
-  if (strcmp(target, "anon_inode:bpf_link") == 0) return "link";
+  // bpf_link_prime() names it "bpf_link", BPF_OBJ_GET's bpf_link_new_fd() "bpf-link".
+  if (strcmp(target, "anon_inode:bpf_link") == 0 || strcmp(target, "anon_inode:bpf-link") == 0) return "link";
   return "";
 }
 
