@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { LineCounter, parseDocument, visit } from "yaml";
 import { checkSchema, Report, type RawConfig } from "./schema.ts";
 import { checkSemantics } from "./semantic.ts";
+import { buildBgp } from "./bgp.ts";
 import { ConfigError, type AccessPort, type StaticMac, type SwitchConfig, type VniConfig } from "./types.ts";
 
 /** Read and load a config file. Messages name the file as `path` was given;
@@ -116,6 +117,6 @@ function build(raw: RawConfig, file: string): SwitchConfig {
     management: { socket: mgmt.socket ?? `/run/vxgate/${name}.sock` },
   };
   if (mgmt.http) config.management.http = mgmt.http;
-  if (raw.bgp !== undefined) config.bgp = raw.bgp;
+  if (raw.bgp !== undefined) config.bgp = buildBgp(raw.bgp);
   return config;
 }

@@ -18,6 +18,7 @@ import {
   type Scalar,
 } from "yaml";
 import { formatIpv4, formatMac, ipv4UnicastProblem, macUnicastProblem, tryParseIpv4, tryParseMac } from "./net.ts";
+import { bgpSchema } from "./bgp.ts";
 
 // ---------------------------------------------------------------------------
 // Positions and problem collection
@@ -574,7 +575,8 @@ export const configSchema = obj({
       http: opt(httpListen),
     }),
   ),
-  bgp: opt(anyMapping),
+  // bgp.ts imports this module: defer the reference past the import cycle.
+  bgp: opt<NonNullable<ReturnType<typeof bgpSchema>>>((...a) => bgpSchema(...a)),
 });
 
 /** The schema's output: the file's content in camelCase with defaults filled,

@@ -4,6 +4,7 @@
 // mistake is not reported again as a string of follow-on errors.
 
 import type { Path, Pos, RawConfig, Report } from "./schema.ts";
+import { checkBgpSemantics } from "./bgp.ts";
 
 interface PortInfo {
   /** VNIs the port carries (untagged or via a VLAN). */
@@ -193,6 +194,8 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
   if (fdbLimit !== undefined && staticMacCount > fdbLimit) {
     r.error(vnisKey, `${staticMacCount} static macs, more than tables.fdb ${fdbLimit}`);
   }
+
+  if (cfg.bgp) checkBgpSemantics(cfg.bgp, r, allVnisKnown ? new Set(declared.keys()) : undefined);
 }
 
 function formatIndex(list: string, i: number): string {

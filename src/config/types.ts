@@ -2,6 +2,9 @@
 // only producer; everything downstream (codegen, runtime, CLI) reads this shape
 // and never the raw YAML.
 
+import type { BgpConfig } from "./bgp.ts";
+export type { BgpConfig, BgpNeighborConfig, BgpVniOverride } from "./bgp.ts";
+
 export type MacString = string; // lower-case "aa:bb:cc:dd:ee:ff"
 export type Ipv4String = string; // dotted quad
 
@@ -26,8 +29,8 @@ export interface SwitchConfig {
   vnis: VniConfig[];
   tables: TableSizes;
   management: ManagementConfig;
-  /** Present when the file has a `bgp:` section (issue 3); the foundation ignores it. */
-  bgp?: unknown;
+  /** Present when the file has a `bgp:` section (BGP EVPN, src/config/bgp.ts). */
+  bgp?: BgpConfig;
 }
 
 export interface UplinkPort {
