@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <sstream>
 
 namespace lbt {
@@ -48,12 +49,13 @@ static int PrintFn(enum libbpf_print_level level, const char* fmt, va_list args)
 }
 
 void InstallLibbpfPrint() {
-  static bool installed = false;
-  if (installed) return;
-  installed = true;
-  const char* dbg = getenv("LIBBPF_TS_DEBUG");
-  g_debug = dbg != nullptr && dbg[0] != '\0' && strcmp(dbg, "0") != 0;
-  libbpf_set_print(PrintFn);
+  // Process-wide, once, even if several worker threads load the addon.
+  static std::once_flag once;
+  std::call_once(once, []() {
+    const char* dbg = getenv("LIBBPF_TS_DEBUG");
+    g_debug = dbg != nullptr && dbg[0] != '\0' && strcmp(dbg, "0") != 0;
+    libbpf_set_print(PrintFn);
+  });
 }
 
 // ------------------------------------------------------------ errno naming

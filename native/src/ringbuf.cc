@@ -127,22 +127,36 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
     }
   }
 
+  // Called by libbpf (C frames): must not let a C++ exception escape.
   static int OnSample(void* ctx, void* data, size_t size) {
     auto* self = static_cast<NativeRingBuffer*>(ctx);
     if (self->batch_ == nullptr) return kStopConsume;
-    self->batch_->Set(self->batchLen_++, Napi::Buffer<uint8_t>::Copy(self->env_, static_cast<uint8_t*>(data), size));
+    try {
+      self->batch_->Set(self->batchLen_++, Napi::Buffer<uint8_t>::Copy(self->env_, static_cast<uint8_t*>(data), size));
+    } catch (...) {
+      // JS cannot run (e.g. a worker being terminated): stop consuming.
+      self->jsFailed_ = true;
+      return kStopConsume;
+    }
     return self->batchLen_ >= kMaxPerWakeup ? kStopConsume : 0;
   }
 
+  // Called by libuv (C frames): must not let a C++ exception escape.
   static void OnPoll(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<NativeRingBuffer*>(handle->data);
     if (self == nullptr || self->closed_) return;
-    self->Drain(status);
+    try {
+      self->Drain(status);
+    } catch (...) {
+      // Only reachable when the environment is shutting down; stop quietly.
+      self->StopNative();
+    }
   }
 
   // Consumes what is available and delivers it; returns records delivered.
   uint32_t Drain(int status) {
     if (rb_ == nullptr) return 0;
+    jsFailed_ = false;
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
     Napi::Array arr = Napi::Array::New(env);
@@ -166,13 +180,27 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
     uint32_t n = arr.Length();
     if (n == 0 && error.IsEmpty()) return 0;
     Napi::Value errArg = error.IsEmpty() ? env.Undefined() : error;
+    if (jsFailed_) {
+      StopNative();
+      return 0;
+    }
     // Hold the callback locally: JS may call close() from inside it.
     Napi::Function cb = callback_.Value();
-    try {
-      cb.MakeCallback(env.Global(), {arr, errArg}, *asyncCtx_);
-    } catch (const Napi::Error& e) {
-      // lib/ catches user exceptions itself; this is a last resort.
-      napi_fatal_exception(env, e.Value());
+    napi_value argv[2] = {arr, errArg};
+    napi_value result;
+    napi_status st = napi_make_callback(env, static_cast<napi_async_context>(*asyncCtx_), env.Global(), cb, 2, argv, &result);
+    if (st == napi_pending_exception) {
+      // lib/ catches user exceptions itself; this is a last resort so that a
+      // throwing callback behaves like any other uncaught exception.
+      napi_value exc = nullptr;
+      if (napi_get_and_clear_last_exception(env, &exc) == napi_ok && exc != nullptr) {
+        napi_valuetype t = napi_undefined;
+        napi_typeof(env, exc, &t);
+        if (t != napi_undefined) napi_fatal_exception(env, exc);
+      }
+    } else if (st != napi_ok) {
+      StopNative();  // JS cannot run any more (environment shutting down)
+      return n;
     }
     if (!error.IsEmpty() && !closed_) CloseInternal();
     return n;
@@ -220,6 +248,7 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
   Napi::Array* batch_ = nullptr;
   uint32_t batchLen_ = 0;
   bool closed_ = false;
+  bool jsFailed_ = false;
   bool selfRef_ = false;
   bool hookAdded_ = false;
 };

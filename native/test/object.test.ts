@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { BpfError, BpfMap, BpfObject, BpfProgram, bpffsMounted, errnoName, libbpfVersion, numPossibleCpus } from "libbpf-ts-bindings";
 import { bpffsScratch, fixture, isRoot, removeFixtureDir, u32 } from "./helpers.ts";
 
@@ -153,6 +153,25 @@ describe.skipIf(!isRoot)("BpfObject", () => {
     expect(() => new Ctor({})).toThrow(TypeError);
     const P = BpfProgram as unknown as new (...a: unknown[]) => unknown;
     expect(() => new P(Symbol("x"), {})).toThrow(TypeError);
+  });
+
+  it("pins LIBBPF_PIN_BY_NAME maps under pinRoot and reuses them on the next load", () => {
+    const scratch = bpffsScratch();
+    const a = BpfObject.openFile(fixture("autopin"), { pinRoot: scratch.dir });
+    const b = BpfObject.openBuffer(readFileSync(fixture("autopin")), "autopin_b", { pinRoot: scratch.dir });
+    try {
+      a.load();
+      expect(existsSync(`${scratch.dir}/shared_tbl`)).toBe(true);
+      a.map("shared_tbl").update(u32(1), u32(7));
+      b.load();
+      expect(b.map("shared_tbl").id).toBe(a.map("shared_tbl").id);
+      // The program of b sees the entry written through a.
+      expect(b.program("xdp_autopin").testRun({ data: Buffer.alloc(64) }).retval).toBe(1); // XDP_DROP
+    } finally {
+      a.close();
+      b.close();
+      scratch.remove();
+    }
   });
 
   describe("reuseMap", () => {

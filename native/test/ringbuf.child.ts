@@ -82,6 +82,38 @@ switch (mode) {
     out({ mode, got });
     break;
   }
+  case "worker": {
+    // Workers with an active ring buffer (and bpf calls in flight) are
+    // terminated: the environment teardown must neither crash nor hang.
+    const { Worker } = await import("node:worker_threads");
+    const { createRequire } = await import("node:module");
+    const addonPath = createRequire(import.meta.url).resolve("../build/Release/bpf_ts.node");
+    const code = `
+      const { workerData, parentPort } = require("node:worker_threads");
+      const m = require(workerData.addonPath);
+      const o = m.openFile(workerData.objPath);
+      o.load();
+      const ev = o.maps().find((x) => x.name === "events");
+      new m.NativeRingBuffer(ev, (recs) => parentPort.postMessage(recs.length));
+      setInterval(() => o.programs()[0].testRun(Buffer.alloc(64), 2, undefined, undefined), 1);
+    `;
+    const results: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      const w = new Worker(code, { eval: true, workerData: { addonPath, objPath } });
+      let n = 0;
+      w.on("message", (c: number) => (n += c));
+      await new Promise<void>((resolve) => {
+        const t0 = Date.now();
+        const check = () => (n > 0 || Date.now() - t0 > 5000 ? resolve() : setTimeout(check, 5));
+        check();
+      });
+      await new Promise((r) => setTimeout(r, k * 3));
+      await w.terminate();
+      results.push(n > 0 ? 1 : 0);
+    }
+    out({ mode, delivered: results });
+    break;
+  }
   default:
     throw new Error(`unknown mode ${mode}`);
 }

@@ -177,6 +177,13 @@ describe.skipIf(!isRoot)("RingBuffer", () => {
       expect(res.errors).toEqual(["boom 0", "boom 2"]);
     });
 
+    it("terminating worker threads with open rings neither crashes nor hangs", () => {
+      const r = run("worker", 30_000);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ mode: "worker", delivered: [1, 1, 1, 1, 1, 1] });
+    });
+
     it("an unreferenced ring is not collected while open", () => {
       const r = run("gc", 20_000, ["--expose-gc"]);
       expect(r.stderr).toBe("");
