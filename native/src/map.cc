@@ -416,7 +416,10 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
     if (perElement) count = 0;
     if (r < 0) {
       int err = ErrFromRet(r);
-      if (count == 0 && BatchUnsupported(err)) {
+      // A kernel without batch support for this map fails before touching
+      // the count (libbpf then echoes our input back); a partial failure
+      // reports count < n.
+      if ((count == 0 || count == n) && BatchUnsupported(err)) {
         // Per-element fallback; reports the first failure like the kernel.
         for (uint32_t i = 0; i < n; i++) {
           int r2 = bpf_map_update_elem(fd, keys.data() + static_cast<size_t>(i) * keySize_,
@@ -465,7 +468,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
         first = false;
         continue;
       }
-      if (first && count == 0 && BatchUnsupported(err)) {
+      if (first && (count == 0 || count == n - start) && BatchUnsupported(err)) {
         for (uint32_t i = start; i < n; i++) {
           int r2 = bpf_map_delete_elem(fd, keys.data() + static_cast<size_t>(i) * keySize_);
           if (r2 == 0) {

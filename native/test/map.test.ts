@@ -200,6 +200,25 @@ describe.skipIf(!isRoot)("BpfMap", () => {
       expect(lru.lookup(u32(399))).toEqual(u32(798));
     });
 
+    it("batch operations fall back where the kernel has none (devmap)", () => {
+      const m = obj.map("devs");
+      expect(m.type).toBe("devmap");
+      const lo = 1; // loopback ifindex
+      m.updateBatch([
+        [u32(1), u32(lo)],
+        [u32(3), u32(lo)],
+      ]);
+      expect(m.lookupBatch().map(([k, v]) => [k.readUInt32LE(0), v.readUInt32LE(0)])).toEqual([
+        [1, lo],
+        [3, lo],
+      ]);
+      // (a devmap reports success for deleting an empty slot, so 3)
+      expect(m.deleteBatch([u32(1), u32(2), u32(3)])).toBe(3);
+      expect(m.lookupBatch()).toEqual([]);
+      // Errors of the per-element fallback still surface.
+      expect(() => m.updateBatch([[u32(0), u32(0x7ffffff0)]])).toThrow(BpfError);
+    });
+
     it("ringbuf maps report their type and refuse element access", () => {
       const rb = obj.map("rb");
       expect([rb.type, rb.keySize, rb.valueSize, rb.maxEntries]).toEqual(["ringbuf", 0, 0, 4096]);
