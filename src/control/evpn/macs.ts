@@ -1,0 +1,317 @@
+// The per-(VNI, MAC) view that programs the fast path, with MAC mobility
+// (RFC 7432 §15).
+//
+// Each (vni, mac) slot holds the local entry (if this switch has the host)
+// and every remote claim imported from the Loc-RIB (one per best route and
+// expanded multi-VNI entry, keyed by the route key). The winner:
+//   - a sticky (static) claim beats a non-sticky one; static MACs never move
+//   - else the higher MAC Mobility sequence number
+//   - equal sequence: the lower VTEP (originator) IP
+// When a remote claim beats the local entry, the host is checked with the
+// switch (localMacPresent): gone -> the local entry is deleted
+// (deleteLocalMac), our route withdrawn and the remote installed; still
+// present -> reportDuplicate, and the local entry re-claims with
+// sequence = remote + 1 (a move that counts towards duplicate detection).
+// A local learn of a MAC that a remote route holds advertises sequence
+// = highest remote + 1 (§15.1).
+//
+// Duplicate detection: N moves of one (vni, mac) within M seconds freezes it
+// (no more sequence bumps or deletions; the current forwarding state stays)
+// and reports it once; clearFrozen() lifts it.
+
+import type { Logger } from "../log.ts";
+import { compareIp } from "./rib.ts";
+
+export interface EvpnSwitchPort {
+  /** Program (vni, mac) -> remote VTEP; replaces any previous remote entry for (vni, mac). */
+  installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }): void;
+  removeRemoteMac(vni: number, mac: string, vtep: string): void;
+  addFloodVtep(vni: number, vtep: string): void;
+  removeFloodVtep(vni: number, vtep: string): void;
+  /** Is the MAC still really present locally (for the mobility check)? */
+  localMacPresent(vni: number, mac: string): boolean;
+  /** Remove the switch's local entry (the host moved away). */
+  deleteLocalMac(vni: number, mac: string): void;
+  reportDuplicate(vni: number, mac: string, detail: string): void;
+}
+
+export interface RemoteClaim {
+  vtep: string;
+  seq: number;
+  sticky: boolean;
+  ip?: string;
+  vlan?: number;
+}
+
+export interface LocalEntry {
+  seq: number;
+  sticky: boolean;
+  ip?: string;
+  vlan?: number;
+  /** Learn order (the aggregated route's first VNI is the oldest). */
+  since: number;
+}
+
+interface Slot {
+  vni: number;
+  mac: string;
+  local?: LocalEntry;
+  remotes: Map<string, RemoteClaim>;
+  installed?: RemoteClaim;
+  moves: number[];
+  frozen?: string;
+  /** Last reported conflict, to report a standing conflict once. */
+  reported?: string;
+}
+
+export interface MobilityConfig {
+  dupDetectMoves: number;
+  dupDetectSeconds: number;
+}
+
+export interface MacRow {
+  vni: number;
+  mac: string;
+  type: "local" | "remote" | "local (frozen)" | "remote (frozen)";
+  vtep: string;
+  seq: number;
+  sticky: boolean;
+  ip?: string;
+  claims: number;
+  moves: number;
+  frozen?: string;
+}
+
+let learnCounter = 0;
+
+export class MacTable {
+  private readonly slots = new Map<string, Slot>();
+  /** route key -> slot keys it contributes to */
+  private readonly bySource = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly localVtep: string,
+    private readonly port: EvpnSwitchPort,
+    private readonly mob: MobilityConfig,
+    private readonly log: Logger,
+    /** Our advertisement for (vni, mac) must change (seq bump, deletion); `urgent` = a move. */
+    private readonly localChanged: (vni: number, mac: string, urgent: boolean) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private slot(vni: number, mac: string, create: true): Slot;
+  private slot(vni: number, mac: string, create?: false): Slot | undefined;
+  private slot(vni: number, mac: string, create = false): Slot | undefined {
+    const k = `${vni}/${mac}`;
+    let s = this.slots.get(k);
+    if (!s && create) {
+      s = { vni, mac, remotes: new Map(), moves: [] };
+      this.slots.set(k, s);
+    }
+    return s;
+  }
+
+  private gc(s: Slot): void {
+    if (!s.local && s.remotes.size === 0 && !s.installed && !s.frozen) this.slots.delete(`${s.vni}/${s.mac}`);
+  }
+
+  local(vni: number, mac: string): LocalEntry | undefined {
+    return this.slot(vni, mac)?.local;
+  }
+
+  /** Local VNIs of a MAC (oldest first). */
+  localVnisOf(mac: string, vnis: readonly number[]): { vni: number; e: LocalEntry }[] {
+    const out: { vni: number; e: LocalEntry }[] = [];
+    for (const vni of vnis) {
+      const e = this.slot(vni, mac)?.local;
+      if (e) out.push({ vni, e });
+    }
+    return out.sort((a, b) => a.e.since - b.e.since);
+  }
+
+  isFrozen(vni: number, mac: string): boolean {
+    return !!this.slot(vni, mac)?.frozen;
+  }
+
+  // --------------------------------------------------------------- remote side
+
+  /** Replaces everything route `source` claims (empty list = the route is gone). */
+  setClaims(source: string, claims: { vni: number; mac: string; claim: RemoteClaim }[]): void {
+    const before = this.bySource.get(source) ?? new Set<string>();
+    const after = new Set<string>();
+    const touched = new Set<Slot>();
+    for (const c of claims) {
+      if (c.claim.vtep === this.localVtep) continue; // our own route coming back
+      const s = this.slot(c.vni, c.mac, true);
+      const sk = `${c.vni}/${c.mac}`;
+      after.add(sk);
+      s.remotes.set(source, c.claim);
+      touched.add(s);
+    }
+    for (const sk of before) {
+      if (after.has(sk)) continue;
+      const s = this.slots.get(sk);
+      if (!s) continue;
+      s.remotes.delete(source);
+      touched.add(s);
+    }
+    if (after.size) this.bySource.set(source, after);
+    else this.bySource.delete(source);
+    for (const s of touched) this.recompute(s);
+  }
+
+  // ---------------------------------------------------------------- local side
+
+  /** The switch learned (or re-confirmed) a local host. */
+  learnLocal(vni: number, mac: string, opts: { ip?: string; vlan?: number; sticky?: boolean } = {}): void {
+    const s = this.slot(vni, mac, true);
+    const sticky = opts.sticky ?? false;
+    if (s.local) {
+      const changed = s.local.sticky !== sticky || s.local.ip !== opts.ip || s.local.vlan !== opts.vlan;
+      s.local.sticky = sticky;
+      if (opts.ip !== undefined) s.local.ip = opts.ip;
+      if (opts.vlan !== undefined) s.local.vlan = opts.vlan;
+      if (changed) this.localChanged(vni, mac, false);
+      this.recompute(s);
+      return;
+    }
+    const best = this.bestRemote(s);
+    if (best && best.sticky && !sticky) {
+      this.report(s, `learned locally but static (sticky) at VTEP ${best.vtep}: not advertised`);
+      return;
+    }
+    const seq = best ? best.seq + 1 : 0;
+    s.local = { seq, sticky, since: ++learnCounter, ...(opts.ip !== undefined ? { ip: opts.ip } : {}), ...(opts.vlan !== undefined ? { vlan: opts.vlan } : {}) };
+    if (best) {
+      this.log.info("MAC moved here", { vni, mac, from: best.vtep, seq });
+      this.countMove(s, `from ${best.vtep} to local`);
+    }
+    this.recompute(s);
+    this.localChanged(vni, mac, !!best);
+  }
+
+  /** The local host is gone (aged out, port down, ...). */
+  forgetLocal(vni: number, mac: string): void {
+    const s = this.slot(vni, mac);
+    if (!s?.local) return;
+    s.local = undefined;
+    s.reported = undefined;
+    this.recompute(s);
+    this.localChanged(vni, mac, false);
+    this.gc(s);
+  }
+
+  clearFrozen(vni: number, mac: string): boolean {
+    const s = this.slot(vni, mac);
+    if (!s?.frozen) return false;
+    s.frozen = undefined;
+    s.moves = [];
+    s.reported = undefined;
+    this.recompute(s);
+    this.gc(s);
+    return true;
+  }
+
+  // ------------------------------------------------------------------- logic
+
+  private bestRemote(s: Slot): RemoteClaim | undefined {
+    let best: RemoteClaim | undefined;
+    for (const r of s.remotes.values()) if (!best || beats(r, best)) best = r;
+    return best;
+  }
+
+  private report(s: Slot, detail: string): void {
+    if (s.reported === detail) return;
+    s.reported = detail;
+    this.log.warn("duplicate MAC", { vni: s.vni, mac: s.mac, detail });
+    this.port.reportDuplicate(s.vni, s.mac, detail);
+  }
+
+  private countMove(s: Slot, what: string): void {
+    const t = this.now();
+    s.moves.push(t);
+    const from = t - this.mob.dupDetectSeconds * 1000;
+    while (s.moves.length && s.moves[0]! < from) s.moves.shift();
+    if (!s.frozen && s.moves.length >= this.mob.dupDetectMoves) {
+      s.frozen = `${s.moves.length} moves in ${this.mob.dupDetectSeconds} s (last: ${what})`;
+      this.log.warn("MAC frozen by duplicate detection", { vni: s.vni, mac: s.mac, detail: s.frozen });
+      this.port.reportDuplicate(s.vni, s.mac, `frozen: ${s.frozen}`);
+    }
+  }
+
+  private recompute(s: Slot): void {
+    let remote = this.bestRemote(s);
+    if (s.local && remote) {
+      const local = s.local;
+      const localClaim: RemoteClaim = { vtep: this.localVtep, seq: local.seq, sticky: local.sticky };
+      if (beats(remote, localClaim)) {
+        if (s.frozen) {
+          // Frozen: forwarding stays local, nothing is advertised or deleted.
+          remote = undefined;
+        } else if (local.sticky && remote.sticky) {
+          this.report(s, `static here and static at VTEP ${remote.vtep}`);
+          remote = undefined;
+        } else if (this.port.localMacPresent(s.vni, s.mac)) {
+          this.report(s, `still present locally while VTEP ${remote.vtep} claims it with sequence ${remote.seq}`);
+          this.countMove(s, `claimed by ${remote.vtep} while present locally`);
+          if (!s.frozen && !local.sticky && !remote.sticky) {
+            local.seq = remote.seq + 1;
+            this.localChanged(s.vni, s.mac, true);
+          }
+          remote = undefined;
+        } else {
+          this.log.info("MAC moved away", { vni: s.vni, mac: s.mac, to: remote.vtep, seq: remote.seq });
+          this.port.deleteLocalMac(s.vni, s.mac);
+          s.local = undefined;
+          s.reported = undefined;
+          this.countMove(s, `from local to ${remote.vtep}`);
+          this.localChanged(s.vni, s.mac, false);
+        }
+      } else {
+        if (local.sticky && remote.seq > local.seq) this.report(s, `static here, VTEP ${remote.vtep} advertises it with sequence ${remote.seq}`);
+        remote = undefined;
+      }
+    } else if (s.local) {
+      remote = undefined;
+    }
+    const inst = s.installed;
+    if (remote) {
+      if (!inst || inst.vtep !== remote.vtep || inst.seq !== remote.seq || inst.sticky !== remote.sticky) {
+        if (inst && inst.vtep !== remote.vtep && remote.seq > inst.seq) this.countMove(s, `from ${inst.vtep} to ${remote.vtep}`);
+        this.port.installRemoteMac(s.vni, s.mac, remote.vtep, { seq: remote.seq, sticky: remote.sticky });
+        s.installed = { ...remote };
+      }
+    } else if (inst) {
+      this.port.removeRemoteMac(s.vni, s.mac, inst.vtep);
+      s.installed = undefined;
+    }
+    this.gc(s);
+  }
+
+  rows(): MacRow[] {
+    const out: MacRow[] = [];
+    for (const s of this.slots.values()) {
+      const base = { vni: s.vni, mac: s.mac, claims: s.remotes.size, moves: s.moves.length, ...(s.frozen ? { frozen: s.frozen } : {}) };
+      if (s.local) {
+        out.push({ ...base, type: s.frozen ? "local (frozen)" : "local", vtep: this.localVtep, seq: s.local.seq, sticky: s.local.sticky, ...(s.local.ip ? { ip: s.local.ip } : {}) });
+      } else if (s.installed) {
+        out.push({ ...base, type: s.frozen ? "remote (frozen)" : "remote", vtep: s.installed.vtep, seq: s.installed.seq, sticky: s.installed.sticky, ...(s.installed.ip ? { ip: s.installed.ip } : {}) });
+      }
+    }
+    return out.sort((a, b) => a.vni - b.vni || (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+  }
+
+  /** Installed remote entries, for consistency checks. */
+  installed(): { vni: number; mac: string; vtep: string; seq: number }[] {
+    const out = [];
+    for (const s of this.slots.values()) if (s.installed) out.push({ vni: s.vni, mac: s.mac, vtep: s.installed.vtep, seq: s.installed.seq });
+    return out;
+  }
+}
+
+/** Does claim a beat claim b? (sticky, then higher sequence, then lower VTEP IP) */
+export function beats(a: RemoteClaim, b: RemoteClaim): boolean {
+  if (a.sticky !== b.sticky) return a.sticky;
+  if (a.seq !== b.seq) return a.seq > b.seq;
+  return compareIp(a.vtep, b.vtep) < 0;
+}

@@ -1,0 +1,269 @@
+// EVPN RIBs (RFC 4271 §3.2): Adj-RIB-In per peer, the Loc-RIB with best-path
+// selection, Adj-RIB-Out per peer, and the route reflection rules of RFC 4456.
+// Pure data structures: no sockets, no timers.
+//
+// Route identity is the RFC 7432 route key (evpnRouteKey: RD + the
+// type-specific key fields), so one originator's route for one MAC in one
+// VNI is one entry; paths for that key from several peers (e.g. two
+// reflectors) compete in best-path selection.
+//
+// Best path (RFC 4271 §9.1.2.2, RFC 4456 §9), first difference wins:
+//   1. locally originated
+//   2. higher LOCAL_PREF (absent = 100)
+//   3. shorter AS_PATH (a set counts 1)
+//   4. lower ORIGIN
+//   5. lower MED, only between paths whose first AS is the same
+//   6. eBGP over iBGP
+//   7. lower originator ID (ORIGINATOR_ID, else the peer's BGP Identifier)
+//   8. shorter CLUSTER_LIST
+//   9. lower peer address
+
+import {
+  asPathLength,
+  AttrCode,
+  attributeCodeOf,
+  evpnRouteKey,
+  type EvpnRoute,
+  findAttribute,
+  type PathAttribute,
+  prepareForPropagation,
+} from "./bgp/index.ts";
+import { MULTI_VNI_ATTR_CODE } from "./multi-vni.ts";
+
+export interface PeerRef {
+  /** Peer address (unique per session). */
+  id: string;
+  routerId: string;
+  asn: number;
+  ibgp: boolean;
+  rrClient: boolean;
+}
+
+export interface Path {
+  key: string;
+  route: EvpnRoute;
+  nextHop: string;
+  /** Path attributes without MP_REACH/MP_UNREACH. */
+  attrs: PathAttribute[];
+  /** undefined = originated by this switch. */
+  from?: PeerRef;
+  at: number;
+}
+
+export const LOCAL_PREF_DEFAULT = 100;
+
+function ipNum(ip: string): bigint {
+  if (ip.includes(".")) return BigInt(ip.split(".").reduce((a, b) => a * 256 + Number(b), 0));
+  // IPv6: good enough for ordering (full expansion not needed for a tie-break)
+  let n = 0n;
+  const [head, tail] = ip.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail !== undefined && tail ? tail.split(":") : [];
+  const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  for (const g of groups) n = (n << 16n) | BigInt(parseInt(g || "0", 16));
+  return n;
+}
+
+export function compareIp(a: string, b: string): number {
+  const x = ipNum(a);
+  const y = ipNum(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function localPref(p: Path): number {
+  return findAttribute(p.attrs, "local-pref")?.value ?? LOCAL_PREF_DEFAULT;
+}
+function pathLen(p: Path): number {
+  const a = findAttribute(p.attrs, "as-path");
+  return a ? asPathLength(a) : 0;
+}
+function firstAs(p: Path): number | undefined {
+  const s = findAttribute(p.attrs, "as-path")?.segments[0];
+  return s && s.type === "sequence" ? s.asns[0] : undefined;
+}
+export function originatorOf(p: Path): string {
+  return findAttribute(p.attrs, "originator-id")?.id ?? p.from?.routerId ?? "0.0.0.0";
+}
+
+/** Negative when a is better. */
+export function comparePaths(a: Path, b: Path): number {
+  if (!a.from !== !b.from) return a.from ? 1 : -1;
+  if (!a.from || !b.from) return 0;
+  const lp = localPref(b) - localPref(a);
+  if (lp) return lp;
+  const len = pathLen(a) - pathLen(b);
+  if (len) return len;
+  const o = (findAttribute(a.attrs, "origin")?.value ?? 2) - (findAttribute(b.attrs, "origin")?.value ?? 2);
+  if (o) return o;
+  if (firstAs(a) === firstAs(b)) {
+    const m = (findAttribute(a.attrs, "med")?.value ?? 0) - (findAttribute(b.attrs, "med")?.value ?? 0);
+    if (m) return m;
+  }
+  if (a.from.ibgp !== b.from.ibgp) return a.from.ibgp ? 1 : -1;
+  const id = compareIp(originatorOf(a), originatorOf(b));
+  if (id) return id;
+  const cl = (findAttribute(a.attrs, "cluster-list")?.ids.length ?? 0) - (findAttribute(b.attrs, "cluster-list")?.ids.length ?? 0);
+  if (cl) return cl;
+  return compareIp(a.from.id, b.from.id);
+}
+
+export interface BestChange {
+  key: string;
+  old?: Path;
+  best?: Path;
+}
+
+interface Entry {
+  paths: Path[];
+  best?: Path;
+}
+
+/** The Loc-RIB: every candidate path per route key and the selected best. */
+export class LocRib {
+  private readonly entries = new Map<string, Entry>();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  best(key: string): Path | undefined {
+    return this.entries.get(key)?.best;
+  }
+
+  paths(key: string): readonly Path[] {
+    return this.entries.get(key)?.paths ?? [];
+  }
+
+  *bestPaths(): IterableIterator<Path> {
+    for (const e of this.entries.values()) if (e.best) yield e.best;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
+  /** Adds or replaces the path from the same source; returns the best-path change, if any. */
+  upsert(p: Path): BestChange | undefined {
+    let e = this.entries.get(p.key);
+    if (!e) {
+      e = { paths: [] };
+      this.entries.set(p.key, e);
+    }
+    const i = e.paths.findIndex((x) => x.from?.id === p.from?.id);
+    if (i >= 0) e.paths[i] = p;
+    else e.paths.push(p);
+    return this.reselect(p.key, e);
+  }
+
+  /** Removes the path of `fromId` (undefined = local). */
+  remove(key: string, fromId: string | undefined): BestChange | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    const i = e.paths.findIndex((x) => x.from?.id === fromId);
+    if (i < 0) return undefined;
+    e.paths.splice(i, 1);
+    return this.reselect(key, e);
+  }
+
+  private reselect(key: string, e: Entry): BestChange | undefined {
+    const old = e.best;
+    let best: Path | undefined;
+    for (const p of e.paths) if (!best || comparePaths(p, best) < 0) best = p;
+    e.best = best;
+    if (e.paths.length === 0) this.entries.delete(key);
+    if (old === best) return undefined;
+    return { key, ...(old ? { old } : {}), ...(best ? { best } : {}) };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Receive-side checks (RFC 4271 §9.1.2 loop detection, RFC 4456 §8)
+
+export interface LocalIdentity {
+  asn: number;
+  routerId: string;
+  /** Set when this switch is a route reflector. */
+  clusterId?: string;
+}
+
+/** Why a received path must not enter the Loc-RIB, or undefined. */
+export function rejectReason(p: Path, me: LocalIdentity): string | undefined {
+  if (!p.from) return undefined;
+  if (p.from.ibgp) {
+    const orig = findAttribute(p.attrs, "originator-id");
+    if (orig && orig.id === me.routerId) return `ORIGINATOR_ID ${orig.id} is our router id (RFC 4456 §8)`;
+    const cl = findAttribute(p.attrs, "cluster-list");
+    const ourCluster = me.clusterId ?? me.routerId;
+    if (cl && cl.ids.includes(ourCluster)) return `CLUSTER_LIST contains our cluster id ${ourCluster} (RFC 4456 §8)`;
+  } else {
+    const ap = findAttribute(p.attrs, "as-path");
+    if (ap && ap.segments.some((s) => s.asns.includes(me.asn))) return `AS_PATH contains our AS ${me.asn} (RFC 4271 §9.1.2)`;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Export (RFC 4271 §9.1.3 + RFC 4456 §6)
+
+/**
+ * May a best path learned from `src` be advertised to `dst`?
+ * iBGP-learned routes go to iBGP peers only through reflection: from a
+ * client to every other peer, from a non-client to clients only.
+ */
+export function mayAdvertise(p: Path, dst: PeerRef, me: LocalIdentity): boolean {
+  const src = p.from;
+  if (!src) return true;
+  if (src.id === dst.id) return false;
+  if (src.ibgp && dst.ibgp) {
+    if (me.clusterId === undefined) return false;
+    if (!src.rrClient && !dst.rrClient) return false;
+    // Don't hand a route back to its originator (it would drop it anyway, RFC 4456 §8).
+    if (originatorOf(p) === dst.routerId) return false;
+  }
+  return true;
+}
+
+/** The attributes to send `p` to `dst` with (next hop stays: it is the VTEP). */
+export function exportAttributes(p: Path, dst: PeerRef, me: LocalIdentity): PathAttribute[] {
+  const src = p.from;
+  // Unknown optional transitive: Partial bit on; unknown non-transitive: dropped.
+  // The multi-VNI attribute is ours: passed on as it is.
+  const ours = p.attrs.filter((a) => a.type === "unknown" && a.code === MULTI_VNI_ATTR_CODE);
+  const base = src ? [...prepareForPropagation(p.attrs.filter((a) => !ours.includes(a))), ...ours] : [...p.attrs];
+  let out = base.filter((a) => a.type !== "mp-reach" && a.type !== "mp-unreach");
+  if (!dst.ibgp) {
+    out = out.filter((a) => a.type !== "local-pref" && a.type !== "originator-id" && a.type !== "cluster-list" && (a.type !== "med" || !src));
+    const ap = findAttribute(out, "as-path");
+    const segs = ap ? ap.segments : [];
+    const first = segs[0];
+    const newSegs =
+      first && first.type === "sequence" && first.asns.length < 255
+        ? [{ type: "sequence" as const, asns: [me.asn, ...first.asns] }, ...segs.slice(1)]
+        : [{ type: "sequence" as const, asns: [me.asn] }, ...segs];
+    out = out.filter((a) => a.type !== "as-path");
+    out.push({ type: "as-path", segments: newSegs });
+  } else {
+    if (!findAttribute(out, "local-pref")) out.push({ type: "local-pref", value: LOCAL_PREF_DEFAULT });
+    if (src?.ibgp) {
+      // Reflection (RFC 4456 §8).
+      const orig = findAttribute(out, "originator-id")?.id ?? src.routerId;
+      const cl = findAttribute(out, "cluster-list")?.ids ?? [];
+      out = out.filter((a) => a.type !== "originator-id" && a.type !== "cluster-list");
+      out.push({ type: "originator-id", id: orig }, { type: "cluster-list", ids: [me.clusterId ?? me.routerId, ...cl] });
+    }
+  }
+  // Canonical order by type code (RFC 4271 §5 recommends ascending), flags recomputed.
+  return out
+    .map((a) => (a.type === "unknown" ? a : ({ ...a, flags: undefined } as PathAttribute)))
+    .map((a) => {
+      if (a.type !== "unknown" && "flags" in a && a.flags === undefined) delete (a as { flags?: number }).flags;
+      return a;
+    })
+    .sort((a, b) => attributeCodeOf(a) - attributeCodeOf(b));
+}
+
+export function pathKey(route: EvpnRoute): string {
+  return evpnRouteKey(route);
+}
+
+export { AttrCode };

@@ -1,0 +1,640 @@
+// The EVPN speaker: sessions + RIBs + origination + the MAC/flood view that
+// programs the switch through EvpnSwitchPort. See README.md in this
+// directory for the interface the runtime uses.
+
+import { resolveEvpnVnis, importMatches, type BgpConfig, type BgpNeighborConfig, type ResolvedEvpnVni } from "../../config/bgp.ts";
+import type { Logger } from "../log.ts";
+import {
+  buildEvpnUpdates,
+  buildEvpnWithdrawals,
+  encodeEvpnRoute,
+  encodePathAttributes,
+  ESI_ZERO,
+  evpnEndOfRib,
+  evpnRouteKey,
+  evpnRoutesOf,
+  type EvpnRoute,
+  type ExtCommunity,
+  findAttribute,
+  formatAdminValue,
+  formatEvpnRoute,
+  formatRd,
+  isKnownEvpnRouteType,
+  type PathAttribute,
+  TunnelEncapType,
+  type UpdateMessage,
+  vniFromLabel,
+  type AdminAssigned,
+} from "./bgp/index.ts";
+import { MacTable, type EvpnSwitchPort, type MacRow } from "./macs.ts";
+import { decodeMultiVni, encodeMultiVni, MULTI_VNI_ATTR_CODE, type MultiVniEntry } from "./multi-vni.ts";
+import { exportAttributes, LocRib, mayAdvertise, rejectReason, type BestChange, type LocalIdentity, type Path, type PeerRef } from "./rib.ts";
+import { BgpListener } from "./session/listener.ts";
+import { BgpSession, type SessionHandler, type SessionState } from "./session/session.ts";
+
+export type { EvpnSwitchPort } from "./macs.ts";
+
+export interface SpeakerOptions {
+  /** Reconnect backoff base/max (ms); defaults 1000/60000. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** Clock for mobility duplicate detection (tests). */
+  now?: () => number;
+}
+
+export interface SummaryRow {
+  neighbor: string;
+  remoteAs: number;
+  type: "iBGP" | "eBGP";
+  role: string;
+  state: SessionState;
+  upSeconds?: number;
+  peerRouterId?: string;
+  pfxRcvd: number;
+  pfxAccepted: number;
+  pfxSent: number;
+  msgRcvd: number;
+  msgSent: number;
+  flaps: number;
+  aggregation: boolean;
+  description?: string;
+  lastError?: string;
+}
+
+export interface RouteRow {
+  best: boolean;
+  type: number;
+  rd: string;
+  route: string;
+  nextHop: string;
+  from: string;
+  vni?: number;
+  mac?: string;
+  ip?: string;
+  rts: string;
+  seq?: number;
+  sticky?: boolean;
+  /** Extra (VNI) entries of an aggregated route. */
+  multiVni?: string;
+  originator?: string;
+  clusterList?: string;
+}
+
+interface PeerState {
+  cfg: BgpNeighborConfig;
+  session: BgpSession;
+  ref: PeerRef;
+  aggregate: boolean;
+  adjIn: Map<string, Path>;
+  adjOut: Map<string, { sig: string; route: EvpnRoute }>;
+  pending: Set<string>;
+  rejected: number;
+}
+
+interface Claimant {
+  vni: number;
+  vtep: string;
+}
+
+export class EvpnSpeaker {
+  private readonly me: LocalIdentity;
+  private readonly resolved = new Map<number, ResolvedEvpnVni>();
+  private readonly peers = new Map<string, PeerState>();
+  private readonly rib = new LocRib();
+  /** Locally originated type-2 routes, per view: plain RFC 7432 and aggregated. */
+  private readonly localPlain = new Map<string, Path>();
+  private readonly localAgg = new Map<string, Path>();
+  /** Other local routes (type 3), the same for every peer. */
+  private readonly localOther = new Map<string, Path>();
+  private readonly localKeysByMac = new Map<string, { plain: Set<string>; agg: Set<string> }>();
+  private readonly macTimers = new Map<string, NodeJS.Timeout>();
+  private readonly flood = new Map<string, Claimant>(); // route key -> (vni, vtep)
+  private readonly floodRefs = new Map<string, number>(); // `${vni}/${vtep}` -> count
+  readonly macs: MacTable;
+  private listener?: BgpListener;
+  private flushScheduled = false;
+  private running = false;
+  private boundPort?: number;
+  readonly counters = { unknownRouteTypes: 0, rejected: 0, treatAsWithdraw: 0, multiVniMalformed: 0 };
+
+  constructor(
+    readonly cfg: BgpConfig,
+    readonly localVtepIp: string,
+    readonly vnis: readonly number[],
+    private readonly port: EvpnSwitchPort,
+    private readonly log: Logger,
+    private readonly opts: SpeakerOptions = {},
+  ) {
+    this.me = { asn: cfg.asn, routerId: cfg.routerId, ...(cfg.routeReflector ? { clusterId: cfg.routeReflector.clusterId } : {}) };
+    for (const r of resolveEvpnVnis(cfg, vnis)) this.resolved.set(r.vni, r);
+    this.macs = new MacTable(localVtepIp, port, cfg.evpn.mobility, log.child({ part: "macs" }), (vni, mac, urgent) => this.localMacChanged(mac, urgent), opts.now);
+    const specific = cfg.listen.host !== "0.0.0.0" && cfg.listen.host !== "::";
+    for (const n of cfg.neighbors) {
+      const handler: SessionHandler = {
+        established: (s) => this.onEstablished(n.address),
+        update: (_s, u) => this.onUpdate(n.address, u),
+        treatAsWithdraw: (_s, routes) => {
+          this.counters.treatAsWithdraw++;
+          this.withdrawFrom(n.address, routes);
+        },
+        routeRefresh: () => this.onRouteRefresh(n.address),
+        down: () => this.onDown(n.address),
+      };
+      const session = new BgpSession(
+        {
+          localAs: cfg.asn,
+          routerId: cfg.routerId,
+          peerAddress: n.address,
+          peerAs: n.remoteAsn,
+          peerPort: n.port,
+          holdTime: n.holdTime,
+          passive: n.passive,
+          ...(specific ? { localAddress: cfg.listen.host } : {}),
+          ...(opts.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
+          ...(opts.retryMaxMs !== undefined ? { retryMaxMs: opts.retryMaxMs } : {}),
+        },
+        handler,
+        log.child({ peer: n.address }),
+      );
+      this.peers.set(n.address.toLowerCase(), {
+        cfg: n,
+        session,
+        ref: { id: n.address, routerId: "0.0.0.0", asn: n.remoteAsn, ibgp: n.remoteAsn === cfg.asn, rrClient: n.role === "rr-client" },
+        aggregate: n.aggregation ?? cfg.evpn.aggregation.enabled,
+        adjIn: new Map(),
+        adjOut: new Map(),
+        pending: new Set(),
+        rejected: 0,
+      });
+    }
+  }
+
+  /** The bound listen port (after start; useful with port 0). */
+  get listenPort(): number | undefined {
+    return this.boundPort;
+  }
+
+  /** Originates the type-3 routes, opens the listener, starts every session. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    for (const r of this.resolved.values()) this.originateImet(r);
+    this.listener = new BgpListener((remote) => this.peers.get(remote)?.session, this.log.child({ part: "listener" }));
+    try {
+      this.boundPort = await this.listener.listen(this.cfg.listen.host, this.cfg.listen.port);
+      this.log.info("BGP listening", { host: this.cfg.listen.host, port: this.boundPort });
+    } catch (e) {
+      this.log.error("BGP listener failed; only outgoing sessions will work", { error: (e as Error).message });
+    }
+    for (const p of this.peers.values()) p.session.start();
+  }
+
+  /** Cease / Administrative Shutdown to every peer; the fast path is left as it is. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const t of this.macTimers.values()) clearTimeout(t);
+    this.macTimers.clear();
+    for (const p of this.peers.values()) p.session.stop();
+    await this.listener?.close();
+  }
+
+  // ----------------------------------------------------------------- local MACs
+
+  /** A host MAC was learned (or confirmed) locally in `vni`. */
+  localMacLearned(vni: number, mac: string, opts: { ip?: string; vlan?: number; sticky?: boolean } = {}): void {
+    if (!this.resolved.has(vni)) {
+      this.log.debug("local MAC in a VNI without EVPN ignored", { vni, mac });
+      return;
+    }
+    this.macs.learnLocal(vni, mac.toLowerCase(), opts);
+  }
+
+  /** A local host MAC is gone (aged out, port down, moved to another switch). */
+  localMacGone(vni: number, mac: string): void {
+    this.macs.forgetLocal(vni, mac.toLowerCase());
+  }
+
+  /** Lifts a duplicate-detection freeze. */
+  clearDuplicate(vni: number, mac: string): boolean {
+    return this.macs.clearFrozen(vni, mac.toLowerCase());
+  }
+
+  private localMacChanged(mac: string, urgent: boolean): void {
+    if (!this.cfg.evpn.advertiseLocalMacs) return;
+    const w = this.cfg.evpn.aggregation.enabled ? this.cfg.evpn.aggregation.windowSeconds : 0;
+    const pending = this.macTimers.get(mac);
+    if (urgent || w === 0) {
+      if (pending) {
+        clearTimeout(pending);
+        this.macTimers.delete(mac);
+      }
+      this.rebuildLocalMac(mac);
+      return;
+    }
+    if (pending) return; // merged into the open window
+    this.macTimers.set(
+      mac,
+      setTimeout(() => {
+        this.macTimers.delete(mac);
+        this.rebuildLocalMac(mac);
+      }, w * 1000),
+    );
+  }
+
+  private commonAttrs(ext: ExtCommunity[]): PathAttribute[] {
+    return [
+      { type: "origin", value: 0 },
+      { type: "as-path", segments: [] },
+      { type: "ext-communities", communities: ext },
+    ];
+  }
+
+  private rtComms(rts: AdminAssigned[]): ExtCommunity[] {
+    return rts.map((target) => ({ type: "route-target", target }));
+  }
+
+  private originateImet(r: ResolvedEvpnVni): void {
+    const route: EvpnRoute = { type: "imet", rd: r.rd, ethernetTag: 0, originatorIp: this.localVtepIp };
+    const attrs: PathAttribute[] = [
+      ...this.commonAttrs([...this.rtComms(r.exportRts), { type: "encapsulation", tunnelType: TunnelEncapType.VXLAN }]),
+      { type: "pmsi-tunnel", leafInfoRequired: false, label: r.vni, tunnel: { type: "ingress-replication", endpoint: this.localVtepIp } },
+    ];
+    const key = evpnRouteKey(route);
+    const p: Path = { key, route, nextHop: this.localVtepIp, attrs, at: Date.now() };
+    this.localOther.set(key, p);
+    this.apply(this.rib.upsert(p));
+  }
+
+  private macPath(vni: number, mac: string, e: { seq: number; sticky: boolean }, extra?: MultiVniEntry[]): Path {
+    const r = this.resolved.get(vni)!;
+    const route: EvpnRoute = { type: "mac-ip", rd: r.rd, esi: ESI_ZERO, ethernetTag: 0, mac, label1: r.vni };
+    const ext: ExtCommunity[] = [...this.rtComms(r.exportRts), { type: "encapsulation", tunnelType: TunnelEncapType.VXLAN }];
+    if (e.seq > 0 || e.sticky) ext.push({ type: "mac-mobility", sticky: e.sticky, sequence: e.seq });
+    const attrs = this.commonAttrs(ext);
+    if (extra && extra.length) attrs.push(encodeMultiVni(extra));
+    return { key: evpnRouteKey(route), route, nextHop: this.localVtepIp, attrs, at: Date.now() };
+  }
+
+  /** Recomputes this switch's type-2 routes for one MAC in both views. */
+  private rebuildLocalMac(mac: string): void {
+    const entries = this.macs.localVnisOf(mac, this.vnis);
+    const plain = new Map<string, Path>();
+    for (const { vni, e } of entries) {
+      const p = this.macPath(vni, mac, e);
+      plain.set(p.key, p);
+    }
+    const agg = new Map<string, Path>();
+    if (entries.length) {
+      const [first, ...rest] = entries;
+      const extra: MultiVniEntry[] = rest.map(({ vni, e }) => ({
+        vni,
+        sticky: e.sticky,
+        vlan: e.vlan ?? 0,
+        seq: e.seq,
+        rt: this.resolved.get(vni)!.exportRts[0]!,
+        ...(e.ip !== undefined ? { ip: e.ip } : {}),
+      }));
+      const p = this.macPath(first!.vni, mac, first!.e, extra);
+      agg.set(p.key, p);
+    }
+    const old = this.localKeysByMac.get(mac) ?? { plain: new Set<string>(), agg: new Set<string>() };
+    const touched = new Set<string>([...old.plain, ...old.agg, ...plain.keys(), ...agg.keys()]);
+    for (const k of old.plain) if (!plain.has(k)) this.localPlain.delete(k);
+    for (const k of old.agg) if (!agg.has(k)) this.localAgg.delete(k);
+    for (const [k, p] of plain) this.localPlain.set(k, p);
+    for (const [k, p] of agg) this.localAgg.set(k, p);
+    if (plain.size || agg.size) this.localKeysByMac.set(mac, { plain: new Set(plain.keys()), agg: new Set(agg.keys()) });
+    else this.localKeysByMac.delete(mac);
+    // The Loc-RIB holds the plain view (and the aggregated route's key, which is
+    // its first VNI's plain key); the per-peer views are chosen at export.
+    for (const k of touched) {
+      const p = this.localPlain.get(k) ?? this.localAgg.get(k);
+      this.apply(p ? this.rib.upsert(p) : this.rib.remove(k, undefined));
+      this.markDirty(k);
+    }
+  }
+
+  // ------------------------------------------------------------------ receive
+
+  private peer(id: string): PeerState {
+    return this.peers.get(id.toLowerCase())!;
+  }
+
+  private onEstablished(id: string): void {
+    const p = this.peer(id);
+    p.ref = { ...p.ref, routerId: p.session.peerOpen!.bgpId };
+    p.adjOut.clear();
+    p.pending.clear();
+    for (const k of this.allKeys()) p.pending.add(k);
+    this.flushPeer(p);
+    p.session.sendUpdate(evpnEndOfRib());
+  }
+
+  private onRouteRefresh(id: string): void {
+    const p = this.peer(id);
+    p.adjOut.clear();
+    for (const k of this.allKeys()) p.pending.add(k);
+    this.flushPeer(p);
+    p.session.sendUpdate(evpnEndOfRib());
+  }
+
+  private onDown(id: string): void {
+    const p = this.peer(id);
+    const keys = [...p.adjIn.keys()];
+    p.adjIn.clear();
+    p.adjOut.clear();
+    p.pending.clear();
+    for (const k of keys) this.apply(this.rib.remove(k, p.ref.id));
+  }
+
+  private onUpdate(id: string, u: UpdateMessage): void {
+    const p = this.peer(id);
+    const { announced, withdrawn, nextHop } = evpnRoutesOf(u);
+    if (withdrawn.length) this.withdrawFrom(id, withdrawn);
+    if (!announced.length) return;
+    const attrs = u.attributes.filter((a) => a.type !== "mp-reach" && a.type !== "mp-unreach");
+    for (const route of announced) {
+      const key = evpnRouteKey(route);
+      if (route.type === "raw" && !isKnownEvpnRouteType(route.routeType)) {
+        // RFC 7606 §5.4: a route of an unrecognized NLRI type is discarded.
+        this.counters.unknownRouteTypes++;
+        this.log.warn("EVPN route of an unregistered type discarded (RFC 7606 §5.4)", { peer: id, routeType: route.routeType });
+        continue;
+      }
+      const path: Path = { key, route, nextHop: nextHop!, attrs, from: p.ref, at: Date.now() };
+      const why = rejectReason(path, this.me);
+      if (why) {
+        p.rejected++;
+        this.counters.rejected++;
+        this.log.debug("route rejected", { peer: id, route: formatEvpnRoute(route), why });
+        if (p.adjIn.delete(key)) this.apply(this.rib.remove(key, p.ref.id));
+        continue;
+      }
+      p.adjIn.set(key, path);
+      this.apply(this.rib.upsert(path));
+    }
+  }
+
+  private withdrawFrom(id: string, routes: EvpnRoute[]): void {
+    const p = this.peer(id);
+    for (const r of routes) {
+      const key = evpnRouteKey(r);
+      if (p.adjIn.delete(key)) this.apply(this.rib.remove(key, p.ref.id));
+    }
+  }
+
+  // ------------------------------------------------------------ import to switch
+
+  private apply(ch: BestChange | undefined): void {
+    if (!ch) return;
+    this.markDirty(ch.key);
+    const best = ch.best && ch.best.from ? ch.best : undefined; // local bests import nothing
+    const route = (ch.best ?? ch.old)!.route;
+    if (route.type === "mac-ip") this.macs.setClaims(ch.key, best ? this.expandMac(best) : []);
+    else if (route.type === "imet") this.setFlood(ch.key, best ? this.floodOf(best) : undefined);
+  }
+
+  private routeTargets(attrs: readonly PathAttribute[]): { rts: AdminAssigned[]; mm?: { seq: number; sticky: boolean } } {
+    const out: { rts: AdminAssigned[]; mm?: { seq: number; sticky: boolean } } = { rts: [] };
+    for (const c of findAttribute(attrs, "ext-communities")?.communities ?? []) {
+      if (c.type === "route-target") out.rts.push(c.target);
+      if (c.type === "mac-mobility" && !out.mm) out.mm = { seq: c.sequence, sticky: c.sticky };
+    }
+    return out;
+  }
+
+  private imports(vni: number, rts: readonly AdminAssigned[]): boolean {
+    const r = this.resolved.get(vni);
+    return !!r && rts.some((rt) => r.importRts.some((rule) => importMatches(rule, rt)));
+  }
+
+  private expandMac(p: Path) {
+    const route = p.route;
+    if (route.type !== "mac-ip") return [];
+    const { rts, mm } = this.routeTargets(p.attrs);
+    const out: { vni: number; mac: string; claim: { vtep: string; seq: number; sticky: boolean; ip?: string } }[] = [];
+    const vni = vniFromLabel(route.label1);
+    const ip = route.ip !== undefined ? { ip: route.ip } : {};
+    if (this.imports(vni, rts)) out.push({ vni, mac: route.mac, claim: { vtep: p.nextHop, seq: mm?.seq ?? 0, sticky: mm?.sticky ?? false, ...ip } });
+    const mv = p.attrs.find((a) => a.type === "unknown" && a.code === MULTI_VNI_ATTR_CODE);
+    if (mv && mv.type === "unknown") {
+      const d = decodeMultiVni(mv.value);
+      if (!d.ok) {
+        this.counters.multiVniMalformed++;
+        this.log.warn("malformed multi-VNI attribute ignored", { route: formatEvpnRoute(route), reason: d.reason });
+      } else {
+        for (const e of d.entries) {
+          if (e.vni === vni || !this.imports(e.vni, [e.rt])) continue;
+          out.push({ vni: e.vni, mac: route.mac, claim: { vtep: p.nextHop, seq: e.seq, sticky: e.sticky, ...(e.ip ? { ip: e.ip } : {}) } });
+        }
+      }
+    }
+    return out;
+  }
+
+  private floodOf(p: Path): Claimant | undefined {
+    if (p.route.type !== "imet") return undefined;
+    const pmsi = findAttribute(p.attrs, "pmsi-tunnel");
+    if (!pmsi || pmsi.tunnel.type !== "ingress-replication") return undefined;
+    const vni = vniFromLabel(pmsi.label);
+    if (!this.imports(vni, this.routeTargets(p.attrs).rts)) return undefined;
+    const vtep = pmsi.tunnel.endpoint;
+    if (vtep === this.localVtepIp) return undefined;
+    return { vni, vtep };
+  }
+
+  private setFlood(key: string, c: Claimant | undefined): void {
+    const old = this.flood.get(key);
+    if (old && c && old.vni === c.vni && old.vtep === c.vtep) return;
+    if (old) {
+      this.flood.delete(key);
+      const k = `${old.vni}/${old.vtep}`;
+      const n = (this.floodRefs.get(k) ?? 1) - 1;
+      if (n <= 0) {
+        this.floodRefs.delete(k);
+        this.port.removeFloodVtep(old.vni, old.vtep);
+      } else this.floodRefs.set(k, n);
+    }
+    if (c) {
+      this.flood.set(key, c);
+      const k = `${c.vni}/${c.vtep}`;
+      const n = this.floodRefs.get(k) ?? 0;
+      this.floodRefs.set(k, n + 1);
+      if (n === 0) this.port.addFloodVtep(c.vni, c.vtep);
+    }
+  }
+
+  // ------------------------------------------------------------------- export
+
+  private *allKeys(): IterableIterator<string> {
+    const seen = new Set<string>();
+    for (const m of [this.localAgg, this.localPlain, this.localOther]) for (const k of m.keys()) if (!seen.has(k)) (seen.add(k), yield k);
+    for (const k of this.rib.keys()) if (!seen.has(k)) (seen.add(k), yield k);
+  }
+
+  private markDirty(key: string): void {
+    for (const p of this.peers.values()) if (p.session.established) p.pending.add(key);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        for (const p of this.peers.values()) this.flushPeer(p);
+      });
+    }
+  }
+
+  private desired(key: string, p: PeerState): { route: EvpnRoute; nextHop: string; attrs: PathAttribute[] } | undefined {
+    let path: Path | undefined = this.localOther.get(key);
+    if (!path && (this.localPlain.has(key) || this.localAgg.has(key))) {
+      path = (p.aggregate ? this.localAgg : this.localPlain).get(key);
+      if (!path) return undefined;
+    }
+    if (!path) {
+      const best = this.rib.best(key);
+      if (!best || !best.from || !mayAdvertise(best, p.ref, this.me)) return undefined;
+      path = best;
+    }
+    return { route: path.route, nextHop: path.nextHop, attrs: exportAttributes(path, p.ref, this.me) };
+  }
+
+  private flushPeer(p: PeerState): void {
+    if (!p.session.established || p.pending.size === 0) {
+      if (!p.session.established) p.pending.clear();
+      return;
+    }
+    const groups = new Map<string, { nextHop: string; attrs: PathAttribute[]; routes: EvpnRoute[] }>();
+    const withdraw: EvpnRoute[] = [];
+    for (const key of p.pending) {
+      const d = this.desired(key, p);
+      const cur = p.adjOut.get(key);
+      if (!d) {
+        if (cur) {
+          withdraw.push(cur.route);
+          p.adjOut.delete(key);
+        }
+        continue;
+      }
+      const attrSig = `${d.nextHop}|${encodePathAttributes(d.attrs).toString("hex")}`;
+      const sig = `${attrSig}|${encodeEvpnRoute(d.route).toString("hex")}`;
+      if (cur?.sig === sig) continue;
+      p.adjOut.set(key, { sig, route: d.route });
+      let g = groups.get(attrSig);
+      if (!g) groups.set(attrSig, (g = { nextHop: d.nextHop, attrs: d.attrs, routes: [] }));
+      g.routes.push(d.route);
+    }
+    p.pending.clear();
+    try {
+      if (withdraw.length) for (const u of buildEvpnWithdrawals(withdraw)) p.session.sendUpdate(u);
+      for (const g of groups.values()) for (const u of buildEvpnUpdates({ nextHop: g.nextHop, routes: g.routes, attributes: g.attrs })) p.session.sendUpdate(u);
+    } catch (e) {
+      this.log.error("cannot encode an UPDATE", { peer: p.cfg.address, error: (e as Error).message });
+    }
+  }
+
+  // --------------------------------------------------------------------- show
+
+  summary(): SummaryRow[] {
+    return [...this.peers.values()].map((p) => {
+      const st = p.session.stats;
+      const row: SummaryRow = {
+        neighbor: p.cfg.address,
+        remoteAs: p.cfg.remoteAsn,
+        type: p.ref.ibgp ? "iBGP" : "eBGP",
+        role: p.cfg.role,
+        state: st.state,
+        pfxRcvd: p.adjIn.size + p.rejected,
+        pfxAccepted: p.adjIn.size,
+        pfxSent: p.adjOut.size,
+        msgRcvd: st.messagesIn,
+        msgSent: st.messagesOut,
+        flaps: st.flaps,
+        aggregation: p.aggregate,
+      };
+      if (st.establishedAt !== undefined) row.upSeconds = Math.floor((Date.now() - st.establishedAt) / 1000);
+      if (st.peerRouterId) row.peerRouterId = st.peerRouterId;
+      if (p.cfg.description) row.description = p.cfg.description;
+      if (st.lastError) row.lastError = st.lastError;
+      return row;
+    });
+  }
+
+  routes(): RouteRow[] {
+    const rows: RouteRow[] = [];
+    const add = (path: Path, best: boolean, agg?: Path) => {
+      const r = path.route;
+      const { rts, mm } = this.routeTargets(path.attrs);
+      const row: RouteRow = {
+        best,
+        type: r.type === "mac-ip" ? 2 : r.type === "imet" ? 3 : r.type === "smet" ? 6 : r.routeType,
+        rd: r.type === "raw" ? "-" : formatRd(r.rd),
+        route: formatEvpnRoute(r),
+        nextHop: path.nextHop,
+        from: path.from ? path.from.id : "local",
+        rts: rts.map(formatAdminValue).join(","),
+      };
+      if (r.type === "mac-ip") {
+        row.vni = vniFromLabel(r.label1);
+        row.mac = r.mac;
+        if (r.ip) row.ip = r.ip;
+        row.seq = mm?.seq ?? 0;
+        row.sticky = mm?.sticky ?? false;
+      }
+      if (r.type === "imet") {
+        const pmsi = findAttribute(path.attrs, "pmsi-tunnel");
+        if (pmsi) row.vni = vniFromLabel(pmsi.label);
+      }
+      const mvAttr = (agg ?? path).attrs.find((a) => a.type === "unknown" && a.code === MULTI_VNI_ATTR_CODE);
+      if (mvAttr && mvAttr.type === "unknown") {
+        const d = decodeMultiVni(mvAttr.value);
+        row.multiVni = d.ok ? d.entries.map((e) => `${e.vni}(seq ${e.seq}${e.sticky ? ",sticky" : ""}, rt ${formatAdminValue(e.rt)}${e.vlan ? `, vlan ${e.vlan}` : ""})`).join(" ") : `malformed: ${d.reason}`;
+      }
+      const o = findAttribute(path.attrs, "originator-id");
+      if (o) row.originator = o.id;
+      const cl = findAttribute(path.attrs, "cluster-list");
+      if (cl) row.clusterList = cl.ids.join(" ");
+      rows.push(row);
+    };
+    for (const k of this.rib.keys()) {
+      const best = this.rib.best(k);
+      for (const p of this.rib.paths(k)) add(p, p === best, p.from ? undefined : this.localAgg.get(k));
+    }
+    return rows.sort((a, b) => a.type - b.type || (a.route < b.route ? -1 : a.route > b.route ? 1 : 0) || (a.from < b.from ? -1 : 1));
+  }
+
+  macTable(): MacRow[] {
+    return this.macs.rows();
+  }
+
+  /** Per-peer Adj-RIB-In sizes and the Loc-RIB size (for tests and status). */
+  ribStats(): { locRib: number; adjIn: Record<string, number>; adjOut: Record<string, number> } {
+    const adjIn: Record<string, number> = {};
+    const adjOut: Record<string, number> = {};
+    for (const p of this.peers.values()) {
+      adjIn[p.cfg.address] = p.adjIn.size;
+      adjOut[p.cfg.address] = p.adjOut.size;
+    }
+    return { locRib: this.rib.size, adjIn, adjOut };
+  }
+
+  /** Internal consistency: every Loc-RIB path is in its peer's Adj-RIB-In and vice versa. */
+  checkConsistency(): string[] {
+    const problems: string[] = [];
+    for (const p of this.peers.values()) {
+      for (const [k, path] of p.adjIn) if (!this.rib.paths(k).includes(path)) problems.push(`${p.cfg.address}: ${k} in Adj-RIB-In but not in the Loc-RIB`);
+    }
+    for (const k of this.rib.keys()) {
+      for (const path of this.rib.paths(k)) {
+        if (!path.from) continue;
+        const p = this.peers.get(path.from.id.toLowerCase());
+        if (!p || p.adjIn.get(k) !== path) problems.push(`${k} from ${path.from.id} in the Loc-RIB but not in its Adj-RIB-In`);
+      }
+    }
+    return problems;
+  }
+
+  /** The session of a neighbor (tests, CLI). */
+  session(address: string): BgpSession | undefined {
+    return this.peers.get(address.toLowerCase())?.session;
+  }
+}
