@@ -2,8 +2,9 @@
 // port for one-in-one-out forwarding and TC ingress for replication. Maps,
 // programs and links are pinned under one bpffs directory per switch so that a
 // restarted control plane adopts them while forwarding carries on.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BpfLink, BpfMap, BpfObject, BpfProgram, RingBuffer, bpffsMounted } from "libbpf-ts-bindings";
 import { counterNames, tables, type CounterName, type TableName } from "../codegen/tables.ts";
@@ -43,7 +44,23 @@ interface PinnedState {
   hash: string;
   objectPath: string;
   ports: PortAttachment[];
+  /** per map: a signature of its declared layout, so an upgrade reuses only maps whose entries mean the same */
+  layouts?: Record<string, string>;
+  /** inode of the network namespace the ports were attached in (ifindexes are per namespace) */
+  netns?: number;
 }
+
+const currentNetns = (): number => statSync("/proc/self/ns/net").ino;
+
+function layoutSignature(t: TableDecl): string {
+  return createHash("sha256")
+    .update(JSON.stringify([t.kind, t.key ?? null, t.value ?? null]))
+    .digest("hex")
+    .slice(0, 16);
+}
+
+const currentLayouts = (): Record<string, string> =>
+  Object.fromEntries((Object.values(tables) as TableDecl[]).map((t) => [t.mapName, layoutSignature(t)]));
 
 
 class MapTable<N extends TableName> implements TableHandle<N> {
@@ -101,14 +118,67 @@ export class EbpfTarget implements Target {
     const state = this.readState();
     if (state && state.hash === this.opts.hash && this.pinsIntact(state)) {
       this.adopt(state);
+    } else if (state && state.netns === currentNetns() && existsSync(join(this.pinDir, "maps"))) {
+      this.upgrade(state);
     } else {
-      if (state || existsSync(this.pinDir)) {
-        this.opts.log.info("fast path replaced", { old: state?.hash ?? "unknown", new: this.opts.hash });
+      // pins from another namespace (or unreadable state) describe ports that are not ours
+      if (existsSync(this.pinDir)) {
+        this.opts.log.info("replacing stale pinned fast path", { pins: this.pinDir });
         this.teardown(state);
       }
       this.loadFresh();
     }
     this.writeState();
+  }
+
+  /** A different program (config or code change) over a running switch: keep every
+   * map whose layout and size are unchanged (learned entries, counters survive),
+   * then swap each port's programs. */
+  private upgrade(state: PinnedState): void {
+    const obj = BpfObject.openFile(this.opts.objectPath);
+    const kept: string[] = [];
+    try {
+      const want = currentLayouts();
+      for (const t of Object.values(tables) as TableDecl[]) {
+        const pin = this.mapPin(t.mapName);
+        if (!existsSync(pin) || state.layouts?.[t.mapName] !== want[t.mapName]) continue;
+        const old = BpfMap.openPinned(pin);
+        const nm = obj.map(t.mapName);
+        const same = old.type === nm.type && old.keySize === nm.keySize && old.valueSize === nm.valueSize && old.maxEntries === nm.maxEntries;
+        old.close();
+        if (same) {
+          obj.reuseMap(t.mapName, pin);
+          kept.push(t.mapName);
+        }
+      }
+      obj.load();
+      mkdirSync(join(this.pinDir, "progs"), { recursive: true });
+      mkdirSync(join(this.pinDir, "links"), { recursive: true });
+      for (const t of Object.values(tables) as TableDecl[]) {
+        if (kept.includes(t.mapName)) continue;
+        rmSync(this.mapPin(t.mapName), { force: true });
+        obj.map(t.mapName).pin(this.mapPin(t.mapName));
+      }
+      for (const role of Object.values(PROGRAMS))
+        for (const name of Object.values(role)) {
+          rmSync(this.progPin(name), { force: true });
+          obj.program(name).pin(this.progPin(name));
+        }
+      const wanted = new Set(this.opts.ports.map((p) => p.name));
+      for (const p of state.ports) this.detachPort(p.name);
+      this.attached = [];
+      for (const p of this.opts.ports) this.attachPort(p, (name) => obj.program(name));
+      this.opts.log.info("fast path upgraded in place", {
+        old: state.hash,
+        new: this.opts.hash,
+        mapsKept: kept.length,
+        mapsNew: Object.keys(tables).length - kept.length,
+        portsRemoved: state.ports.filter((p) => !wanted.has(p.name)).map((p) => p.name),
+      });
+    } finally {
+      obj.close();
+    }
+    for (const t of Object.values(tables) as TableDecl[]) this.maps.set(t.mapName, BpfMap.openPinned(this.mapPin(t.mapName)));
   }
 
   private readState(): PinnedState | undefined {
@@ -121,7 +191,7 @@ export class EbpfTarget implements Target {
 
   private writeState(): void {
     mkdirSync(join(this.opts.runRoot ?? RUN_ROOT, this.opts.switchName), { recursive: true });
-    const s: PinnedState = { hash: this.opts.hash, objectPath: this.opts.objectPath, ports: this.attached };
+    const s: PinnedState = { hash: this.opts.hash, objectPath: this.opts.objectPath, ports: this.attached, layouts: currentLayouts(), netns: currentNetns() };
     writeFileSync(this.stateFile, JSON.stringify(s, null, 2));
   }
 
@@ -137,11 +207,28 @@ export class EbpfTarget implements Target {
 
   private pinsIntact(state: PinnedState): boolean {
     const mapsOk = Object.values(tables).every((t) => existsSync(this.mapPin(t.mapName)));
+    if (state.netns !== currentNetns()) return false;
     const devs = listNetDevs();
     const linksOk = state.ports.every(
-      (p) => devs.get(p.name)?.ifindex === p.ifindex && existsSync(this.linkPin("xdp", p.name)) && existsSync(this.linkPin("tc", p.name)),
+      (p) => devs.get(p.name)?.ifindex === p.ifindex && this.linkLive("xdp", p.name, p.ifindex) && this.linkLive("tc", p.name, p.ifindex),
     );
     return mapsOk && linksOk;
+  }
+
+  /** A pinned link outlives its device: it must still be attached to this ifindex. */
+  private linkLive(kind: "xdp" | "tc", port: string, ifindex: number): boolean {
+    const path = this.linkPin(kind, port);
+    if (!existsSync(path)) return false;
+    try {
+      const l = BpfLink.openPinned(path);
+      try {
+        return l.info().ifindex === ifindex;
+      } finally {
+        l.close();
+      }
+    } catch {
+      return false;
+    }
   }
 
   private adopt(state: PinnedState): void {
