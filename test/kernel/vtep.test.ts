@@ -2,6 +2,8 @@
 // switch, checked on the far side of the wire by tshark.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ethernet, ETH_P_IPV4, udpFrame, vxlanEncap, arpRequest } from "../harness/index.ts";
+import { execFileSync } from "node:child_process";
+import { CLI } from "../../lab/fabric.ts";
 import { bootSwitch, REMOTE_A, REMOTE_B, VTEP, vxlanOnly, type SwitchUnderTest } from "./switch-fixture.ts";
 
 const H1 = "02:00:00:00:00:11";
@@ -127,5 +129,29 @@ describe("overlay -> access port (decap)", () => {
     const after = await sw.counters();
     expect(after.uplink_pass_kernel! - before.uplink_pass_kernel!).toBeGreaterThanOrEqual(1n);
     expect(after.decap_fwd).toBe(before.decap_fwd);
+  });
+});
+
+describe("vxgate show", () => {
+  const cli = (...args: string[]) => execFileSync(process.execPath, ["--import", "tsx", CLI, ...args], { encoding: "utf8" });
+
+  it("prints the forwarding table as a human table and as JSON, from the management API", () => {
+    const human = cli("show", "fdb", "--config", sw.configPath);
+    expect(human.split("\n")[0]).toMatch(/^VNI\s+MAC\s+TYPE\s+PORT/);
+    expect(human).toMatch(new RegExp(`100\\s+${STATIC_REMOTE}\\s+remote\\s+-\\s+-\\s+${REMOTE_A.replace(/\./g, "\\.")}\\s+true`));
+    const rows = JSON.parse(cli("show", "fdb", "--json", "--config", sw.configPath)) as FdbRow[];
+    expect(rows).toContainEqual(expect.objectContaining({ vni: 100, mac: H1, type: "local", port: "h1" }));
+  });
+
+  it("shows ports with how each stage is attached, and the counters that moved", () => {
+    const ports = JSON.parse(cli("show", "ports", "--json", "--config", sw.configPath)) as { name: string; role: string; fastPath: string; replication: string }[];
+    expect(ports.map((p) => p.name).sort()).toEqual(["eth0", "h1", "h2", "h3"]);
+    for (const p of ports) {
+      expect(p.fastPath).toBe("xdp native");
+      expect(p.replication).toBe("tcx ingress");
+    }
+    expect(cli("show", "counters", "--config", sw.configPath)).toMatch(/^encap_fwd\s+\d+\s+\d+$/m);
+    const flood = JSON.parse(cli("show", "flood", "--json", "--config", sw.configPath)) as { vni: number; type: string; target: string }[];
+    expect(flood.filter((f) => f.vni === 100).map((f) => f.target)).toEqual(["h1", "h2", REMOTE_A, REMOTE_B]);
   });
 });
