@@ -1,0 +1,73 @@
+// Runs one EvpnSpeaker in the current network namespace for the interop
+// tests (started with `ip netns exec NS node --import tsx evpn-driver.ts CONFIG.json`).
+// stdout: one JSON object per line: {"ev":"port", "call":[...]} for every
+//   EvpnSwitchPort call, {"id":N,"result":...} answers, {"ev":"ready"}.
+// stdin: one JSON command per line: {"id":N,"cmd":"learn"|"gone"|"summary"|
+//   "routes"|"macs"|"present"|"stop", ...}.
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import type { BgpConfig } from "../../src/config/bgp.ts";
+import { createLogger } from "../../src/control/log.ts";
+import { EvpnSpeaker, type EvpnSwitchPort } from "../../src/control/evpn/speaker.ts";
+
+interface DriverConfig {
+  bgp: BgpConfig;
+  vtep: string;
+  vnis: number[];
+}
+
+const cfg = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as DriverConfig;
+const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + "\n");
+const present = new Set<string>();
+
+const port: EvpnSwitchPort = {
+  installRemoteMac: (vni, mac, vtep, info) => out({ ev: "port", call: ["installRemoteMac", vni, mac, vtep, info] }),
+  removeRemoteMac: (vni, mac, vtep) => out({ ev: "port", call: ["removeRemoteMac", vni, mac, vtep] }),
+  addFloodVtep: (vni, vtep) => out({ ev: "port", call: ["addFloodVtep", vni, vtep] }),
+  removeFloodVtep: (vni, vtep) => out({ ev: "port", call: ["removeFloodVtep", vni, vtep] }),
+  localMacPresent: (vni, mac) => present.has(`${vni}/${mac}`),
+  deleteLocalMac: (vni, mac) => out({ ev: "port", call: ["deleteLocalMac", vni, mac] }),
+  reportDuplicate: (vni, mac, detail) => out({ ev: "port", call: ["reportDuplicate", vni, mac, detail] }),
+};
+
+const log = createLogger({ level: (process.env.VXGATE_TEST_LOG as "debug") ?? "info", json: true, sink: (l) => process.stderr.write(l + "\n") });
+const sp = new EvpnSpeaker(cfg.bgp, cfg.vtep, cfg.vnis, port, log, { retryBaseMs: 200, retryMaxMs: 2000 });
+
+createInterface({ input: process.stdin }).on("line", (line) => {
+  let m: { id: number; cmd: string; vni?: number; mac?: string; opts?: Record<string, unknown>; on?: boolean };
+  try {
+    m = JSON.parse(line);
+  } catch {
+    return;
+  }
+  const reply = (result: unknown) => out({ id: m.id, result });
+  switch (m.cmd) {
+    case "learn":
+      sp.localMacLearned(m.vni!, m.mac!, m.opts ?? {});
+      return reply(true);
+    case "gone":
+      sp.localMacGone(m.vni!, m.mac!);
+      return reply(true);
+    case "present":
+      if (m.on) present.add(`${m.vni}/${m.mac}`);
+      else present.delete(`${m.vni}/${m.mac}`);
+      return reply(true);
+    case "summary":
+      return reply(sp.summary());
+    case "routes":
+      return reply(sp.routes());
+    case "macs":
+      return reply(sp.macTable());
+    case "consistency":
+      return reply(sp.checkConsistency());
+    case "stop":
+      void sp.stop().then(() => {
+        reply(true);
+        setTimeout(() => process.exit(0), 200);
+      });
+      return;
+  }
+});
+
+void sp.start().then(() => out({ ev: "ready", port: sp.listenPort }));
+process.stdin.on("end", () => void sp.stop().then(() => process.exit(0)));

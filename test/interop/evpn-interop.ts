@@ -1,0 +1,164 @@
+// Interop plumbing: a vxgate EvpnSpeaker in its own namespace (evpn-driver.ts),
+// gobgpd and FRR bgpd started with private config/socket paths.
+import type { ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { BgpConfig, BgpNeighborConfig } from "../../src/config/bgp.ts";
+import type { Lab } from "../harness/netns.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+export type PortCall = [string, ...unknown[]];
+
+export class SpeakerProc {
+  readonly calls: PortCall[] = [];
+  readonly remote = new Map<string, { vtep: string; seq: number; sticky: boolean }>();
+  readonly flood = new Map<number, Set<string>>();
+  private seq = 0;
+  private readonly waiting = new Map<number, (v: unknown) => void>();
+  readonly stderr: string[] = [];
+  ready: Promise<void>;
+
+  constructor(
+    readonly child: ChildProcess,
+    readonly name: string,
+  ) {
+    let ok!: () => void;
+    this.ready = new Promise((r) => (ok = r));
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      let m: { ev?: string; call?: PortCall; id?: number; result?: unknown };
+      try {
+        m = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (m.ev === "ready") ok();
+      if (m.ev === "port" && m.call) this.onCall(m.call);
+      if (m.id !== undefined) {
+        this.waiting.get(m.id)?.(m.result);
+        this.waiting.delete(m.id);
+      }
+    });
+    createInterface({ input: child.stderr! }).on("line", (l) => {
+      this.stderr.push(l);
+      if (this.stderr.length > 2000) this.stderr.shift();
+      if (process.env.VXGATE_TEST_LOG) process.stderr.write(`[${name}] ${l}\n`);
+    });
+  }
+
+  private onCall(c: PortCall): void {
+    this.calls.push(c);
+    const [fn, vni, a, b, info] = c as [string, number, string, string, { seq: number; sticky: boolean }];
+    if (fn === "installRemoteMac") this.remote.set(`${vni}/${a}`, { vtep: b, ...info });
+    if (fn === "removeRemoteMac" && this.remote.get(`${vni}/${a}`)?.vtep === b) this.remote.delete(`${vni}/${a}`);
+    if (fn === "addFloodVtep") {
+      let s = this.flood.get(vni);
+      if (!s) this.flood.set(vni, (s = new Set()));
+      s.add(a);
+    }
+    if (fn === "removeFloodVtep") this.flood.get(vni)?.delete(a);
+  }
+
+  request<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+    const id = ++this.seq;
+    return new Promise<T>((ok, fail) => {
+      const t = setTimeout(() => fail(new Error(`${this.name}: no answer to ${cmd}`)), 10_000);
+      this.waiting.set(id, (v) => {
+        clearTimeout(t);
+        ok(v as T);
+      });
+      this.child.stdin!.write(JSON.stringify({ id, cmd, ...args }) + "\n");
+    });
+  }
+
+  learn(vni: number, mac: string, opts: Record<string, unknown> = {}) {
+    return this.request("learn", { vni, mac, opts });
+  }
+  gone(vni: number, mac: string) {
+    return this.request("gone", { vni, mac });
+  }
+  summary() {
+    return this.request<{ neighbor: string; state: string }[]>("summary");
+  }
+  routes() {
+    return this.request<Record<string, unknown>[]>("routes");
+  }
+  stop() {
+    return this.request("stop");
+  }
+}
+
+export function startSpeaker(lab: Lab, ns: string, name: string, bgp: BgpConfig, vtep: string, vnis: number[]): SpeakerProc {
+  const file = join(lab.tmpdir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ bgp, vtep, vnis }));
+  const child = lab.spawn(ns, process.execPath, ["--import", "tsx", join(ROOT, "test/interop/evpn-driver.ts"), file]);
+  return new SpeakerProc(child, name);
+}
+
+export function bgpCfg(p: {
+  asn: number;
+  routerId: string;
+  listen?: string;
+  neighbors: (Partial<BgpNeighborConfig> & { address: string; remoteAsn: number })[];
+  aggregation?: boolean;
+}): BgpConfig {
+  return {
+    asn: p.asn,
+    routerId: p.routerId,
+    listen: { host: p.listen ?? "0.0.0.0", port: 179 },
+    neighbors: p.neighbors.map((n) => ({ role: "peer", holdTime: 9, passive: false, port: 179, ...n })),
+    evpn: {
+      advertiseLocalMacs: true,
+      aggregation: { enabled: p.aggregation ?? true, windowSeconds: 0 },
+      mobility: { dupDetectMoves: 5, dupDetectSeconds: 180 },
+      vnis: [],
+    },
+  };
+}
+
+/** gobgpd with one L2VPN EVPN neighbor per entry; returns a CLI runner. */
+export function startGobgp(lab: Lab, ns: string, p: { asn: number; routerId: string; neighbors: { address: string; asn: number }[] }) {
+  const conf = join(lab.tmpdir, `gobgp-${p.routerId}.toml`);
+  const lines = [`[global.config]`, `  as = ${p.asn}`, `  router-id = "${p.routerId}"`, ``];
+  for (const n of p.neighbors) {
+    lines.push(
+      `[[neighbors]]`,
+      `  [neighbors.config]`,
+      `    neighbor-address = "${n.address}"`,
+      `    peer-as = ${n.asn}`,
+      `  [neighbors.timers.config]`,
+      `    connect-retry = 1`,
+      `    hold-time = 9`,
+      `    keepalive-interval = 3`,
+      `  [[neighbors.afi-safis]]`,
+      `    [neighbors.afi-safis.config]`,
+      `      afi-safi-name = "l2vpn-evpn"`,
+      ``,
+    );
+  }
+  writeFileSync(conf, lines.join("\n"));
+  const child = lab.spawn(ns, "gobgpd", ["-f", conf, "--log-level", "info"]);
+  const log: string[] = [];
+  child.stdout?.on("data", (d) => log.push(String(d)));
+  child.stderr?.on("data", (d) => log.push(String(d)));
+  const cli = (...args: string[]) => lab.execAsync(ns, "gobgp", args);
+  return { child, log, cli };
+}
+
+/** FRR bgpd with a private config dir, no zebra, no kernel routes. */
+export function startFrr(lab: Lab, ns: string, config: string) {
+  const dir = join(lab.tmpdir, `frr-${ns.slice(-6)}`);
+  lab.exec(null, "mkdir", ["-p", dir]);
+  const conf = join(dir, "bgpd.conf");
+  writeFileSync(conf, config);
+  const child = lab.spawn(ns, "/usr/lib/frr/bgpd", [
+    "-f", conf, "-i", join(dir, "bgpd.pid"), "--vty_socket", dir, "-Z", "-S", "-n", "-P", "0", "-u", "root", "-g", "root", "--log", "stdout",
+  ]);
+  const log: string[] = [];
+  child.stdout?.on("data", (d) => log.push(String(d)));
+  child.stderr?.on("data", (d) => log.push(String(d)));
+  const vtysh = async (cmd: string) => lab.execAsync(ns, "vtysh", ["--vty_socket", dir, "-c", cmd]);
+  const json = async <T = any>(cmd: string): Promise<T> => JSON.parse(await vtysh(cmd)) as T;
+  return { child, log, vtysh, json, dir };
+}
