@@ -17,6 +17,7 @@ export const constants = {
   // fdb_value.flags
   FDB_STATIC: 1, // installed by config (or EVPN): the data path never overwrites or ages it
   FDB_FROZEN: 2, // duplicate-detected by the control plane: no further moves
+  FDB_CONTROL: 4, // installed by the control plane (EVPN): never aged, but the data path may move it (MAC mobility)
   // event.kind
   EVT_LEARN: 1,
   EVT_MOVE: 2,

@@ -144,7 +144,7 @@ export class Runtime {
     const fdb = this.target.table("fdb");
     let n = 0;
     for (const [k, v] of fdb.entries()) {
-      if (v.flags & constants.FDB_STATIC) continue;
+      if (v.flags & (constants.FDB_STATIC | constants.FDB_CONTROL)) continue;
       const ageing = this.ageingSeconds(k.vni);
       if (ageing === 0) continue;
       if (now - v.seen_ns > BigInt(ageing) * 1_000_000_000n) {
