@@ -4,6 +4,7 @@
 //   vxgate check --config switch.yaml     validate only
 //   vxgate build --config switch.yaml --out DIR   generate C and compile the ELF ahead of time
 //   vxgate show  fdb|vni|ports|flood|counters|status|moves [--json] (--config F | --socket S)
+//   vxgate show  bgp summary | evpn routes | evpn mac [--json]     (GET /v1/bgp/summary, /v1/evpn/routes, /v1/evpn/mac)
 //   vxgate stop  --config switch.yaml     remove everything the switch put in the kernel
 import { parseArgs } from "node:util";
 import { request } from "node:http";
@@ -16,12 +17,14 @@ import { createLogger } from "../control/log.ts";
 import type { ApiView } from "../control/api.ts";
 import { renderTable } from "./table.ts";
 import { counterNames } from "../codegen/tables.ts";
+import { EVPN_VIEWS, renderEvpnView, type EvpnView } from "../control/evpn/show.ts";
 
 const USAGE = `usage:
   vxgate run   --config FILE [--artifacts DIR] [--xdp-mode auto|native|generic] [--log-level debug|info|warn]
   vxgate check --config FILE
   vxgate build --config FILE --out DIR
   vxgate show  fdb|vni|ports|flood|counters|status|moves [--json] (--config FILE | --socket PATH)
+  vxgate show  bgp summary | evpn routes | evpn mac [--json] (--config FILE | --socket PATH)
   vxgate stop  --config FILE
 `;
 
@@ -135,6 +138,15 @@ async function main(argv: string[]): Promise<number> {
       return await new Promise<number>(() => {}); // runs until a signal or `stop`
     }
     case "show": {
+      if (positionals[0] === "bgp" || positionals[0] === "evpn") {
+        const v = positionals.slice(0, 2).join("/") as EvpnView;
+        if (!EVPN_VIEWS.includes(v)) throw new UsageError("show bgp summary | show evpn routes | show evpn mac");
+        const socket = values.socket ?? (values.config ? loadOrExplain(values.config).management.socket : undefined);
+        if (!socket) throw new UsageError("--config or --socket is required");
+        const data = await apiCall(socket, "GET", `/v1/${v}`);
+        process.stdout.write(values.json ? JSON.stringify(data, null, 2) + "\n" : renderEvpnView(v, data));
+        return 0;
+      }
       const what = positionals[0] as ApiView | undefined;
       const views: ApiView[] = ["fdb", "vni", "ports", "flood", "counters", "status", "moves"];
       if (!what || !views.includes(what)) throw new UsageError(`show what? one of ${views.join(", ")}`);

@@ -61,3 +61,31 @@ export function renderEvpnMacs(rows: MacRow[]): string {
     ["vni", "mac", "type", "vtep", "seq", "sticky", "ip", "moves", "frozen"],
   );
 }
+
+/** The three EVPN views, by the names `vxgate show` uses ("bgp summary", "evpn routes", "evpn mac"). */
+export type EvpnView = "bgp/summary" | "evpn/routes" | "evpn/mac";
+export const EVPN_VIEWS: readonly EvpnView[] = ["bgp/summary", "evpn/routes", "evpn/mac"];
+
+/** Rows of a view (for the management API: GET /v1/bgp/summary, /v1/evpn/routes, /v1/evpn/mac). */
+export function evpnView(sp: { summary(): SummaryRow[]; routes(): RouteRow[]; macTable(): MacRow[] }, v: EvpnView): unknown[] {
+  switch (v) {
+    case "bgp/summary":
+      return sp.summary();
+    case "evpn/routes":
+      return sp.routes();
+    case "evpn/mac":
+      return sp.macTable();
+  }
+}
+
+/** Human table of a view's rows (what `vxgate show` prints without --json). */
+export function renderEvpnView(v: EvpnView, rows: unknown): string {
+  switch (v) {
+    case "bgp/summary":
+      return renderBgpSummary(rows as SummaryRow[]);
+    case "evpn/routes":
+      return renderEvpnRoutes(rows as RouteRow[]);
+    case "evpn/mac":
+      return renderEvpnMacs(rows as MacRow[]);
+  }
+}
