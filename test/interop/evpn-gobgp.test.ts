@@ -146,3 +146,46 @@ async function waitForAsync<T>(what: string, f: () => Promise<T | undefined>, ti
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
+
+describe("EVPN interop with GoBGP over eBGP", () => {
+  let lab: Lab;
+  let sp: SpeakerProc;
+  let cli: (...a: string[]) => Promise<string>;
+
+  beforeAll(async () => {
+    lab = new Lab("evpn-gobgp-ebgp");
+    const sw = lab.ns("sw");
+    const gb = lab.ns("gb");
+    lab.veth(sw, "e0", gb, "e0");
+    lab.addr(sw, "e0", "10.11.0.1/24");
+    lab.addr(gb, "e0", "10.11.0.2/24");
+    ({ cli } = startGobgp(lab, gb, { asn: 65002, routerId: "10.11.0.2", neighbors: [{ address: "10.11.0.1", asn: 65001 }] }));
+    sp = startSpeaker(lab, sw, "vx", bgpCfg({ asn: 65001, routerId: "10.11.0.1", neighbors: [{ address: "10.11.0.2", remoteAsn: 65002, aggregation: false }] }), VTEP, [100]);
+    await sp.ready;
+  });
+
+  afterAll(async () => {
+    try {
+      await sp?.stop();
+    } catch {
+      /* gone */
+    }
+    await lab?.dispose();
+  });
+
+  it("establishes, sends our routes with our AS in AS_PATH, imports theirs by *:VNI", async () => {
+    await waitForAsync("Established", async () => ((await sp.summary())[0]?.state === "Established" ? true : undefined), 30_000);
+    await sp.learn(100, MAC_OURS);
+    const ours = await waitForAsync("our MAC route in GoBGP", async () => {
+      const j = JSON.parse((await cli("global", "rib", "-a", "evpn", "-j")) || "{}") as Record<string, GobgpPath[]>;
+      return Object.values(j).flat().find((p) => p.nlri.type === 2 && p.nlri.value.mac === MAC_OURS);
+    });
+    expect(JSON.stringify(ours.attrs.find((a) => a.type === 2))).toContain("65001");
+    // RT 65002:100 is not our auto RT 65001:100, but auto import also takes *:100 (as FRR does)
+    await cli("global", "rib", "-a", "evpn", "add", "macadv", MAC_THEIRS, "0.0.0.0", "etag", "0", "label", "100", "rd", "10.11.0.2:1", "rt", "65002:100", "encap", "vxlan", "nexthop", "10.11.0.2");
+    await waitFor("installed", () => sp.remote.get(`100/${MAC_THEIRS}`));
+    expect(sp.remote.get(`100/${MAC_THEIRS}`)?.vtep).toBe("10.11.0.2");
+    const r = (await sp.routes()).find((x) => x.mac === MAC_THEIRS)!;
+    expect(r.from).toBe("10.11.0.2");
+  });
+});

@@ -525,8 +525,10 @@ export class EvpnSpeaker {
     }
     p.pending.clear();
     try {
-      if (withdraw.length) for (const u of buildEvpnWithdrawals(withdraw)) p.session.sendUpdate(u);
+      // Announcements first: a re-keyed aggregated route replaces the old one
+      // before the old one is withdrawn, so receivers never lose the MAC.
       for (const g of groups.values()) for (const u of buildEvpnUpdates({ nextHop: g.nextHop, routes: g.routes, attributes: g.attrs })) p.session.sendUpdate(u);
+      if (withdraw.length) for (const u of buildEvpnWithdrawals(withdraw)) p.session.sendUpdate(u);
     } catch (e) {
       this.log.error("cannot encode an UPDATE", { peer: p.cfg.address, error: (e as Error).message });
     }
