@@ -162,3 +162,32 @@ export function startFrr(lab: Lab, ns: string, config: string) {
   const json = async <T = any>(cmd: string): Promise<T> => JSON.parse(await vtysh(cmd)) as T;
   return { child, log, vtysh, json, dir };
 }
+
+/** zebra + bgpd (advertise-all-vni) with a kernel VXLAN device: FRR as a real VTEP that originates routes. */
+export function startFrrVtep(lab: Lab, ns: string, bgpdConfig: string) {
+  const dir = join(lab.tmpdir, `frrv-${ns.slice(-6)}`);
+  lab.exec(null, "mkdir", ["-p", dir]);
+  // zebra refuses to run as root unless root is in the frrvty group: run as frr
+  // (it keeps the capabilities it needs), so the paths must be reachable for it.
+  lab.exec(null, "chmod", ["755", lab.tmpdir]);
+  lab.exec(null, "chmod", ["777", dir]);
+  const zconf = join(dir, "zebra.conf");
+  writeFileSync(zconf, "hostname z\n");
+  const zsock = join(dir, "zserv.api");
+  const common = ["--vty_socket", dir, "-u", "frr", "-g", "frr", "--log", "stdout", "-P", "0"];
+  const log: string[] = [];
+  const z = lab.spawn(ns, "/usr/lib/frr/zebra", ["-f", zconf, "-i", join(dir, "zebra.pid"), "-z", zsock, ...common]);
+  z.stdout?.on("data", (d) => log.push(String(d)));
+  z.stderr?.on("data", (d) => log.push(String(d)));
+  const conf = join(dir, "bgpd.conf");
+  writeFileSync(conf, bgpdConfig);
+  const startBgpd = () => {
+    const b = lab.spawn(ns, "/usr/lib/frr/bgpd", ["-f", conf, "-i", join(dir, "bgpd.pid"), "-z", zsock, ...common]);
+    b.stdout?.on("data", (d) => log.push(String(d)));
+    b.stderr?.on("data", (d) => log.push(String(d)));
+    return b;
+  };
+  const vtysh = async (cmd: string) => lab.execAsync(ns, "vtysh", ["--vty_socket", dir, "-c", cmd]);
+  const json = async <T = any>(cmd: string): Promise<T> => JSON.parse(await vtysh(cmd)) as T;
+  return { startBgpd, log, vtysh, json, dir, zsock };
+}
