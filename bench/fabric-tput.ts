@@ -24,7 +24,7 @@
 // summed cost). A calibration "wire" (wa -> wb: same generator, same sink, one
 // veth, no fabric) is measured in every round too, so the fabric's own cost
 // can be separated: 1/pps(mode) - 1/pps(wire).
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Fabric, Lab } from "../lab/fabric.ts";
 import { PYTHON, runAsync, type RunResult } from "../test/harness/proc.ts";
@@ -60,6 +60,26 @@ export interface TputRound {
   rxTotal: number;
 }
 
+/** Per round, vxgate against the kernel measured minutes apart at most: drift on a shared machine cancels. */
+export interface PairedRatio {
+  round: number;
+  /** vxgate pps / kernel pps */
+  pps: number;
+  /** kernel fabric ns/pkt / vxgate fabric ns/pkt, both less this round's wire ns/pkt */
+  fabric: number;
+}
+
+export function pairedRatios(rounds: readonly TputRound[]): PairedRatio[] {
+  const out: PairedRatio[] = [];
+  for (const round of new Set(rounds.map((r) => r.round))) {
+    const get = (m: Mode) => rounds.find((r) => r.round === round && r.mode === m)?.rxPps;
+    const [v, k, w] = [get("vxgate"), get("kernel"), get("wire")];
+    if (!v || !k || !w) continue;
+    out.push({ round, pps: v / k, fabric: (1e9 / k - 1e9 / w) / (1e9 / v - 1e9 / w) });
+  }
+  return out;
+}
+
 export interface TputResult {
   generator: string;
   frameBytes: number;
@@ -67,6 +87,7 @@ export interface TputResult {
   warmupS: number;
   rounds: TputRound[];
   median: Record<Mode, { rxPps: number; txPps: number }>;
+  paired: PairedRatio[];
   checks: string[];
 }
 
@@ -160,6 +181,13 @@ class Bench {
       { configPath: join(dir, "b.yaml"), hosts: [{ name: "hb", port: "h1", mac: HB, cidr: "198.51.100.2/24" }] },
     ]);
     this.sw = [this.fabric.switchNs(a), this.fabric.switchNs(b)];
+    // if we die before fabric.shutdown() ran `vxgate stop`, don't leave pins behind
+    lab.defer(() => {
+      for (const n of this.names) {
+        rmSync(join("/sys/fs/bpf/vxgate", n), { recursive: true, force: true });
+        rmSync(join("/run/vxgate", n), { recursive: true, force: true });
+      }
+    });
     this.ha = this.fabric.hostNs("ha");
     this.hb = this.fabric.hostNs("hb");
   }
@@ -377,6 +405,7 @@ export async function runFabricTput(opts: TputOptions): Promise<TputResult> {
       warmupS: opts.warmupS,
       rounds,
       median: { vxgate: summary("vxgate"), kernel: summary("kernel"), wire: summary("wire") },
+      paired: pairedRatios(rounds),
       checks,
     };
   } finally {

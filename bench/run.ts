@@ -105,6 +105,22 @@ function reportTput(r: TputResult): void {
   say(renderTable(rows, ["path", "rx pps (median)", "min", "max", "spread", "x kernel", "ns/pkt", "fabric ns/pkt", "fabric x kernel"]));
   say("   ns/pkt = 1e9 / pps: generator + path + sink on one core. fabric ns/pkt = that minus the wire's,");
   say("   i.e. switch A + spine + switch B; 'fabric x kernel' = how many times cheaper than the kernel's.");
+  say("");
+  const pr = r.paired;
+  say(
+    renderTable(
+      [
+        ...pr.map((p) => ({ round: String(p.round), "vxgate/kernel pps": fmt(p.pps, 2), "kernel/vxgate fabric ns": fmt(p.fabric, 2) })),
+        {
+          round: "median",
+          "vxgate/kernel pps": fmt(median(pr.map((p) => p.pps)), 2),
+          "kernel/vxgate fabric ns": fmt(median(pr.map((p) => p.fabric)), 2),
+        },
+      ],
+      ["round", "vxgate/kernel pps", "kernel/vxgate fabric ns"],
+    ),
+  );
+  say("   (paired per round: both modes measured back to back, so slow drift in the machine's load cancels)");
   for (const c of r.checks) say(`   check: ${c}`);
 }
 
@@ -174,8 +190,15 @@ async function main(): Promise<number> {
   if (out.fabric) {
     const f = out.fabric.median;
     const wireNs = 1e9 / f.wire.rxPps;
-    say(`   fabric: vxgate ${fmtInt(f.vxgate.rxPps)} pps vs kernel ${fmtInt(f.kernel.rxPps)} pps = ${fmt(f.vxgate.rxPps / f.kernel.rxPps, 2)} x`);
-    say(`   fabric cost without generator/sink: ${fmt((1e9 / f.kernel.rxPps - wireNs) / (1e9 / f.vxgate.rxPps - wireNs), 2)} x cheaper with vxgate`);
+    const pr = out.fabric.paired;
+    say(
+      `   fabric: vxgate ${fmtInt(f.vxgate.rxPps)} pps vs kernel ${fmtInt(f.kernel.rxPps)} pps (medians) = ${fmt(f.vxgate.rxPps / f.kernel.rxPps, 2)} x; ` +
+        `per-round paired ratio median ${fmt(median(pr.map((p) => p.pps)), 2)} x (${fmt(min(pr.map((p) => p.pps)), 2)}..${fmt(max(pr.map((p) => p.pps)), 2)})`,
+    );
+    say(
+      `   fabric cost without generator/sink: ${fmt((1e9 / f.kernel.rxPps - wireNs) / (1e9 / f.vxgate.rxPps - wireNs), 2)} x cheaper with vxgate (medians); ` +
+        `paired median ${fmt(median(pr.map((p) => p.fabric)), 2)} x (${fmt(min(pr.map((p) => p.fabric)), 2)}..${fmt(max(pr.map((p) => p.fabric)), 2)})`,
+    );
   }
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(out, null, 2) + "\n");
