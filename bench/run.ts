@@ -15,7 +15,7 @@
 //   --warmup S            generator runs this long before the window (default 1)
 //   --gen auto|trafgen|python   traffic generator (default auto: trafgen if installed)
 //   --json FILE           also write every sample as JSON
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg, release, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { execFileSync } from "node:child_process";
@@ -47,8 +47,15 @@ function machine(): Record<string, string> {
   } catch {
     /* reported as empty */
   }
+  let jit = "?";
+  try {
+    jit = readFileSync("/proc/sys/net/core/bpf_jit_enable", "utf8").trim();
+  } catch {
+    /* unknown */
+  }
   return {
     host: hostname(),
+    bpfJit: jit,
     kernel: release(),
     cpu: `${c.length} x ${c[0]?.model ?? "?"}`,
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
@@ -159,7 +166,7 @@ async function main(): Promise<number> {
   const m = machine();
   const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
   say(`== vxgate bench  (${new Date().toISOString()})`);
-  say(`   ${m.cpu}, ${m.memory}, kernel ${m.kernel}, node ${m.node}, ${m.clang}`);
+  say(`   ${m.cpu}, ${m.memory}, kernel ${m.kernel}, bpf_jit_enable=${m.bpfJit}, node ${m.node}, ${m.clang}`);
   say(`   load average at start: ${load()} (anything else running skews the numbers; the ratios less so)`);
   const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult } = {
     machine: m,
