@@ -173,6 +173,10 @@ int vxg_tc_uplink(struct __sk_buff *skb)
 		count(VXG_CNT_DROP_MALFORMED, skb->len);
 		return TC_ACT_SHOT;
 	}
+	if (skb->len > rx.frame_len && bpf_skb_change_tail(skb, rx.frame_len, 0)) {
+		count(VXG_CNT_ERR_ADJUST, skb->len);
+		return TC_ACT_SHOT;
+	}
 	/* decapsulate: drop the outer IP/UDP/VXLAN and the inner MAC header from
 	 * behind the outer MAC header, then write the inner MAC header in its place */
 	if (bpf_skb_adjust_room(skb, -(int)outer_len, BPF_ADJ_ROOM_MAC, 0)) {

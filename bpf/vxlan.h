@@ -86,13 +86,42 @@ struct vxlan_rx {
 	__be32 outer_src;
 	__u32 vni;
 	__u32 outer_len; /* bytes before the inner Ethernet header */
+	__u32 frame_len; /* outer headers + UDP length: anything after it is padding */
 };
 
 #define VXLAN_NOT_OURS 1
 
+/* RFC 1071 over an IPv4 header of ip_len bytes (options included). The caller
+ * has checked the fixed 20 bytes; each option word is bounds-checked on its own
+ * (the empty asm keeps the compiler from folding those checks into one the
+ * verifier cannot follow). */
+static __always_inline int ipv4_header_valid(const struct iphdr *ip, __u32 ip_len, void *end)
+{
+	const __u16 *w = (const void *)ip;
+	__u32 sum = 0;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	for (int i = 10; i < 30; i++) {
+		if (i * 2 >= ip_len)
+			break;
+		const __u16 *p = w + i;
+		asm volatile("" : "+r"(p));
+		if ((void *)(p + 1) > end)
+			return 0;
+		sum += *p;
+	}
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 /* Is this frame VXLAN for our VTEP? 0 = yes (rx filled in, inner Ethernet header
  * is within bounds), VXLAN_NOT_OURS = leave it to the kernel, negative = ours but
- * unusable (a -VXG_CNT_* drop reason). Shared by the XDP and TC uplink stages. */
+ * unusable (a -VXG_CNT_* drop reason). The outer IPv4/UDP packet is checked the
+ * way the kernel's receive path would (header checksum, lengths consistent with
+ * the frame), so nothing the Linux VXLAN driver would drop gets decapsulated.
+ * Shared by the XDP and TC uplink stages. */
 static __always_inline int parse_vxlan(void *data, void *end, const struct globals_value *g, struct vxlan_rx *rx)
 {
 	struct ethhdr *eth = data;
@@ -111,6 +140,15 @@ static __always_inline int parse_vxlan(void *data, void *end, const struct globa
 		return VXLAN_NOT_OURS;
 	if (udp->dest != g->udp_port)
 		return VXLAN_NOT_OURS;
+	/* from here on it is ours: it must be a well-formed IPv4/UDP packet */
+	__u32 tot_len = bpf_ntohs(ip->tot_len);
+	__u32 udp_len = bpf_ntohs(udp->len);
+	if (tot_len < ip_len + sizeof(*udp) || (void *)ip + tot_len > end)
+		return -VXG_CNT_DROP_MALFORMED;
+	if (!ipv4_header_valid(ip, ip_len, end))
+		return -VXG_CNT_DROP_MALFORMED;
+	if (udp_len < sizeof(*udp) + sizeof(struct vxlan_hdr) + sizeof(struct ethhdr) || ip_len + udp_len > tot_len)
+		return -VXG_CNT_DROP_MALFORMED;
 	struct vxlan_hdr *vx = (void *)(udp + 1);
 	if ((void *)(vx + 1) > end)
 		return -VXG_CNT_DROP_MALFORMED;
@@ -122,6 +160,8 @@ static __always_inline int parse_vxlan(void *data, void *end, const struct globa
 	rx->outer_src = ip->saddr;
 	rx->vni = bpf_ntohl(vx->vni_reserved) >> 8;
 	rx->outer_len = sizeof(*eth) + ip_len + sizeof(*udp) + sizeof(*vx);
+	/* the UDP length bounds the inner frame; IP padding past it is not ours either */
+	rx->frame_len = sizeof(*eth) + ip_len + udp_len;
 	return 0;
 }
 

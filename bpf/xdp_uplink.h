@@ -68,6 +68,11 @@ int vxg_xdp_uplink(struct xdp_md *ctx)
 	}
 	__u32 out_if = dst->ifindex;
 	__u16 out_vlan = dst->vlan;
+	/* trailing bytes beyond the UDP payload (Ethernet padding) are not part of the inner frame */
+	if (len > rx.frame_len && bpf_xdp_adjust_tail(ctx, -(int)(len - rx.frame_len))) {
+		count(VXG_CNT_ERR_ADJUST, len);
+		return XDP_DROP;
+	}
 	if (bpf_xdp_adjust_head(ctx, (int)outer_len)) {
 		count(VXG_CNT_ERR_ADJUST, len);
 		return XDP_DROP;
@@ -76,6 +81,6 @@ int vxg_xdp_uplink(struct xdp_md *ctx)
 		count(VXG_CNT_ERR_ADJUST, len);
 		return XDP_DROP;
 	}
-	count(VXG_CNT_DECAP_FWD, len - outer_len);
+	count(VXG_CNT_DECAP_FWD, rx.frame_len - outer_len);
 	return bpf_redirect(out_if, 0);
 }
