@@ -1,7 +1,8 @@
 /* Data-path learning: src MAC -> ingress port (access) or outer source IP
  * (overlay). New and moved MACs are written here, at line rate, and reported to
  * the control plane through the ring buffer, at most once per MAC per
- * LEARN_REFRESH_NS. Static entries are never touched. */
+ * LEARN_REFRESH_NS (a move inside that interval is reported with the first
+ * frame after it). Static and frozen entries are never touched. */
 #pragma once
 
 static __always_inline void emit_event(__u8 kind, __u32 vni, const __u8 *mac, __u16 vlan, __u32 ifindex, __be32 remote)
@@ -36,6 +37,12 @@ static __always_inline void learn(__u32 vni, const __u8 *mac, struct fdb_value *
 				cur->seen_ns = now;
 				count(VXG_CNT_LEARN_REFRESH, 0);
 			}
+			/* a move reported late is still reported (racy flag update: at worst twice) */
+			if ((cur->flags & VXG_FDB_EVENT_PENDING) && now - cur->event_ns > VXG_LEARN_REFRESH_NS) {
+				cur->flags &= ~VXG_FDB_EVENT_PENDING;
+				cur->event_ns = now;
+				emit_event(VXG_EVT_MOVE, vni, mac, want->vlan, want->ifindex, want->remote);
+			}
 			return;
 		}
 		if (cur->flags & (VXG_FDB_STATIC | VXG_FDB_FROZEN)) {
@@ -44,13 +51,15 @@ static __always_inline void learn(__u32 vni, const __u8 *mac, struct fdb_value *
 		}
 		/* a move: replace the whole value so readers see old or new, never a mix */
 		struct fdb_value moved = *want;
-		moved.flags = 0;
 		moved.seen_ns = now;
 		__u64 last_event = cur->event_ns;
-		moved.event_ns = now - last_event > VXG_LEARN_REFRESH_NS ? now : last_event;
+		int report = now - last_event > VXG_LEARN_REFRESH_NS;
+		/* rate-limited: the event is owed, and goes out with a later frame */
+		moved.flags = report ? 0 : VXG_FDB_EVENT_PENDING;
+		moved.event_ns = report ? now : last_event;
 		if (bpf_map_update_elem(&vxg_fdb, &k, &moved, BPF_EXIST) == 0) {
 			count(VXG_CNT_LEARN_MOVE, 0);
-			if (moved.event_ns == now)
+			if (report)
 				emit_event(VXG_EVT_MOVE, vni, mac, want->vlan, want->ifindex, want->remote);
 		}
 		return;

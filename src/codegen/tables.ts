@@ -18,6 +18,7 @@ export const constants = {
   FDB_STATIC: 1, // installed by config (or EVPN): the data path never overwrites or ages it
   FDB_FROZEN: 2, // duplicate-detected by the control plane: no further moves
   FDB_CONTROL: 4, // installed by the control plane (EVPN): never aged, but the data path may move it (MAC mobility)
+  FDB_EVENT_PENDING: 8, // data path: a move whose event was rate-limited; sent with the next frame after the limit
   // event.kind
   EVT_LEARN: 1,
   EVT_MOVE: 2,
