@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Lab } from "../test/harness/netns.ts";
 import { loadConfigFile } from "../src/config/load.ts";
+import { reflectorConfig, startFrr, type Frr } from "./frr.ts";
 import type { SwitchConfig } from "../src/config/types.ts";
 
 export const REPO = resolve(fileURLToPath(import.meta.url), "../..");
@@ -38,13 +39,20 @@ interface SwitchState {
   logFile: string;
 }
 
+export interface FabricOptions {
+  uplinkMtu?: number;
+  /** run FRR bgpd on the spine as the EVPN route reflector for every switch with a bgp: section */
+  reflector?: boolean;
+}
+
 export class Fabric {
   readonly spine: string;
+  reflector?: Frr;
   private readonly switches = new Map<string, SwitchState>();
   private readonly hosts = new Map<string, string>();
 
   /** Build the namespaces and links (switches are not started). */
-  constructor(readonly lab: Lab, specs: SwitchSpec[], opts: { uplinkMtu?: number } = {}) {
+  constructor(readonly lab: Lab, specs: SwitchSpec[], opts: FabricOptions = {}) {
     this.spine = lab.ns("spine", { forwarding: true });
     specs.forEach((spec, i) => {
       const cfg = loadConfigFile(spec.configPath);
@@ -69,6 +77,28 @@ export class Fabric {
       }
       this.switches.set(name, { spec, cfg, ns, logFile: join(lab.tmpdir, `${name}.log`) });
     });
+    if (opts.reflector) {
+      const clients = specs.flatMap((_, i) => {
+        const c = [...this.switches.values()][i]!.cfg;
+        return c.bgp ? [`192.0.2.${4 * i + 2}`] : [];
+      });
+      const asn = [...this.switches.values()].find((s) => s.cfg.bgp)?.cfg.bgp?.asn ?? 65000;
+      this.reflector = startFrr(lab, this.spine, reflectorConfig(asn, "192.0.2.1", clients));
+    }
+  }
+
+  /** Wait until every switch with BGP has its session to the reflector established. */
+  async waitEstablished(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const [name, s] of this.switches) {
+      if (!s.cfg.bgp) continue;
+      for (;;) {
+        const rows = await this.api<{ state: string }[]>(name, "bgp/summary").catch(() => []);
+        if (rows.length > 0 && rows.every((r) => r.state === "Established")) break;
+        if (Date.now() > deadline) throw new Error(`${name}: BGP not established after ${timeoutMs} ms: ${JSON.stringify(rows)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   get switchNames(): string[] {

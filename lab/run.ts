@@ -1,12 +1,14 @@
 // `npm run lab`: three vxgate switches behind a spine, each booted from its
-// own config file in lab/, hosts in two VNIs (sw1 has the same MAC in both),
-// then ARP + ping + UDP between hosts on different switches, and what crossed
-// where, read from vxgate's own tables and counters. Everything is removed on
-// exit. `npm run lab -- --keep` leaves it up until Ctrl-C.
+// own config file in lab/, talking BGP EVPN through a standard route reflector
+// (FRR bgpd on the spine); hosts in two VNIs (sw1 has the same MAC in both).
+// Then ARP + ping + UDP between hosts on different switches, and what crossed
+// where, read from vxgate's own tables, routes and counters. Everything is
+// removed on exit. `npm run lab -- --keep` leaves it up until Ctrl-C.
 import { join } from "node:path";
 import { Fabric, Lab, REPO, type SwitchSpec } from "./fabric.ts";
 import { ping, udpExchange } from "../test/harness/ping.ts";
 import { renderTable } from "../src/cli/table.ts";
+import { renderEvpnView } from "../src/control/evpn/show.ts";
 
 const keep = process.argv.includes("--keep");
 const SAME_MAC = "02:00:00:00:01:01";
@@ -45,12 +47,14 @@ async function main(): Promise<number> {
   const lab = new Lab("lab");
   let failures = 0;
   try {
-    say("== building the fabric: spine + 3 switches + 6 hosts in network namespaces");
-    const fabric = new Fabric(lab, LAB_SWITCHES);
+    say("== building the fabric: spine (FRR route reflector) + 3 switches + 6 hosts in network namespaces");
+    const fabric = new Fabric(lab, LAB_SWITCHES, { reflector: true });
     for (const sw of fabric.switchNames) {
       await fabric.start(sw);
       say(`   ${sw}: vxgate running (config ${fabric.config(sw).file}, VTEP ${fabric.config(sw).vtep.sourceIp})`);
     }
+    await fabric.waitEstablished();
+    say("   BGP EVPN sessions to the reflector established; flood lists come from type-3 routes");
 
     say("\n== traffic (the first packet of each pair is an ARP broadcast: head-end replicated)");
     const pings: [string, string, string][] = [
@@ -78,10 +82,14 @@ async function main(): Promise<number> {
       say(`   udp  ${from} -> ${to} (${ip}:9000): ${r.received}/${r.sent} datagrams${ok ? "" : "  FAILED"}`);
     }
 
-    say("\n== what crossed where (vxgate show fdb / counters on each switch)");
+    say("\n== what crossed where (vxgate show bgp summary / evpn mac / fdb / counters on each switch)");
     for (const sw of fabric.switchNames) {
-      say(`\n-- ${sw}: forwarding table`);
-      process.stdout.write(renderTable(await fabric.api(sw, "fdb"), ["vni", "mac", "type", "port", "remote", "static", "ageSeconds"]));
+      say(`\n-- ${sw}: BGP`);
+      process.stdout.write(renderEvpnView("bgp/summary", await fabric.api(sw, "bgp/summary")));
+      say(`-- ${sw}: EVPN MACs`);
+      process.stdout.write(renderEvpnView("evpn/mac", await fabric.api(sw, "evpn/mac")));
+      say(`-- ${sw}: forwarding table`);
+      process.stdout.write(renderTable(await fabric.api(sw, "fdb"), ["vni", "mac", "type", "source", "port", "remote", "ageSeconds"]));
       const c = await fabric.api<Record<string, { packets: string; bytes: string }>>(sw, "counters");
       const rows = Object.entries(c)
         .filter(([, v]) => v.packets !== "0")

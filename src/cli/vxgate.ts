@@ -54,7 +54,7 @@ async function apiCall(socketPath: string, method: "GET" | "POST", path: string)
 function renderView(v: ApiView, data: unknown): string {
   switch (v) {
     case "fdb":
-      return renderTable(data as Record<string, unknown>[], ["vni", "mac", "type", "port", "vlan", "remote", "static", "ageSeconds"]);
+      return renderTable(data as Record<string, unknown>[], ["vni", "mac", "type", "source", "port", "vlan", "remote", "frozen", "ageSeconds"]);
     case "vni":
       return renderTable(
         (data as Record<string, unknown>[]).map((r) => ({ ...r, ports: (r.ports as string[]).join(",") })),
@@ -112,15 +112,17 @@ async function main(argv: string[]): Promise<number> {
       // the fast-path modules load the native addon: only commands that touch the kernel import them
       const { Runtime } = await import("../control/runtime.ts");
       const { ManagementApi } = await import("../control/api.ts");
-      const rt = Runtime.boot({ config: cfg, log, cacheDir: values.artifacts ?? DEFAULT_CACHE_DIR, xdpMode: mode });
+      const rt = await Runtime.boot({ config: cfg, log, cacheDir: values.artifacts ?? DEFAULT_CACHE_DIR, xdpMode: mode });
       let stopping = false;
       const api = new ManagementApi(rt, log, {
         onStop: () => {
           if (stopping) return;
           stopping = true;
           log.info("stop requested: removing the fast path");
-          rt.destroy();
-          void api.close().then(() => process.exit(0));
+          void rt
+            .destroy()
+            .then(() => api.close())
+            .then(() => process.exit(0));
         },
       });
       await api.listen(cfg.management.socket, cfg.management.http);
@@ -129,8 +131,10 @@ async function main(argv: string[]): Promise<number> {
         stopping = true;
         // the pinned fast path keeps forwarding; the next `vxgate run` adopts it
         log.info("control plane exiting, fast path left forwarding", { signal: sig });
-        rt.release();
-        void api.close().then(() => process.exit(0));
+        void rt
+          .release()
+          .then(() => api.close())
+          .then(() => process.exit(0));
       };
       process.on("SIGTERM", () => leave("SIGTERM"));
       process.on("SIGINT", () => leave("SIGINT"));

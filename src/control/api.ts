@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Runtime } from "./runtime.ts";
 import type { Logger } from "./log.ts";
+import { EVPN_VIEWS, evpnView, type EvpnView } from "./evpn/show.ts";
 
 export type ApiView = "status" | "fdb" | "vni" | "ports" | "flood" | "counters" | "moves";
 
@@ -45,9 +46,15 @@ export class ManagementApi {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://vxgate");
-    const m = /^\/v1\/([a-z]+)$/.exec(url.pathname);
+    const m = /^\/v1\/([a-z]+(?:\/[a-z]+)?)$/.exec(url.pathname);
     if (!m) return json(res, 404, { error: `no such path ${url.pathname}` });
     const name = m[1]!;
+    if (req.method === "GET" && (EVPN_VIEWS as readonly string[]).includes(name)) {
+      const evpn = this.rt.evpn;
+      if (!evpn) return json(res, 404, { error: "BGP EVPN is not configured on this switch (no bgp: section)" });
+      return json(res, 200, evpnView(evpn.speaker, name as EvpnView));
+    }
+    if (req.method === "GET" && name === "evpn/duplicates") return json(res, 200, this.rt.evpn?.port.duplicates ?? []);
     if (req.method === "GET" && VIEWS.has(name)) return json(res, 200, view(this.rt, name as ApiView));
     if (req.method === "POST" && name === "stop") {
       json(res, 202, { stopping: true });

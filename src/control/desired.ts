@@ -24,7 +24,15 @@ export function portVlanFor(port: SwitchConfig["ports"][number], vni: number): n
   return port.vlans.find((v) => v.vni === vni)?.vlan;
 }
 
-export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf): DesiredState {
+/** What the control plane adds at run time (EVPN): per VNI, remote VTEPs to
+ * flood to (type-3 routes) and remote VTEPs to admit as outer sources (the next
+ * hops of type-2 routes). */
+export interface RuntimeAdditions {
+  flood: ReadonlyMap<number, Iterable<string>>;
+  admit: ReadonlyMap<number, Iterable<string>>;
+}
+
+export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf, added?: RuntimeAdditions): DesiredState {
   const uplinkIf = cfg.uplinks.map((u) => ifindexOf(u.name));
   const ports = new Map<number, TableValue<"ports">>();
   for (const [i, u] of cfg.uplinks.entries()) ports.set(uplinkIf[i]!, { role: constants.PORT_ROLE_UPLINK, vni: 0 });
@@ -52,15 +60,17 @@ export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf): DesiredSt
       const vlan = portVlanFor(p, v.vni);
       if (vlan !== undefined) list.push({ kind: constants.FLOOD_LOCAL, vlan, ifindex: accessIf.get(p.name)!, remote: "0.0.0.0" });
     }
-    for (const ip of v.flood) {
+    const remotes = new Set(v.flood);
+    for (const ip of added?.flood.get(v.vni) ?? []) remotes.add(ip);
+    for (const ip of remotes) {
       list.push({ kind: constants.FLOOD_REMOTE, vlan: 0, ifindex: 0, remote: ip });
       refVtep(v.vni, ip);
     }
     flood.set(v.vni, list);
-    vnis.set(v.vni, {
-      flags: v.learning ? constants.VNI_LEARN_LOCAL | constants.VNI_LEARN_REMOTE : 0,
-      flood_count: list.length,
-    });
+    // with BGP EVPN the overlay's MACs come from routes: learn local hosts only,
+    // and admit only VTEPs we know (config or routes)
+    const learnFlags = cfg.bgp ? constants.VNI_LEARN_LOCAL : constants.VNI_LEARN_LOCAL | constants.VNI_LEARN_REMOTE;
+    vnis.set(v.vni, { flags: v.learning ? learnFlags : 0, flood_count: list.length });
     for (const m of v.staticMacs) {
       const key = { vni: v.vni, mac: m.mac };
       if (m.port !== undefined) {
@@ -86,6 +96,8 @@ export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf): DesiredSt
       }
     }
   }
+
+  for (const [vni, ips] of added?.admit ?? []) for (const ip of ips) refVtep(vni, ip);
 
   const vteps: DesiredState["vteps"] = [...vtepRefs].map(([k, refs]) => {
     const [vni, remote] = k.split("/");

@@ -7,6 +7,8 @@ export interface NetDev {
   name: string;
   ifindex: number;
   up: boolean;
+  /** link has carrier (LOWER_UP) */
+  carrier: boolean;
   mtu: number;
   rxPackets: number;
   txPackets: number;
@@ -30,6 +32,7 @@ export function listNetDevs(): Map<string, NetDev> {
       name: l.ifname,
       ifindex: l.ifindex,
       up: l.flags.includes("UP"),
+      carrier: l.flags.includes("LOWER_UP"),
       mtu: l.mtu,
       rxPackets: l.stats64?.rx.packets ?? 0,
       txPackets: l.stats64?.tx.packets ?? 0,

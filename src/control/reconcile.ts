@@ -21,7 +21,12 @@ function same(a: object, b: object): boolean {
 
 const fdbKeyId = (k: TableKey<"fdb">) => `${k.vni}/${k.mac}`;
 
-export function reconcile(target: Target, want: DesiredState): ReconcileReport {
+export interface ReconcileOptions {
+  /** also walk the FDB (boot, config change); run-time flood-list updates skip it */
+  fdb?: boolean;
+}
+
+export function reconcile(target: Target, want: DesiredState, opts: ReconcileOptions = {}): ReconcileReport {
   const r: ReconcileReport = { written: 0, deleted: 0 };
   const put = <N extends Parameters<Target["table"]>[0]>(name: N, k: TableKey<N>, v: TableValue<N>) => {
     const t = target.table(name);
@@ -79,22 +84,33 @@ export function reconcile(target: Target, want: DesiredState): ReconcileReport {
   for (const [k, v] of want.vteps) put("vteps", k, v);
   for (const [k] of target.table("vteps").entries()) if (!vtepIds.has(`${k.vni}/${k.remote}`)) del("vteps", k);
 
-  // FDB: static entries exactly as configured; learned ones survive only while
-  // their VNI and port (and VLAN) still exist
+  if (opts.fdb !== false) reconcileFdb(target, want, r);
+
+  for (const [k] of vnis.entries()) if (!want.vnis.has(k.vni)) del("vnis", k);
+  return r;
+}
+
+/** Static entries exactly as configured; learned and control-plane (EVPN)
+ * entries survive only while their VNI (and, for local ones, port and VLAN)
+ * still exist. */
+function reconcileFdb(target: Target, want: DesiredState, r: ReconcileReport): void {
   const fdb = target.table("fdb");
+  const del = (k: TableKey<"fdb">) => {
+    if (fdb.delete(k)) r.deleted++;
+  };
   const staticIds = new Map(want.staticFdb.map(([k, v]) => [fdbKeyId(k), v]));
   for (const [k, v] of fdb.entries()) {
     const id = fdbKeyId(k);
-    const isStatic = (v.flags & constants.FDB_STATIC) !== 0;
-    if (isStatic && !staticIds.has(id)) {
-      del("fdb", k);
+    const fromConfig = (v.flags & constants.FDB_STATIC) !== 0 && (v.flags & constants.FDB_CONTROL) === 0;
+    if (fromConfig && !staticIds.has(id)) {
+      del(k);
       continue;
     }
     if (!want.vnis.has(k.vni)) {
-      del("fdb", k);
+      del(k);
       continue;
     }
-    if (!isStatic && v.kind === constants.FDB_LOCAL && !learnedPortStillValid(want, k.vni, v.ifindex, v.vlan)) del("fdb", k);
+    if (!fromConfig && v.kind === constants.FDB_LOCAL && !learnedPortStillValid(want, k.vni, v.ifindex, v.vlan)) del(k);
   }
   for (const [k, v] of want.staticFdb) {
     const cur = fdb.get(k);
@@ -102,9 +118,6 @@ export function reconcile(target: Target, want: DesiredState): ReconcileReport {
     fdb.set(k, v);
     r.written++;
   }
-
-  for (const [k] of vnis.entries()) if (!want.vnis.has(k.vni)) del("vnis", k);
-  return r;
 }
 
 function learnedPortStillValid(want: DesiredState, vni: number, ifindex: number, vlan: number): boolean {

@@ -9,9 +9,11 @@ import { pipelineFor } from "../codegen/pipeline.ts";
 import { buildPipeline, DEFAULT_CACHE_DIR } from "../codegen/build.ts";
 import type { DataPathEvent } from "./codec.ts";
 import { desiredState, type DesiredState } from "./desired.ts";
+import { FastPathEvpnPort } from "./evpn-port.ts";
+import { EvpnSpeaker } from "./evpn/speaker.ts";
 import { reconcile } from "./reconcile.ts";
 import { EbpfTarget } from "./ebpf-target.ts";
-import { ifindexOf, listNetDevs } from "./netdev.ts";
+import { listNetDevs } from "./netdev.ts";
 import { NeighbourKeeper } from "./neighbours.ts";
 import type { Logger } from "./log.ts";
 import type { CounterValue, Target } from "./target.ts";
@@ -32,7 +34,9 @@ export interface FdbRow {
   port?: string;
   vlan?: number;
   remote?: string;
+  source: "learned" | "static" | "evpn";
   static: boolean;
+  frozen?: boolean;
   ageSeconds?: number;
 }
 
@@ -51,15 +55,51 @@ export class Runtime {
   private readonly names = new Map<number, string>();
   readonly moves: MoveRecord[] = [];
   private readonly startedAt = new Date();
+  private readonly ifindexes: Map<string, number>;
+  evpn?: { speaker: EvpnSpeaker; port: FastPathEvpnPort };
+  private vniUpdateQueued = false;
   readonly stats = { learnEvents: 0, moveEvents: 0, aged: 0, noNeighEvents: 0 };
 
-  private constructor(private readonly opts: RuntimeOptions, target: Target, desired: DesiredState) {
+  private constructor(private readonly opts: RuntimeOptions, target: Target, ifindexes: Map<string, number>) {
     this.target = target;
-    this.desired = desired;
+    this.ifindexes = ifindexes;
+    this.desired = this.computeDesired();
     this.neighbours = new NeighbourKeeper(opts.log);
   }
 
-  static boot(opts: RuntimeOptions): Runtime {
+  private ifindexOf = (name: string): number => {
+    const i = this.ifindexes.get(name);
+    if (i === undefined) throw new Error(`interface ${name} does not exist in this network namespace`);
+    return i;
+  };
+
+  /** Config plus what EVPN routes added, within the flood loop's bound. */
+  private computeDesired(): DesiredState {
+    const port = this.evpn?.port;
+    const d = desiredState(this.opts.config, this.ifindexOf, port ? { flood: port.flood, admit: port.admit } : undefined);
+    const slots = pipelineFor(this.opts.config).floodSlots;
+    for (const [vni, list] of d.flood) {
+      if (list.length <= slots) continue;
+      this.opts.log.warn("flood list longer than tables.flood_per_vni: extra VTEPs get no BUM copies", { vni, targets: list.length, slots });
+      d.flood.set(vni, list.slice(0, slots));
+      d.vnis.get(vni)!.flood_count = slots;
+    }
+    return d;
+  }
+
+  /** EVPN changed a VNI's flood or admit set: apply it (batched per tick). */
+  private queueVniUpdate(): void {
+    if (this.vniUpdateQueued) return;
+    this.vniUpdateQueued = true;
+    setImmediate(() => {
+      this.vniUpdateQueued = false;
+      this.desired = this.computeDesired();
+      const r = reconcile(this.target, this.desired, { fdb: false });
+      this.opts.log.debug("flood lists updated", { written: r.written, deleted: r.deleted });
+    });
+  }
+
+  static async boot(opts: RuntimeOptions): Promise<Runtime> {
     const cfg = opts.config;
     const log = opts.log;
     const built = buildPipeline(pipelineFor(cfg), opts.cacheDir ?? DEFAULT_CACHE_DIR);
@@ -75,15 +115,29 @@ export class Runtime {
       bpffsRoot: opts.bpffsRoot,
       runRoot: opts.runRoot,
     });
-    const desired = desiredState(cfg, ifindexOf);
-    const rt = new Runtime(opts, target, desired);
+    const ifindexes = new Map([...listNetDevs().values()].map((d) => [d.name, d.ifindex]));
+    const rt = new Runtime(opts, target, ifindexes);
     for (const p of target.ports()) rt.names.set(p.ifindex, p.name);
-    const rep = reconcile(target, desired);
+    const rep = reconcile(target, rt.desired);
     log.info("tables reconciled", { written: rep.written, deleted: rep.deleted, adopted: target.adopted });
     target.onEvent((e) => rt.onDataPathEvent(e));
     rt.startAgeing();
     for (const ip of rt.knownRemoteVteps()) void rt.neighbours.ensure(ip);
+    if (cfg.bgp) await rt.startEvpn();
     return rt;
+  }
+
+  private async startEvpn(): Promise<void> {
+    const cfg = this.opts.config;
+    const log = this.opts.log.child({ part: "evpn" });
+    const port = new FastPathEvpnPort(this.target, { vnisChanged: () => this.queueVniUpdate(), vtepSeen: (v) => void this.neighbours.ensure(v) }, log);
+    const speaker = new EvpnSpeaker(cfg.bgp!, cfg.vtep.sourceIp, cfg.vnis.map((v) => v.vni), port, log);
+    this.evpn = { speaker, port };
+    // hosts already here (static, or learned before a restart) are announced at once
+    for (const [k, v] of this.target.table("fdb").entries()) {
+      if (v.kind === constants.FDB_LOCAL) speaker.localMacLearned(k.vni, k.mac, { vlan: v.vlan || undefined, sticky: (v.flags & constants.FDB_STATIC) !== 0 });
+    }
+    await speaker.start();
   }
 
   get config(): SwitchConfig {
@@ -111,6 +165,7 @@ export class Runtime {
         }
         log.info(e.kind === constants.EVT_LEARN ? "mac learned" : "mac moved", { vni: e.vni, mac: e.mac, ...where });
         if (!e.ifindex) void this.neighbours.ensure(e.remote);
+        else this.evpn?.speaker.localMacLearned(e.vni, e.mac, { vlan: e.vlan || undefined });
         break;
       }
       case constants.EVT_NO_NEIGH:
@@ -153,6 +208,7 @@ export class Runtime {
         if (again && now - again.seen_ns > BigInt(ageing) * 1_000_000_000n && fdb.delete(k)) {
           n++;
           this.opts.log.info("mac aged out", { vni: k.vni, mac: k.mac });
+          if (again.kind === constants.FDB_LOCAL) this.evpn?.speaker.localMacGone(k.vni, k.mac);
         }
       }
     }
@@ -167,12 +223,20 @@ export class Runtime {
       .entries()
       .map(([k, v]) => {
         const isStatic = (v.flags & constants.FDB_STATIC) !== 0;
-        const row: FdbRow = { vni: k.vni, mac: k.mac, type: v.kind === constants.FDB_LOCAL ? "local" : "remote", static: isStatic };
+        const fromEvpn = (v.flags & constants.FDB_CONTROL) !== 0;
+        const row: FdbRow = {
+          vni: k.vni,
+          mac: k.mac,
+          type: v.kind === constants.FDB_LOCAL ? "local" : "remote",
+          source: fromEvpn ? "evpn" : isStatic ? "static" : "learned",
+          static: isStatic,
+        };
+        if (v.flags & constants.FDB_FROZEN) row.frozen = true;
         if (v.kind === constants.FDB_LOCAL) {
           row.port = this.portName(v.ifindex);
           row.vlan = v.vlan;
         } else row.remote = v.remote;
-        if (!isStatic) row.ageSeconds = Number((now - v.seen_ns) / 1_000_000n) / 1000;
+        if (!isStatic && !fromEvpn) row.ageSeconds = Number((now - v.seen_ns) / 1_000_000n) / 1000;
         return row;
       })
       .sort((a, b) => a.vni - b.vni || a.mac.localeCompare(b.mac));
@@ -238,20 +302,23 @@ export class Runtime {
       vtep: this.opts.config.vtep.sourceIp,
       udpPort: this.opts.config.vtep.udpPort,
       adopted: this.target.adopted,
+      bgp: this.evpn ? { asn: this.opts.config.bgp!.asn, routerId: this.opts.config.bgp!.routerId } : undefined,
       startedAt: this.startedAt.toISOString(),
       ...this.stats,
     };
   }
 
   /** Control plane exits; the pinned fast path keeps forwarding. */
-  release(): void {
+  async release(): Promise<void> {
     if (this.ageTimer) clearInterval(this.ageTimer);
+    await this.evpn?.speaker.stop();
     this.target.release();
   }
 
   /** `vxgate stop`: remove everything this switch put in the kernel. */
-  destroy(): void {
+  async destroy(): Promise<void> {
     if (this.ageTimer) clearInterval(this.ageTimer);
+    await this.evpn?.speaker.stop();
     this.target.destroy();
   }
 }

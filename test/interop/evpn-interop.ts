@@ -146,22 +146,7 @@ export function startGobgp(lab: Lab, ns: string, p: { asn: number; routerId: str
   return { child, log, cli };
 }
 
-/** FRR bgpd with a private config dir, no zebra, no kernel routes. */
-export function startFrr(lab: Lab, ns: string, config: string) {
-  const dir = join(lab.tmpdir, `frr-${ns.slice(-6)}`);
-  lab.exec(null, "mkdir", ["-p", dir]);
-  const conf = join(dir, "bgpd.conf");
-  writeFileSync(conf, config);
-  const child = lab.spawn(ns, "/usr/lib/frr/bgpd", [
-    "-f", conf, "-i", join(dir, "bgpd.pid"), "--vty_socket", dir, "-Z", "-S", "-n", "-P", "0", "-u", "root", "-g", "root", "--log", "stdout",
-  ]);
-  const log: string[] = [];
-  child.stdout?.on("data", (d) => log.push(String(d)));
-  child.stderr?.on("data", (d) => log.push(String(d)));
-  const vtysh = async (cmd: string) => lab.execAsync(ns, "vtysh", ["--vty_socket", dir, "-c", cmd]);
-  const json = async <T = any>(cmd: string): Promise<T> => JSON.parse(await vtysh(cmd)) as T;
-  return { child, log, vtysh, json, dir };
-}
+export { startFrr } from "../../lab/frr.ts";
 
 /** zebra + bgpd (advertise-all-vni) with a kernel VXLAN device: FRR as a real VTEP that originates routes. */
 export function startFrrVtep(lab: Lab, ns: string, bgpdConfig: string) {

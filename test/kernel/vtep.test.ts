@@ -137,8 +137,8 @@ describe("vxgate show", () => {
 
   it("prints the forwarding table as a human table and as JSON, from the management API", () => {
     const human = cli("show", "fdb", "--config", sw.configPath);
-    expect(human.split("\n")[0]).toMatch(/^VNI\s+MAC\s+TYPE\s+PORT/);
-    expect(human).toMatch(new RegExp(`100\\s+${STATIC_REMOTE}\\s+remote\\s+-\\s+-\\s+${REMOTE_A.replace(/\./g, "\\.")}\\s+true`));
+    expect(human.split("\n")[0]).toMatch(/^VNI\s+MAC\s+TYPE\s+SOURCE\s+PORT/);
+    expect(human).toMatch(new RegExp(`100\\s+${STATIC_REMOTE}\\s+remote\\s+static\\s+-\\s+-\\s+${REMOTE_A.replace(/\./g, "\\.")}\\s`));
     const rows = JSON.parse(cli("show", "fdb", "--json", "--config", sw.configPath)) as FdbRow[];
     expect(rows).toContainEqual(expect.objectContaining({ vni: 100, mac: H1, type: "local", port: "h1" }));
   });

@@ -1,0 +1,159 @@
+// The switch side of the EVPN speaker: what routes do to the fast path.
+// Remote MACs become FDB_CONTROL entries (never aged; the data path may still
+// move them when the host shows up locally, which is how MAC mobility starts);
+// type-3 routes add VTEPs to a VNI's flood list; every VTEP a route names is
+// admitted as an outer source for that VNI.
+import { constants } from "../codegen/tables.ts";
+import type { EvpnSwitchPort } from "./evpn/macs.ts";
+import type { Logger } from "./log.ts";
+import type { Target } from "./target.ts";
+import { listNetDevs } from "./netdev.ts";
+
+/** How recently a local MAC must have sent a frame to count as still present
+ * (the data path refreshes an entry's timestamp at most once per LEARN_REFRESH_NS). */
+const PRESENT_NS = 2n * BigInt(constants.LEARN_REFRESH_NS);
+
+export interface EvpnPortHooks {
+  /** the flood or admit sets changed: recompute and apply the VNI tables */
+  vnisChanged(): void;
+  /** a remote VTEP appeared: keep its outer next hop resolved */
+  vtepSeen(vtep: string): void;
+}
+
+export interface DuplicateReport {
+  vni: number;
+  mac: string;
+  detail: string;
+  at: string;
+}
+
+export class FastPathEvpnPort implements EvpnSwitchPort {
+  /** per VNI: VTEPs from type-3 routes */
+  readonly flood = new Map<number, Set<string>>();
+  /** per VNI: VTEP -> number of remote MACs behind it */
+  private readonly macVteps = new Map<number, Map<string, number>>();
+  /** per VNI: admitted VTEPs (flood or MAC next hop) */
+  readonly admit = new Map<number, Set<string>>();
+  /** (vni/mac) -> VTEP of the remote entry we installed */
+  private readonly installed = new Map<string, string>();
+  readonly duplicates: DuplicateReport[] = [];
+
+  constructor(
+    private readonly target: Target,
+    private readonly hooks: EvpnPortHooks,
+    private readonly log: Logger,
+  ) {}
+
+  installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }): void {
+    const fdb = this.target.table("fdb");
+    const key = { vni, mac };
+    const cur = fdb.get(key);
+    if (cur && (cur.flags & constants.FDB_STATIC) && !(cur.flags & constants.FDB_CONTROL)) {
+      this.log.warn("EVPN route for a MAC configured static here: kept the static entry", { vni, mac, vtep });
+      return;
+    }
+    const id = `${vni}/${mac}`;
+    const prev = this.installed.get(id);
+    fdb.set(key, {
+      kind: constants.FDB_REMOTE,
+      flags: constants.FDB_CONTROL | (info.sticky ? constants.FDB_STATIC : 0),
+      vlan: 0,
+      ifindex: 0,
+      remote: vtep,
+      seen_ns: 0n,
+      event_ns: 0n,
+    });
+    this.installed.set(id, vtep);
+    if (prev !== vtep) {
+      if (prev) this.unref(vni, prev);
+      this.ref(vni, vtep);
+    }
+  }
+
+  removeRemoteMac(vni: number, mac: string, vtep: string): void {
+    const id = `${vni}/${mac}`;
+    if (this.installed.get(id) !== vtep) return;
+    this.installed.delete(id);
+    const fdb = this.target.table("fdb");
+    const cur = fdb.get({ vni, mac });
+    // only our own entry: the host may have shown up locally meanwhile
+    if (cur && cur.kind === constants.FDB_REMOTE && cur.remote === vtep && cur.flags & constants.FDB_CONTROL) fdb.delete({ vni, mac });
+    this.unref(vni, vtep);
+  }
+
+  addFloodVtep(vni: number, vtep: string): void {
+    let s = this.flood.get(vni);
+    if (!s) this.flood.set(vni, (s = new Set()));
+    if (s.has(vtep)) return;
+    s.add(vtep);
+    this.recomputeAdmit(vni);
+    this.hooks.vtepSeen(vtep);
+    this.hooks.vnisChanged();
+  }
+
+  removeFloodVtep(vni: number, vtep: string): void {
+    if (!this.flood.get(vni)?.delete(vtep)) return;
+    this.recomputeAdmit(vni);
+    this.hooks.vnisChanged();
+  }
+
+  localMacPresent(vni: number, mac: string): boolean {
+    const e = this.target.table("fdb").get({ vni, mac });
+    if (!e || e.kind !== constants.FDB_LOCAL) return false;
+    // a host behind a port without carrier is gone, however recently it spoke
+    const port = [...listNetDevs().values()].find((d) => d.ifindex === e.ifindex);
+    if (!port?.carrier) return false;
+    if (e.flags & constants.FDB_STATIC) return true;
+    return process.hrtime.bigint() - e.seen_ns < PRESENT_NS;
+  }
+
+  deleteLocalMac(vni: number, mac: string): void {
+    const fdb = this.target.table("fdb");
+    const e = fdb.get({ vni, mac });
+    if (e && e.kind === constants.FDB_LOCAL && !(e.flags & constants.FDB_STATIC)) {
+      fdb.delete({ vni, mac });
+      this.log.info("local MAC removed: the host moved to another switch", { vni, mac });
+    }
+  }
+
+  reportDuplicate(vni: number, mac: string, detail: string): void {
+    const fdb = this.target.table("fdb");
+    const e = fdb.get({ vni, mac });
+    // freeze where it is: the data path stops moving it until an operator clears it
+    if (e) fdb.set({ vni, mac }, { ...e, flags: e.flags | constants.FDB_FROZEN });
+    this.duplicates.push({ vni, mac, detail, at: new Date().toISOString() });
+    if (this.duplicates.length > 1000) this.duplicates.shift();
+    this.log.warn("duplicate MAC detected: frozen", { vni, mac, detail });
+  }
+
+  private ref(vni: number, vtep: string): void {
+    let m = this.macVteps.get(vni);
+    if (!m) this.macVteps.set(vni, (m = new Map()));
+    const n = (m.get(vtep) ?? 0) + 1;
+    m.set(vtep, n);
+    if (n === 1) {
+      this.hooks.vtepSeen(vtep);
+      if (this.recomputeAdmit(vni)) this.hooks.vnisChanged();
+    }
+  }
+
+  private unref(vni: number, vtep: string): void {
+    const m = this.macVteps.get(vni);
+    const n = (m?.get(vtep) ?? 0) - 1;
+    if (n > 0) {
+      m!.set(vtep, n);
+      return;
+    }
+    m?.delete(vtep);
+    if (this.recomputeAdmit(vni)) this.hooks.vnisChanged();
+  }
+
+  /** Returns whether the admitted set of the VNI changed. */
+  private recomputeAdmit(vni: number): boolean {
+    const next = new Set([...(this.flood.get(vni) ?? []), ...(this.macVteps.get(vni)?.keys() ?? [])]);
+    const cur = this.admit.get(vni) ?? new Set<string>();
+    const changed = next.size !== cur.size || [...next].some((v) => !cur.has(v));
+    this.admit.set(vni, next);
+    return changed;
+  }
+}
