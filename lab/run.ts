@@ -9,6 +9,7 @@ import { Fabric, Lab, REPO, type SwitchSpec } from "./fabric.ts";
 import { ping, udpExchange } from "../test/harness/ping.ts";
 import { renderTable } from "../src/cli/table.ts";
 import { renderEvpnView } from "../src/control/evpn/show.ts";
+import { moveHost } from "./mobility.ts";
 
 const keep = process.argv.includes("--keep");
 const SAME_MAC = "02:00:00:00:01:01";
@@ -39,6 +40,24 @@ export const LAB_SWITCHES: SwitchSpec[] = [
 
 const say = (s = "") => process.stdout.write(s + "\n");
 
+export const MOVE = {
+  host: "c1",
+  mac: "02:00:00:00:03:01",
+  ip: "198.51.100.3",
+  prefixLen: 24,
+  vni: 100,
+  toIf: "eth1",
+  toSwitch: "lab-sw2",
+  toPort: "h3",
+};
+
+/** The spare cable for the mobility step: host side down until the move. */
+export function cableStandby(fabric: Fabric): void {
+  const lab = fabric.lab;
+  lab.veth(fabric.hostNs(MOVE.host), MOVE.toIf, fabric.switchNs(MOVE.toSwitch), MOVE.toPort, { macA: MOVE.mac, txChecksum: false });
+  lab.down(fabric.hostNs(MOVE.host), MOVE.toIf);
+}
+
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
     say("npm run lab needs root (network namespaces, XDP, bpffs)");
@@ -49,6 +68,8 @@ async function main(): Promise<number> {
   try {
     say("== building the fabric: spine (FRR route reflector) + 3 switches + 6 hosts in network namespaces");
     const fabric = new Fabric(lab, LAB_SWITCHES, { reflector: true });
+    // c1 also has a spare cable (down) to sw2's port h3: the mobility step moves it there
+    cableStandby(fabric);
     for (const sw of fabric.switchNames) {
       await fabric.start(sw);
       say(`   ${sw}: vxgate running (config ${fabric.config(sw).file}, VTEP ${fabric.config(sw).vtep.sourceIp})`);
@@ -97,6 +118,17 @@ async function main(): Promise<number> {
       say(`-- ${sw}: fast-path counters`);
       process.stdout.write(renderTable(rows, ["counter", "packets", "bytes"]));
     }
+    say("\n== MAC mobility: c1 (02:00:00:00:03:01, VNI 100) is re-cabled from sw3 to sw2 and sends a gratuitous ARP");
+    const moved = await moveHost(fabric, MOVE);
+    for (const [sw, ms] of Object.entries(moved.perSwitchMs)) say(`   ${sw}: forwarding entry updated after ${ms.toFixed(1)} ms`);
+    say(`   converged on every switch ${moved.convergenceMs.toFixed(1)} ms after the gratuitous ARP`);
+    const macRows = await fabric.api<{ vni: number; mac: string; type: string; vtep: string; seq: number }[]>("lab-sw1", "evpn/mac");
+    const m = macRows.find((r) => r.vni === 100 && r.mac === MOVE.mac);
+    say(`   lab-sw1 now has it behind ${m?.vtep} with MAC mobility sequence ${m?.seq}`);
+    const after = await ping(lab, fabric.hostNs("a1"), "198.51.100.3", { count: 3, timeoutS: 2 });
+    if (after.received !== after.sent) failures++;
+    say(`   ping a1 -> c1 at its new place: ${after.received}/${after.sent} replies${after.received === after.sent ? "" : "  FAILED"}`);
+
     say(`\n== result: ${failures === 0 ? "all traffic crossed the fabric" : `${failures} exchanges FAILED`}`);
 
     if (keep) {
