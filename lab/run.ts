@@ -4,59 +4,15 @@
 // Then ARP + ping + UDP between hosts on different switches, and what crossed
 // where, read from vxgate's own tables, routes and counters. Everything is
 // removed on exit. `npm run lab -- --keep` leaves it up until Ctrl-C.
-import { join } from "node:path";
-import { Fabric, Lab, REPO, type SwitchSpec } from "./fabric.ts";
+import { Fabric, Lab } from "./fabric.ts";
+import { LAB_SWITCHES, MOVE, cableStandby } from "./topology.ts";
 import { ping, udpExchange } from "../test/harness/ping.ts";
 import { renderTable } from "../src/cli/table.ts";
 import { renderEvpnView } from "../src/control/evpn/show.ts";
 import { moveHost } from "./mobility.ts";
 
 const keep = process.argv.includes("--keep");
-const SAME_MAC = "02:00:00:00:01:01";
-
-export const LAB_SWITCHES: SwitchSpec[] = [
-  {
-    configPath: join(REPO, "lab/sw1.yaml"),
-    hosts: [
-      { name: "a1", port: "h1", mac: SAME_MAC, cidr: "198.51.100.1/24" },
-      { name: "a2", port: "h2", mac: SAME_MAC, cidr: "203.0.113.1/24" },
-    ],
-  },
-  {
-    configPath: join(REPO, "lab/sw2.yaml"),
-    hosts: [
-      { name: "b1", port: "h1", mac: "02:00:00:00:02:01", cidr: "198.51.100.2/24" },
-      { name: "b2", port: "h2", mac: "02:00:00:00:02:02", cidr: "203.0.113.2/24" },
-    ],
-  },
-  {
-    configPath: join(REPO, "lab/sw3.yaml"),
-    hosts: [
-      { name: "c1", port: "h1", mac: "02:00:00:00:03:01", cidr: "198.51.100.3/24" },
-      { name: "c2", port: "h2", mac: "02:00:00:00:03:02", cidr: "203.0.113.3/24" },
-    ],
-  },
-];
-
 const say = (s = "") => process.stdout.write(s + "\n");
-
-export const MOVE = {
-  host: "c1",
-  mac: "02:00:00:00:03:01",
-  ip: "198.51.100.3",
-  prefixLen: 24,
-  vni: 100,
-  toIf: "eth1",
-  toSwitch: "lab-sw2",
-  toPort: "h3",
-};
-
-/** The spare cable for the mobility step: host side down until the move. */
-export function cableStandby(fabric: Fabric): void {
-  const lab = fabric.lab;
-  lab.veth(fabric.hostNs(MOVE.host), MOVE.toIf, fabric.switchNs(MOVE.toSwitch), MOVE.toPort, { macA: MOVE.mac, txChecksum: false });
-  lab.down(fabric.hostNs(MOVE.host), MOVE.toIf);
-}
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {

@@ -1,0 +1,49 @@
+// The lab's topology: which hosts hang off which switch (the switches
+// themselves are lab/sw*.yaml), and the spare cable the mobility step uses.
+import { join } from "node:path";
+import { REPO, type Fabric, type SwitchSpec } from "./fabric.ts";
+
+const SAME_MAC = "02:00:00:00:01:01";
+
+export const LAB_SWITCHES: SwitchSpec[] = [
+  {
+    configPath: join(REPO, "lab/sw1.yaml"),
+    hosts: [
+      { name: "a1", port: "h1", mac: SAME_MAC, cidr: "198.51.100.1/24" },
+      { name: "a2", port: "h2", mac: SAME_MAC, cidr: "203.0.113.1/24" },
+    ],
+  },
+  {
+    configPath: join(REPO, "lab/sw2.yaml"),
+    hosts: [
+      { name: "b1", port: "h1", mac: "02:00:00:00:02:01", cidr: "198.51.100.2/24" },
+      { name: "b2", port: "h2", mac: "02:00:00:00:02:02", cidr: "203.0.113.2/24" },
+    ],
+  },
+  {
+    configPath: join(REPO, "lab/sw3.yaml"),
+    hosts: [
+      { name: "c1", port: "h1", mac: "02:00:00:00:03:01", cidr: "198.51.100.3/24" },
+      { name: "c2", port: "h2", mac: "02:00:00:00:03:02", cidr: "203.0.113.3/24" },
+    ],
+  },
+];
+
+export const MOVE = {
+  host: "c1",
+  mac: "02:00:00:00:03:01",
+  ip: "198.51.100.3",
+  prefixLen: 24,
+  vni: 100,
+  toIf: "eth1",
+  toSwitch: "lab-sw2",
+  toPort: "h3",
+};
+
+/** The spare cable for the mobility step: host side down until the move. */
+export function cableStandby(fabric: Fabric, toSwitch: string = MOVE.toSwitch): void {
+  const lab = fabric.lab;
+  lab.veth(fabric.hostNs(MOVE.host), MOVE.toIf, fabric.switchNs(toSwitch), MOVE.toPort, { macA: MOVE.mac, txChecksum: false });
+  lab.down(fabric.hostNs(MOVE.host), MOVE.toIf);
+}
+

@@ -1,0 +1,92 @@
+// Three real vxgate switches (the lab's configs, renamed so they cannot collide
+// with `npm run lab`) peering through FRR as route reflector: flood lists and
+// forwarding entries come from EVPN routes, traffic crosses, and a host that
+// moves from one switch to another converges everywhere with a higher MAC
+// mobility sequence while the old switch drops its own entry.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Fabric, Lab } from "../../lab/fabric.ts";
+import { LAB_SWITCHES, MOVE, cableStandby } from "../../lab/topology.ts";
+import { moveHost } from "../../lab/mobility.ts";
+import { ping } from "../harness/index.ts";
+
+let lab: Lab;
+let fabric: Fabric;
+const tag = (process.pid % 100000).toString(36);
+const rename = (n: string) => n.replace("lab-sw", `ev${tag}-sw`);
+
+interface FdbRow {
+  vni: number;
+  mac: string;
+  type: string;
+  source: string;
+  port?: string;
+  remote?: string;
+}
+
+beforeAll(async () => {
+  lab = new Lab("evpn-fabric");
+  const specs = LAB_SWITCHES.map((s, i) => {
+    const text = readFileSync(s.configPath, "utf8")
+      .replace(/lab-sw(\d)/g, (_m, d: string) => rename(`lab-sw${d}`))
+      .replace(/socket: .*/, `socket: ${join(lab.tmpdir, `sw${i + 1}.sock`)}`);
+    const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
+    writeFileSync(configPath, text);
+    return { ...s, configPath };
+  });
+  fabric = new Fabric(lab, specs, { reflector: true });
+  cableStandby(fabric, rename(MOVE.toSwitch));
+  for (const sw of fabric.switchNames) await fabric.start(sw);
+  await fabric.waitEstablished();
+}, 120_000);
+
+afterAll(async () => {
+  await fabric?.shutdown();
+  await lab?.dispose();
+});
+
+describe("EVPN fabric through an FRR route reflector", () => {
+  it("builds every VNI's flood list from type-3 routes", async () => {
+    const sw1 = rename("lab-sw1");
+    await expect
+      .poll(async () => (await fabric.api<{ vni: number; type: string; target: string }[]>(sw1, "flood")).filter((f) => f.vni === 100 && f.type === "remote").map((f) => f.target).sort(), { timeout: 10_000 })
+      .toEqual(["198.18.0.2", "198.18.0.3"]);
+  });
+
+  it("carries traffic between hosts on different switches, and installs the remote MACs from type-2 routes", async () => {
+    const r = await ping(lab, fabric.hostNs("a1"), "198.51.100.3", { count: 3, timeoutS: 2 });
+    expect(r.received).toBe(3);
+    const sw1 = rename("lab-sw1");
+    await expect
+      .poll(async () => (await fabric.api<FdbRow[]>(sw1, "fdb")).find((x) => x.vni === 100 && x.mac === MOVE.mac), { timeout: 10_000 })
+      .toMatchObject({ type: "remote", source: "evpn", remote: "198.18.0.3" });
+    // the same MAC in two VNIs on sw1 is known on sw3 in both
+    await ping(lab, fabric.hostNs("a2"), "203.0.113.3", { count: 1, timeoutS: 2 });
+    const sw3 = rename("lab-sw3");
+    await expect
+      .poll(async () => (await fabric.api<FdbRow[]>(sw3, "fdb")).filter((x) => x.mac === "02:00:00:00:01:01").map((x) => [x.vni, x.remote]), { timeout: 10_000 })
+      .toEqual([
+        [100, "198.18.0.1"],
+        [200, "198.18.0.1"],
+      ]);
+  });
+
+  it("converges on every switch when a host moves, with a higher mobility sequence, and the old switch drops its entry", async () => {
+    const [sw1, sw2, sw3] = ["lab-sw1", "lab-sw2", "lab-sw3"].map(rename) as [string, string, string];
+    const seqBefore = (await fabric.api<{ vni: number; mac: string; seq: number }[]>(sw1, "evpn/mac")).find((r) => r.vni === 100 && r.mac === MOVE.mac)?.seq ?? 0;
+    const moved = await moveHost(fabric, { ...MOVE, toSwitch: sw2 });
+    console.log(`mobility convergence: ${moved.convergenceMs.toFixed(1)} ms (${JSON.stringify(moved.perSwitchMs)})`);
+    expect(Object.keys(moved.perSwitchMs).sort()).toEqual([sw1, sw2, sw3].sort());
+    for (const sw of [sw1, sw3]) {
+      const row = (await fabric.api<{ vni: number; mac: string; type: string; vtep: string; seq: number }[]>(sw, "evpn/mac")).find((r) => r.vni === 100 && r.mac === MOVE.mac);
+      expect(row).toMatchObject({ type: "remote", vtep: "198.18.0.2" });
+      expect(row!.seq).toBeGreaterThan(seqBefore);
+    }
+    const old = (await fabric.api<FdbRow[]>(sw3, "fdb")).find((r) => r.vni === 100 && r.mac === MOVE.mac);
+    expect(old).toMatchObject({ type: "remote", remote: "198.18.0.2" });
+    const r = await ping(lab, fabric.hostNs("a1"), MOVE.ip, { count: 3, timeoutS: 2 });
+    expect(r.received).toBe(3);
+  });
+});
+
