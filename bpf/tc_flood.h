@@ -173,7 +173,12 @@ int vxg_tc_uplink(struct __sk_buff *skb)
 		count(VXG_CNT_DROP_MALFORMED, skb->len);
 		return TC_ACT_SHOT;
 	}
-	if (skb->len > rx.frame_len && bpf_skb_change_tail(skb, rx.frame_len, 0)) {
+	/* exactly the inner frame: padding past the UDP payload goes. The shrink
+	 * below needs 20 bytes after the inner Ethernet header (the kernel checks it
+	 * against the outer IPv4 header size), so a runt shorter than that is padded
+	 * to the Ethernet minimum of 60 bytes, as a physical port would pad it. */
+	__u32 want_len = rx.frame_len < outer_len + 14 + 20 ? outer_len + 60 : rx.frame_len;
+	if (skb->len != want_len && bpf_skb_change_tail(skb, want_len, 0)) {
 		count(VXG_CNT_ERR_ADJUST, skb->len);
 		return TC_ACT_SHOT;
 	}

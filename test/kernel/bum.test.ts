@@ -320,15 +320,11 @@ describe("BUM from the overlay (split horizon)", () => {
     expect(got.p1[0]!.raw.subarray(0, inner.length).equals(inner)).toBe(true);
   });
 
-  // BUG (bpf/tc_flood.h, vxg_tc_uplink): BUM decapsulation shrinks the skb with
-  // bpf_skb_adjust_room(skb, -outer_len, BPF_ADJ_ROOM_MAC), and the kernel
-  // refuses to shrink an skb whose protocol is still the outer IPv4 to less than
-  // sizeof(struct iphdr) past the network offset. An inner frame with fewer than
-  // 20 bytes after its Ethernet header is therefore counted as err_adjust and
-  // dropped, while the same frame as known unicast (XDP, above) is delivered.
-  // Padding the inner frame to the Ethernet minimum (bpf_skb_change_tail)
-  // before shrinking would avoid it.
-  it.fails("copies a short inner broadcast from the overlay to the local ports", async () => {
+  // BUM decapsulation shrinks the skb with bpf_skb_adjust_room, which the
+  // kernel refuses below 20 bytes past the (outer IPv4) network header; runt
+  // inner frames are padded to the Ethernet minimum first, as a switch port
+  // would, so they are replicated like any other.
+  it("copies a short inner broadcast from the overlay to the local ports", async () => {
     const src = "02:00:00:00:b1:08";
     const inner = shortInner("ff:ff:ff:ff:ff:ff", src);
     const before = await sw.counters();

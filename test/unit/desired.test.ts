@@ -34,8 +34,24 @@ describe("desired table state from a config", () => {
       { kind: constants.FLOOD_REMOTE, vlan: 0, ifindex: 0, remote: "10.0.0.2" },
       { kind: constants.FLOOD_REMOTE, vlan: 0, ifindex: 0, remote: "10.0.0.3" },
     ]);
-    expect(want.vnis.get(100)).toEqual({ flags: constants.VNI_LEARN_LOCAL | constants.VNI_LEARN_REMOTE, flood_count: 5 });
+    // full.yaml has a bgp: section, so the overlay's MACs come from EVPN: local learning only
+    expect(want.vnis.get(100)).toEqual({ flags: constants.VNI_LEARN_LOCAL, flood_count: 5 });
     expect(want.vnis.get(200)!.flags).toBe(0); // learning: false
+  });
+
+  it("floods and learns from the overlay when there is no BGP", () => {
+    const plain = desiredState({ ...cfg, bgp: undefined }, (n) => ifindex[n]!);
+    expect(plain.vnis.get(100)!.flags).toBe(constants.VNI_LEARN_LOCAL | constants.VNI_LEARN_REMOTE);
+  });
+
+  it("adds EVPN-learned VTEPs to flood lists and the admission list, without duplicates", () => {
+    const added = desiredState(cfg, (n) => ifindex[n]!, {
+      flood: new Map([[100, ["10.0.0.3", "10.0.0.9"]]]),
+      admit: new Map([[300, ["10.0.0.7"]]]),
+    });
+    expect(added.flood.get(100)!.filter((f) => f.kind === constants.FLOOD_REMOTE).map((f) => f.remote)).toEqual(["10.0.0.2", "10.0.0.3", "10.0.0.9"]);
+    expect(added.vnis.get(100)!.flood_count).toBe(6);
+    expect(added.vteps).toContainEqual([{ vni: 300, remote: "10.0.0.7" }, { refs: 1 }]);
   });
 
   it("admits remote VTEPs per VNI, counting every reason", () => {
