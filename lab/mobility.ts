@@ -5,6 +5,7 @@
 import type { Fabric } from "./fabric.ts";
 import { arpRequest } from "../test/harness/packets.ts";
 import { sendFrames } from "../test/harness/send.ts";
+import type { FdbRow } from "../src/control/runtime.ts";
 
 export interface MoveSpec {
   host: string; // host namespace label
@@ -18,13 +19,6 @@ export interface MoveSpec {
   toPort: string;
 }
 
-interface FdbRow {
-  vni: number;
-  mac: string;
-  type: string;
-  port?: string;
-  remote?: string;
-}
 
 export interface MoveResult {
   /** ms from the gratuitous ARP to the last switch's entry pointing at the new place */

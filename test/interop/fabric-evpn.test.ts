@@ -10,20 +10,13 @@ import { Fabric, Lab } from "../../lab/fabric.ts";
 import { LAB_SWITCHES, MOVE, cableStandby } from "../../lab/topology.ts";
 import { moveHost } from "../../lab/mobility.ts";
 import { ping } from "../harness/index.ts";
+import type { FdbRow } from "../../src/control/runtime.ts";
 
 let lab: Lab;
 let fabric: Fabric;
 const tag = (process.pid % 100000).toString(36);
 const rename = (n: string) => n.replace("lab-sw", `ev${tag}-sw`);
 
-interface FdbRow {
-  vni: number;
-  mac: string;
-  type: string;
-  source: string;
-  port?: string;
-  remote?: string;
-}
 
 beforeAll(async () => {
   lab = new Lab("evpn-fabric");

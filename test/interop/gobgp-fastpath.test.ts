@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { udpFrame, vxlanEncap } from "../harness/index.ts";
 import { bootSwitch, VTEP, vxlanOnly, type SwitchUnderTest } from "../kernel/switch-fixture.ts";
 import { startGobgp } from "./evpn-interop.ts";
+import type { FdbRow } from "../../src/control/runtime.ts";
 
 const H1 = "02:00:00:00:00:11";
 const THEIRS = "02:00:00:00:77:01";
@@ -14,13 +15,6 @@ const PEER_VTEP = "198.18.0.2";
 let sw: SwitchUnderTest;
 let gobgp: (...args: string[]) => Promise<string>;
 
-interface FdbRow {
-  vni: number;
-  mac: string;
-  type: string;
-  source: string;
-  remote?: string;
-}
 interface FloodRow {
   vni: number;
   type: string;

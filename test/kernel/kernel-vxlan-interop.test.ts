@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Fabric, Lab } from "../../lab/fabric.ts";
 import { ping, startCapture, udpExchange, type Capture, type DecodedPacket } from "../harness/index.ts";
+import type { FdbRow } from "../../src/control/runtime.ts";
 
 const VXGATE_VTEP = "198.18.0.1";
 const KERNEL_VTEP = "198.18.0.2";
@@ -30,13 +31,6 @@ let capKernel: Capture;
 let ours: DecodedPacket[] = [];
 let theirs: DecodedPacket[] = [];
 
-interface FdbRow {
-  vni: number;
-  mac: string;
-  type: string;
-  port?: string;
-  remote?: string;
-}
 
 beforeAll(async () => {
   lab = new Lab("kvx-interop");

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { arpRequest, type Capture, type DecodedPacket, sleep, udpFrame, vxlanEncap } from "../harness/index.ts";
 import { bootSwitch, REMOTE_A, REMOTE_B, VTEP, vxlanOnly, type SwitchUnderTest } from "./switch-fixture.ts";
+import type { FdbRow } from "../../src/control/runtime.ts";
 
 const S_LOCAL = "02:00:00:00:5a:01"; // static on h1 (VNI 100)
 const S_REMOTE = "02:00:00:00:5a:02"; // static behind REMOTE_A (VNI 100)
@@ -50,16 +51,6 @@ afterAll(async () => {
   await sw?.dispose();
 });
 
-interface FdbRow {
-  vni: number;
-  mac: string;
-  type: "local" | "remote";
-  port?: string;
-  vlan?: number;
-  remote?: string;
-  static: boolean;
-  ageSeconds?: number;
-}
 interface MoveRow {
   vni: number;
   mac: string;

@@ -76,14 +76,6 @@ interface Status {
   learnEvents: number;
   moveEvents: number;
 }
-interface FdbRow {
-  vni: number;
-  mac: string;
-  type: string;
-  port?: string;
-  remote?: string;
-  static: boolean;
-}
 type Counters = Record<string, { packets: string }>;
 
 const api = <T>(sw: number, view: string) => fabric.api<T>(names[sw]!, view);
@@ -124,6 +116,7 @@ while not stop[0] and n < maxn:
         time.sleep(d)
 print("sent %d" % n, flush=True)
 `;
+import type { FdbRow } from "../../src/control/runtime.ts";
 
 interface StreamResult {
   sent: number;

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { arpRequest, type Capture, type DecodedPacket, ETH_P_8021Q, udpFrame, vxlanEncap } from "../harness/index.ts";
 import { bootSwitch, REMOTE_A, REMOTE_B, VTEP, vxlanOnly, type SwitchUnderTest } from "./switch-fixture.ts";
+import type { FdbRow } from "../../src/control/runtime.ts";
 
 // pt on trunk t1 {10: 100, 20: 200}; pu on trunk t2 {11: 100} (VNI 100 under another VLAN id)
 const H1 = "02:00:00:00:03:01"; // p1, untagged VNI 100
@@ -60,14 +61,6 @@ afterAll(async () => {
   await sw?.dispose();
 });
 
-interface FdbRow {
-  vni: number;
-  mac: string;
-  type: string;
-  port?: string;
-  vlan?: number;
-  remote?: string;
-}
 
 const HOSTS = ["p1", "p2", "pt", "pu"] as const;
 type Where = (typeof HOSTS)[number] | "spine";

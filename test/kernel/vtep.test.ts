@@ -5,6 +5,7 @@ import { ethernet, ETH_P_IPV4, udpFrame, vxlanEncap, arpRequest } from "../harne
 import { execFileSync } from "node:child_process";
 import { CLI } from "../../lab/fabric.ts";
 import { bootSwitch, REMOTE_A, REMOTE_B, VTEP, vxlanOnly, type SwitchUnderTest } from "./switch-fixture.ts";
+import type { FdbRow } from "../../src/control/runtime.ts";
 
 const H1 = "02:00:00:00:00:11";
 const H2 = "02:00:00:00:00:12";
@@ -41,13 +42,6 @@ afterAll(async () => {
   await sw?.dispose();
 });
 
-interface FdbRow {
-  vni: number;
-  mac: string;
-  type: string;
-  port?: string;
-  remote?: string;
-}
 
 const fdb = () => sw.api<FdbRow[]>("fdb");
 
