@@ -37,6 +37,9 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   /** (vni/mac) -> VTEP of the remote entry we installed */
   private readonly installed = new Map<string, string>();
   readonly duplicates: DuplicateReport[] = [];
+  /** adopted from the fast path at boot and not yet confirmed by a route */
+  private readonly staleFlood = new Set<string>(); // vni/vtep
+  private readonly staleMacs = new Set<string>(); // vni/mac
 
   constructor(
     private readonly target: Target,
@@ -64,6 +67,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       event_ns: 0n,
     });
     this.installed.set(id, vtep);
+    this.staleMacs.delete(id);
     if (prev !== vtep) {
       if (prev) this.unref(vni, prev);
       this.ref(vni, vtep);
@@ -84,6 +88,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   addFloodVtep(vni: number, vtep: string): void {
     let s = this.flood.get(vni);
     if (!s) this.flood.set(vni, (s = new Set()));
+    this.staleFlood.delete(`${vni}/${vtep}`);
     if (s.has(vtep)) return;
     s.add(vtep);
     this.recomputeAdmit(vni);
@@ -95,6 +100,46 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
     if (!this.flood.get(vni)?.delete(vtep)) return;
     this.recomputeAdmit(vni);
     this.hooks.vnisChanged();
+  }
+
+  /** A restarted control plane adopts what the previous one installed (remote
+   * EVPN MACs, flood VTEPs beyond the config's) so forwarding goes on; each is
+   * stale until a route confirms it, and purgeStale() removes the rest. */
+  seedFromFastPath(configFlood: ReadonlyMap<number, readonly string[]>): { macs: number; flood: number } {
+    for (const [k, v] of this.target.table("fdb").entries()) {
+      if (v.kind !== constants.FDB_REMOTE || !(v.flags & constants.FDB_CONTROL)) continue;
+      const id = `${k.vni}/${k.mac}`;
+      this.installed.set(id, v.remote);
+      this.staleMacs.add(id);
+      let m = this.macVteps.get(k.vni);
+      if (!m) this.macVteps.set(k.vni, (m = new Map()));
+      m.set(v.remote, (m.get(v.remote) ?? 0) + 1);
+    }
+    for (const [k, v] of this.target.table("flood").entries()) {
+      if (v.kind !== constants.FLOOD_REMOTE || configFlood.get(k.vni)?.includes(v.remote)) continue;
+      let s = this.flood.get(k.vni);
+      if (!s) this.flood.set(k.vni, (s = new Set()));
+      s.add(v.remote);
+      this.staleFlood.add(`${k.vni}/${v.remote}`);
+    }
+    for (const vni of new Set([...this.flood.keys(), ...this.macVteps.keys()])) this.recomputeAdmit(vni);
+    return { macs: this.staleMacs.size, flood: this.staleFlood.size };
+  }
+
+  /** After the first full exchange with the peers: drop what no route confirmed. */
+  purgeStale(): { macs: number; flood: number } {
+    const done = { macs: this.staleMacs.size, flood: this.staleFlood.size };
+    for (const id of [...this.staleMacs]) {
+      const [vni, mac] = id.split("/") as [string, string];
+      this.removeRemoteMac(Number(vni), mac, this.installed.get(id)!);
+    }
+    this.staleMacs.clear();
+    for (const id of [...this.staleFlood]) {
+      const [vni, vtep] = id.split("/") as [string, string];
+      this.removeFloodVtep(Number(vni), vtep);
+    }
+    this.staleFlood.clear();
+    return done;
   }
 
   localMacPresent(vni: number, mac: string): boolean {

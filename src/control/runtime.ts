@@ -58,6 +58,7 @@ export class Runtime {
   private readonly ifindexes: Map<string, number>;
   evpn?: { speaker: EvpnSpeaker; port: FastPathEvpnPort };
   private vniUpdateQueued = false;
+  private stopped = false;
   readonly stats = { learnEvents: 0, moveEvents: 0, aged: 0, noNeighEvents: 0 };
 
   private constructor(private readonly opts: RuntimeOptions, target: Target, ifindexes: Map<string, number>) {
@@ -118,6 +119,7 @@ export class Runtime {
     const ifindexes = new Map([...listNetDevs().values()].map((d) => [d.name, d.ifindex]));
     const rt = new Runtime(opts, target, ifindexes);
     for (const p of target.ports()) rt.names.set(p.ifindex, p.name);
+    if (cfg.bgp) rt.prepareEvpn();
     const rep = reconcile(target, rt.desired);
     log.info("tables reconciled", { written: rep.written, deleted: rep.deleted, adopted: target.adopted });
     target.onEvent((e) => rt.onDataPathEvent(e));
@@ -127,17 +129,47 @@ export class Runtime {
     return rt;
   }
 
-  private async startEvpn(): Promise<void> {
+  /** The speaker and its port, before the first reconcile: what an earlier
+   * control plane installed from routes is adopted (stale until confirmed), so
+   * the reconcile keeps those flood lists and admissions and nothing stops. */
+  private prepareEvpn(): void {
     const cfg = this.opts.config;
     const log = this.opts.log.child({ part: "evpn" });
     const port = new FastPathEvpnPort(this.target, { vnisChanged: () => this.queueVniUpdate(), vtepSeen: (v) => void this.neighbours.ensure(v) }, log);
     const speaker = new EvpnSpeaker(cfg.bgp!, cfg.vtep.sourceIp, cfg.vnis.map((v) => v.vni), port, log);
     this.evpn = { speaker, port };
+    const seeded = port.seedFromFastPath(new Map(cfg.vnis.map((v) => [v.vni, v.flood])));
+    if (seeded.macs + seeded.flood > 0) log.info("adopted EVPN state from the fast path, stale until routes confirm it", seeded);
+    this.desired = this.computeDesired();
+  }
+
+  private async startEvpn(): Promise<void> {
+    const { speaker } = this.evpn!;
     // hosts already here (static, or learned before a restart) are announced at once
     for (const [k, v] of this.target.table("fdb").entries()) {
       if (v.kind === constants.FDB_LOCAL) speaker.localMacLearned(k.vni, k.mac, { vlan: v.vlan || undefined, sticky: (v.flags & constants.FDB_STATIC) !== 0 });
     }
     await speaker.start();
+    void this.purgeStaleEvpnWhenSynced();
+  }
+
+  /** Adopted EVPN entries nobody re-announced go once the peers have had their
+   * say: every session up and settled, or at most STALE_BOUND_MS after boot
+   * (forwarding on stale entries beats no forwarding while a reflector is away). */
+  private async purgeStaleEvpnWhenSynced(): Promise<void> {
+    const evpn = this.evpn!;
+    const STALE_BOUND_MS = 120_000;
+    const SETTLE_MS = 3_000;
+    const t0 = Date.now();
+    while (Date.now() - t0 < STALE_BOUND_MS && !this.stopped) {
+      const rows = evpn.speaker.summary();
+      if (rows.length > 0 && rows.every((r) => r.state === "Established")) break;
+      await new Promise((r) => setTimeout(r, 250).unref());
+    }
+    await new Promise((r) => setTimeout(r, SETTLE_MS).unref());
+    if (this.stopped) return;
+    const purged = evpn.port.purgeStale();
+    if (purged.macs + purged.flood > 0) this.opts.log.info("stale EVPN entries removed (no route confirmed them)", purged);
   }
 
   get config(): SwitchConfig {
@@ -310,6 +342,7 @@ export class Runtime {
 
   /** Control plane exits; the pinned fast path keeps forwarding. */
   async release(): Promise<void> {
+    this.stopped = true;
     if (this.ageTimer) clearInterval(this.ageTimer);
     await this.evpn?.speaker.stop();
     this.target.release();
@@ -317,6 +350,7 @@ export class Runtime {
 
   /** `vxgate stop`: remove everything this switch put in the kernel. */
   async destroy(): Promise<void> {
+    this.stopped = true;
     if (this.ageTimer) clearInterval(this.ageTimer);
     await this.evpn?.speaker.stop();
     this.target.destroy();
