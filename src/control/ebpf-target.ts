@@ -126,7 +126,14 @@ export class EbpfTarget implements Target {
         this.opts.log.info("replacing stale pinned fast path", { pins: this.pinDir });
         this.teardown(state);
       }
-      this.loadFresh();
+      try {
+        this.loadFresh();
+      } catch (e) {
+        // half a fast path is worse than none: take back whatever got attached or pinned
+        this.release();
+        this.teardown(undefined);
+        throw e;
+      }
     }
     this.writeState();
   }

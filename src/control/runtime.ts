@@ -103,6 +103,11 @@ export class Runtime {
   static async boot(opts: RuntimeOptions): Promise<Runtime> {
     const cfg = opts.config;
     const log = opts.log;
+    // every port must exist before anything is touched: a switch that cannot
+    // boot leaves the kernel as it found it
+    const devs = listNetDevs();
+    const missing = [...cfg.uplinks, ...cfg.ports].map((p) => p.name).filter((n) => !devs.has(n));
+    if (missing.length > 0) throw new Error(`${cfg.file}: interface${missing.length > 1 ? "s" : ""} ${missing.join(", ")} not found in this network namespace`);
     const built = buildPipeline(pipelineFor(cfg), opts.cacheDir ?? DEFAULT_CACHE_DIR);
     log.info("fast path generated", { hash: built.hash, object: built.objectPath, reused: built.reused });
     for (const u of cfg.uplinks) enableForwarding(u.name, log);
