@@ -76,6 +76,15 @@ function renderView(v: ApiView, data: unknown): string {
   }
 }
 
+async function inspectPinned(cfg: SwitchConfig, what: ApiView): Promise<unknown> {
+  const { Runtime } = await import("../control/runtime.ts");
+  const { view } = await import("../control/api.ts");
+  const rt = Runtime.inspect({ config: cfg, log: createLogger({ level: "error" }) });
+  if (!rt) return undefined;
+  // through JSON, as the API would have sent it (bigints become strings)
+  return JSON.parse(JSON.stringify(view(rt, what), (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -154,9 +163,19 @@ async function main(argv: string[]): Promise<number> {
       const what = positionals[0] as ApiView | undefined;
       const views: ApiView[] = ["fdb", "vni", "ports", "flood", "counters", "status", "moves"];
       if (!what || !views.includes(what)) throw new UsageError(`show what? one of ${views.join(", ")}`);
-      const socket = values.socket ?? (values.config ? loadOrExplain(values.config).management.socket : undefined);
+      const cfg = values.config ? loadOrExplain(values.config) : undefined;
+      const socket = values.socket ?? cfg?.management.socket;
       if (!socket) throw new UsageError("--config or --socket is required");
-      const data = await apiCall(socket, "GET", `/v1/${what}`);
+      let data: unknown;
+      try {
+        data = await apiCall(socket, "GET", `/v1/${what}`);
+      } catch (e) {
+        // control plane down: the fast path may still be forwarding from its pins
+        const pinned = cfg && ["fdb", "vni", "ports", "flood", "counters"].includes(what) ? await inspectPinned(cfg, what) : undefined;
+        if (pinned === undefined) throw e;
+        process.stderr.write(`vxgate: ${cfg!.switch.name}: control plane not running; read from the pinned fast path\n`);
+        data = pinned;
+      }
       process.stdout.write(values.json ? JSON.stringify(data, null, 2) + "\n" : renderView(what, data));
       return 0;
     }

@@ -108,9 +108,20 @@ export class EbpfTarget implements Target {
 
   /** Remove a switch's pinned fast path without booting it (`vxgate stop` with no daemon). */
   static removePinned(switchName: string, log?: Logger, roots: { bpffsRoot?: string; runRoot?: string } = {}): void {
-    const quiet: Logger = log ?? { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
-    const t = new EbpfTarget({ switchName, objectPath: "", hash: "", ports: [], log: quiet, ...roots });
+    const t = new EbpfTarget({ switchName, objectPath: "", hash: "", ports: [], log: log ?? quietLogger, ...roots });
     t.teardown(t.readState());
+  }
+
+  /** Look at a switch's pinned fast path without changing anything (`vxgate show`
+   * while the control plane is down). Undefined when nothing is pinned. */
+  static inspectPinned(switchName: string, roots: { bpffsRoot?: string; runRoot?: string } = {}): EbpfTarget | undefined {
+    const t = new EbpfTarget({ switchName, objectPath: "", hash: "", ports: [], log: quietLogger, ...roots });
+    const state = t.readState();
+    if (!state || !existsSync(join(t.pinDir, "maps"))) return undefined;
+    for (const tbl of Object.values(tables) as TableDecl[]) t.maps.set(tbl.mapName, BpfMap.openPinned(t.mapPin(tbl.mapName)));
+    t.attached = state.ports;
+    t.adopted = true;
+    return t;
   }
 
   private boot(): void {
@@ -385,6 +396,8 @@ export class EbpfTarget implements Target {
     this.teardown(state ?? { hash: this.opts.hash, objectPath: this.opts.objectPath, ports: this.attached });
   }
 }
+
+const quietLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quietLogger };
 
 function ensureBpffs(): void {
   if (bpffsMounted("/sys/fs/bpf")) return;

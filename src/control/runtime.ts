@@ -49,7 +49,8 @@ export interface MoveRecord {
 
 export class Runtime {
   readonly target: Target;
-  private desired: DesiredState;
+  /** set by boot (an inspecting runtime never computes it: its ports may live in another namespace) */
+  private desired!: DesiredState;
   private readonly neighbours: NeighbourKeeper;
   private ageTimer?: NodeJS.Timeout;
   private readonly names = new Map<number, string>();
@@ -64,7 +65,6 @@ export class Runtime {
   private constructor(private readonly opts: RuntimeOptions, target: Target, ifindexes: Map<string, number>) {
     this.target = target;
     this.ifindexes = ifindexes;
-    this.desired = this.computeDesired();
     this.neighbours = new NeighbourKeeper(opts.log);
   }
 
@@ -100,6 +100,17 @@ export class Runtime {
     });
   }
 
+  /** A read-only view of a switch's pinned fast path, for `vxgate show` while
+   * its control plane is down: the tables, ports and counters as they are. */
+  static inspect(opts: RuntimeOptions): Runtime | undefined {
+    const target = EbpfTarget.inspectPinned(opts.config.switch.name, { bpffsRoot: opts.bpffsRoot, runRoot: opts.runRoot });
+    if (!target) return undefined;
+    const ifindexes = new Map([...listNetDevs().values()].map((d) => [d.name, d.ifindex]));
+    const rt = new Runtime(opts, target, ifindexes);
+    for (const p of target.ports()) rt.names.set(p.ifindex, p.name);
+    return rt;
+  }
+
   static async boot(opts: RuntimeOptions): Promise<Runtime> {
     const cfg = opts.config;
     const log = opts.log;
@@ -124,6 +135,7 @@ export class Runtime {
     const ifindexes = new Map([...listNetDevs().values()].map((d) => [d.name, d.ifindex]));
     const rt = new Runtime(opts, target, ifindexes);
     for (const p of target.ports()) rt.names.set(p.ifindex, p.name);
+    rt.desired = rt.computeDesired();
     if (cfg.bgp) rt.prepareEvpn();
     const rep = reconcile(target, rt.desired);
     log.info("tables reconciled", { written: rep.written, deleted: rep.deleted, adopted: target.adopted });

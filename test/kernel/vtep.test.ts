@@ -2,7 +2,7 @@
 // switch, checked on the far side of the wire by tshark.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ethernet, ETH_P_IPV4, udpFrame, vxlanEncap, arpRequest } from "../harness/index.ts";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { CLI } from "../../lab/fabric.ts";
 import { bootSwitch, REMOTE_A, REMOTE_B, VTEP, vxlanOnly, type SwitchUnderTest } from "./switch-fixture.ts";
 import type { FdbRow } from "../../src/control/runtime.ts";
@@ -147,5 +147,17 @@ describe("vxgate show", () => {
     expect(cli("show", "counters", "--config", sw.configPath)).toMatch(/^encap_fwd\s+\d+\s+\d+$/m);
     const flood = JSON.parse(cli("show", "flood", "--json", "--config", sw.configPath)) as { vni: number; type: string; target: string }[];
     expect(flood.filter((f) => f.vni === 100).map((f) => f.target)).toEqual(["h1", "h2", REMOTE_A, REMOTE_B]);
+  });
+
+  // last: it stops the control plane
+  it("reads the pinned fast path when the control plane is down", async () => {
+    await sw.fabric.kill(sw.name, "SIGKILL");
+    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, "show", "fdb", "--json", "--config", sw.configPath], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("control plane not running; read from the pinned fast path");
+    expect(JSON.parse(r.stdout) as FdbRow[]).toContainEqual(expect.objectContaining({ vni: 100, mac: H1, type: "local", port: "h1" }));
+    const status = spawnSync(process.execPath, ["--import", "tsx", CLI, "show", "status", "--config", sw.configPath], { encoding: "utf8" });
+    expect(status.status).toBe(1);
+    expect(status.stderr).toContain("cannot reach vxgate");
   });
 });
