@@ -139,7 +139,14 @@ export class Runtime {
     if (cfg.bgp) rt.prepareEvpn();
     const rep = reconcile(target, rt.desired);
     log.info("tables reconciled", { written: rep.written, deleted: rep.deleted, adopted: target.adopted });
-    target.onEvent((e) => rt.onDataPathEvent(e));
+    target.onEvent((e) => {
+      // one bad event must not take the control plane down with it
+      try {
+        rt.onDataPathEvent(e);
+      } catch (err) {
+        log.error("data path event handling failed", { kind: e.kind, vni: e.vni, mac: e.mac, error: (err as Error).stack ?? String(err) });
+      }
+    });
     rt.startAgeing();
     for (const ip of rt.knownRemoteVteps()) void rt.neighbours.ensure(ip);
     if (cfg.bgp) await rt.startEvpn();
