@@ -94,9 +94,14 @@ export class Runtime {
     this.vniUpdateQueued = true;
     setImmediate(() => {
       this.vniUpdateQueued = false;
-      this.desired = this.computeDesired();
-      const r = reconcile(this.target, this.desired, { fdb: false });
-      this.opts.log.debug("flood lists updated", { written: r.written, deleted: r.deleted });
+      if (this.stopped) return;
+      try {
+        this.desired = this.computeDesired();
+        const r = reconcile(this.target, this.desired, { fdb: false });
+        this.opts.log.debug("flood lists updated", { written: r.written, deleted: r.deleted });
+      } catch (e) {
+        this.opts.log.error("flood list update failed", { error: (e as Error).message });
+      }
     });
   }
 
@@ -246,7 +251,13 @@ export class Runtime {
     if (ageings.length === 0) return;
     // sweep several times per shortest ageing time, between 1 s and 30 s
     const period = Math.min(30, Math.max(1, Math.min(...ageings) / 4)) * 1000;
-    this.ageTimer = setInterval(() => this.ageOnce(), period);
+    this.ageTimer = setInterval(() => {
+      try {
+        this.ageOnce();
+      } catch (e) {
+        this.opts.log.error("ageing sweep failed", { error: (e as Error).message });
+      }
+    }, period);
     this.ageTimer.unref();
   }
 
