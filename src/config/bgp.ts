@@ -20,6 +20,10 @@
 //         ttl_security: 1            # refused: GTSM needs IP_TTL/IP_MINTTL (see below)
 //     route_reflector:
 //       cluster_id: 10.0.0.1         # default router_id
+//     graceful_restart:              # RFC 4724 (+ RFC 8538 N bit) for L2VPN EVPN; absent = these defaults
+//       enabled: true                # advertise the capability: helper for peers' restarts, restarting speaker for ours
+//       restart_time: 120            # 1..4095 s we ask peers to keep our routes while our control plane restarts
+//       stale_time: 360              # 1..4095 s we keep a restarted peer's stale routes waiting for its End-of-RIB
 //     evpn:
 //       advertise_local_macs: true
 //       aggregation: { enabled: true, window_seconds: 5 }     # 0..600
@@ -68,6 +72,21 @@ export interface BgpVniOverride {
   exportRt?: string[];
 }
 
+export interface GracefulRestartConfig {
+  enabled: boolean;
+  /** Seconds (1..4095), advertised in our Graceful Restart capability. */
+  restartTime: number;
+  /** Seconds (1..4095) a re-established peer's stale routes wait for its End-of-RIB. */
+  staleTime: number;
+}
+
+export const GRACEFUL_RESTART_DEFAULTS: Readonly<GracefulRestartConfig> = Object.freeze({ enabled: true, restartTime: 120, staleTime: 360 });
+
+/** The graceful restart settings in force (the defaults when the section is absent). */
+export function resolveGracefulRestart(bgp: BgpConfig): GracefulRestartConfig {
+  return { ...GRACEFUL_RESTART_DEFAULTS, ...(bgp.gracefulRestart ?? {}) };
+}
+
 export interface BgpConfig {
   asn: number;
   routerId: string;
@@ -75,6 +94,8 @@ export interface BgpConfig {
   neighbors: BgpNeighborConfig[];
   /** Present when this switch reflects routes (RFC 4456). */
   routeReflector?: { clusterId: string };
+  /** Present when the config has a graceful_restart section; absent = GRACEFUL_RESTART_DEFAULTS (see resolveGracefulRestart). */
+  gracefulRestart?: GracefulRestartConfig;
   evpn: {
     advertiseLocalMacs: boolean;
     aggregation: { enabled: boolean; windowSeconds: number };
@@ -213,6 +234,13 @@ export const bgpSchema = obj({
     () => [],
   ),
   route_reflector: opt(obj({ cluster_id: opt(routerId) })),
+  graceful_restart: opt(
+    obj({
+      enabled: opt(bool(), GRACEFUL_RESTART_DEFAULTS.enabled),
+      restart_time: opt(int(1, 4095), GRACEFUL_RESTART_DEFAULTS.restartTime),
+      stale_time: opt(int(1, 4095), GRACEFUL_RESTART_DEFAULTS.staleTime),
+    }),
+  ),
   evpn: section(
     obj({
       advertise_local_macs: opt(bool(), true),
@@ -356,6 +384,14 @@ export function buildBgp(raw: RawBgp): BgpConfig {
       }),
     },
   };
+  const gr = raw.gracefulRestart;
+  if (gr !== undefined) {
+    out.gracefulRestart = {
+      enabled: need(gr.enabled, "graceful_restart.enabled"),
+      restartTime: need(gr.restartTime, "graceful_restart.restart_time"),
+      staleTime: need(gr.staleTime, "graceful_restart.stale_time"),
+    };
+  }
   const rr = raw.routeReflector;
   const anyClient = out.neighbors.some((n) => n.role === "rr-client");
   if (rr !== undefined || anyClient) out.routeReflector = { clusterId: rr?.clusterId ?? routerIdV };

@@ -31,17 +31,18 @@ export function renderBgpSummary(rows: SummaryRow[]): string {
       msgSent: r.msgSent,
       flaps: r.flaps,
       agg: r.aggregation ? "on" : "off",
+      gr: r.gracefulRestart,
       description: r.description,
       lastError: r.lastError,
     })),
-    ["neighbor", "as", "type", "state", "up", "pfxRcvd", "pfxSent", "msgRcvd", "msgSent", "flaps", "agg", "description", "lastError"],
+    ["neighbor", "as", "type", "state", "up", "pfxRcvd", "pfxSent", "msgRcvd", "msgSent", "flaps", "agg", "gr", "description", "lastError"],
   );
 }
 
 export function renderEvpnRoutes(rows: RouteRow[]): string {
   return renderTable(
     rows.map((r) => ({
-      best: r.best ? "*>" : "*",
+      best: (r.stale ? "S" : "") + (r.best ? "*>" : "*"),
       route: r.route.replace(/ rd .*$/, ""),
       rd: r.rd,
       vni: r.vni,

@@ -1,8 +1,31 @@
 // The EVPN speaker: sessions + RIBs + origination + the MAC/flood view that
 // programs the switch through EvpnSwitchPort. See README.md in this
 // directory for the interface the runtime uses.
+//
+// Graceful restart (RFC 4724, N bit of RFC 8538), L2VPN EVPN only:
+//  - helper (receiving speaker): a peer that advertised GR for EVPN goes down
+//    without a NOTIFICATION (or with one other than Hard Reset when both sent
+//    the N bit): its routes stay in the RIBs and the switch, marked stale,
+//    for its Restart Time. Re-established with the F bit: they wait for its
+//    End-of-RIB (at most graceful_restart.stale_time); what it did not
+//    re-announce is then removed. Without the F bit (or the capability):
+//    removed at once. Stale routes are still reflected / exported.
+//  - restarting speaker: SpeakerOptions.forwardingPreserved (the runtime
+//    adopted the pinned fast path) -> R and F bits in the first OPEN to each
+//    peer; End-of-RIB after the initial table (held until initialSync when we
+//    pass routes between peers, RFC 4724 §4.1); `initialSync` resolves once
+//    every configured peer sent End-of-RIB (or after a bound), which is when
+//    the runtime purges adopted fast-path entries no route confirmed.
 
-import { resolveEvpnVnis, importMatches, type BgpConfig, type BgpNeighborConfig, type ResolvedEvpnVni } from "../../config/bgp.ts";
+import {
+  resolveEvpnVnis,
+  resolveGracefulRestart,
+  importMatches,
+  type BgpConfig,
+  type BgpNeighborConfig,
+  type GracefulRestartConfig,
+  type ResolvedEvpnVni,
+} from "../../config/bgp.ts";
 import type { Logger } from "../log.ts";
 import {
   buildEvpnUpdates,
@@ -25,12 +48,18 @@ import {
   type UpdateMessage,
   vniFromLabel,
   type AdminAssigned,
+  Afi,
+  CeaseSubcode,
+  encodeGracefulRestart,
+  ErrorCode,
+  gracefulRestartOf,
+  Safi,
 } from "./bgp/index.ts";
 import { MacTable, type EvpnSwitchPort, type MacRow } from "./macs.ts";
 import { decodeMultiVni, encodeMultiVni, MULTI_VNI_ATTR_CODE, type MultiVniEntry } from "./multi-vni.ts";
 import { exportAttributes, LocRib, mayAdvertise, rejectReason, type BestChange, type LocalIdentity, type Path, type PeerRef } from "./rib.ts";
 import { BgpListener } from "./session/listener.ts";
-import { BgpSession, type SessionHandler, type SessionState } from "./session/session.ts";
+import { BgpSession, type DownInfo, type SessionHandler, type SessionState } from "./session/session.ts";
 
 export type { EvpnSwitchPort } from "./macs.ts";
 
@@ -40,6 +69,25 @@ export interface SpeakerOptions {
   retryMaxMs?: number;
   /** Clock for mobility duplicate detection (tests). */
   now?: () => number;
+  /**
+   * The runtime adopted the fast path (pinned maps) of an earlier control
+   * plane, so forwarding went on through this restart: the first OPEN to each
+   * peer carries the Graceful Restart R bit and the F bit for L2VPN EVPN, and
+   * peers in helper mode keep our routes until our End-of-RIB.
+   */
+  forwardingPreserved?: boolean;
+  /** Bound for `initialSync` (ms); default graceful_restart.restart_time. */
+  initialSyncTimeoutMs?: number;
+}
+
+/** How the first exchange with the peers after start() ended. */
+export interface InitialSyncResult {
+  /** true: End-of-RIB from every configured peer; false: the bound expired (or the speaker stopped) first. */
+  complete: boolean;
+  /** Peers whose End-of-RIB had not arrived. */
+  pending: string[];
+  /** Milliseconds since start(). */
+  ms: number;
 }
 
 export interface SummaryRow {
@@ -57,6 +105,8 @@ export interface SummaryRow {
   msgSent: number;
   flaps: number;
   aggregation: boolean;
+  /** "off" | "helper" (peer restarts only) | "on" | "peer restarting, N stale" | "waiting for End-of-RIB, N stale". */
+  gracefulRestart: string;
   description?: string;
   lastError?: string;
 }
@@ -78,6 +128,8 @@ export interface RouteRow {
   multiVni?: string;
   originator?: string;
   clusterList?: string;
+  /** Kept for a peer in graceful restart, not yet re-announced. */
+  stale?: boolean;
 }
 
 interface PeerState {
@@ -89,6 +141,12 @@ interface PeerState {
   adjOut: Map<string, { sig: string; route: EvpnRoute }>;
   pending: Set<string>;
   rejected: number;
+  /** Established at least once since start(). */
+  everEstablished: boolean;
+  /** Our End-of-RIB is held until initialSync (restarting transit speaker). */
+  eorPending: boolean;
+  /** Helper-mode state while the peer restarts. */
+  gr?: { stale: Set<string>; phase: "restart" | "eor"; timer?: NodeJS.Timeout };
 }
 
 interface Claimant {
@@ -115,7 +173,24 @@ export class EvpnSpeaker {
   private flushScheduled = false;
   private running = false;
   private boundPort?: number;
-  readonly counters = { unknownRouteTypes: 0, rejected: 0, treatAsWithdraw: 0, multiVniMalformed: 0 };
+  readonly counters = { unknownRouteTypes: 0, rejected: 0, treatAsWithdraw: 0, multiVniMalformed: 0, staleKept: 0, stalePurged: 0 };
+  private readonly gr: GracefulRestartConfig;
+  /** Peers whose End-of-RIB arrived since start(). */
+  private readonly synced = new Set<string>();
+  private syncDone = false;
+  private syncStart = 0;
+  private syncTimer?: NodeJS.Timeout;
+  private resolveSync!: (r: InitialSyncResult) => void;
+  /** End-of-RIB to peers is held until the peers' tables are in (RFC 4724 §4.1). */
+  private eorHeld: boolean;
+  /**
+   * Resolves once End-of-RIB has arrived from every configured peer since
+   * start(), or after `initialSyncTimeoutMs` (default restart_time), or at
+   * stop(). Then every route the peers still have has been re-announced and
+   * passed to the port: fast-path entries adopted from before a restart that
+   * the port has not seen confirmed since can go (FastPathEvpnPort.purgeStale).
+   */
+  readonly initialSync: Promise<InitialSyncResult>;
 
   constructor(
     readonly cfg: BgpConfig,
@@ -126,6 +201,13 @@ export class EvpnSpeaker {
     private readonly opts: SpeakerOptions = {},
   ) {
     this.me = { asn: cfg.asn, routerId: cfg.routerId, ...(cfg.routeReflector ? { clusterId: cfg.routeReflector.clusterId } : {}) };
+    this.gr = resolveGracefulRestart(cfg);
+    this.initialSync = new Promise((r) => (this.resolveSync = r));
+    // Only a speaker that passes routes between peers (a reflector, or eBGP)
+    // has an incomplete table until its peers' End-of-RIB; a leaf's initial
+    // table is its own routes, complete at once.
+    const transit = cfg.neighbors.length > 1 && (!!cfg.routeReflector || cfg.neighbors.some((n) => n.remoteAsn !== cfg.asn));
+    this.eorHeld = !!opts.forwardingPreserved && this.gr.enabled && transit;
     for (const r of resolveEvpnVnis(cfg, vnis)) this.resolved.set(r.vni, r);
     this.macs = new MacTable(localVtepIp, port, cfg.evpn.mobility, log.child({ part: "macs" }), (vni, mac, urgent) => this.localMacChanged(mac, urgent), opts.now);
     const specific = cfg.listen.host !== "0.0.0.0" && cfg.listen.host !== "::";
@@ -138,7 +220,10 @@ export class EvpnSpeaker {
           this.withdrawFrom(n.address, routes);
         },
         routeRefresh: () => this.onRouteRefresh(n.address),
-        down: () => this.onDown(n.address),
+        down: (_s, reason, info) => this.onDown(n.address, reason, info),
+        endOfRib: (_s, afi, safi) => {
+          if (afi === Afi.L2VPN && safi === Safi.EVPN) this.onEndOfRib(n.address);
+        },
       };
       const session = new BgpSession(
         {
@@ -152,6 +237,7 @@ export class EvpnSpeaker {
           ...(specific ? { localAddress: cfg.listen.host } : {}),
           ...(opts.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
           ...(opts.retryMaxMs !== undefined ? { retryMaxMs: opts.retryMaxMs } : {}),
+          extraCapabilities: () => this.grCapabilities(n.address),
         },
         handler,
         log.child({ peer: n.address }),
@@ -165,6 +251,8 @@ export class EvpnSpeaker {
         adjOut: new Map(),
         pending: new Set(),
         rejected: 0,
+        everEstablished: false,
+        eorPending: false,
       });
     }
   }
@@ -178,6 +266,9 @@ export class EvpnSpeaker {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.syncStart = Date.now();
+    if (this.peers.size === 0) this.finishSync(true);
+    else if (!this.syncDone) this.syncTimer = setTimeout(() => this.finishSync(false), this.opts.initialSyncTimeoutMs ?? this.gr.restartTime * 1000);
     for (const r of this.resolved.values()) this.originateImet(r);
     this.listener = new BgpListener((remote) => this.peers.get(remote)?.session, this.log.child({ part: "listener" }));
     try {
@@ -189,14 +280,126 @@ export class EvpnSpeaker {
     for (const p of this.peers.values()) p.session.start();
   }
 
-  /** Cease / Administrative Shutdown to every peer; the fast path is left as it is. */
-  async stop(): Promise<void> {
+  /**
+   * Ends every session; the port is not called (the fast path is left as it
+   * is). Default: Cease / Administrative Shutdown (Hard Reset where the peer
+   * negotiated the N bit), so peers drop our routes. `graceful`: for a
+   * control-plane restart (upgrade, SIGTERM with the pinned maps kept): peers
+   * that negotiated graceful restart keep our routes for restart_time.
+   */
+  async stop(opts: { graceful?: boolean } = {}): Promise<void> {
     if (!this.running) return;
     this.running = false;
     for (const t of this.macTimers.values()) clearTimeout(t);
     this.macTimers.clear();
-    for (const p of this.peers.values()) p.session.stop();
+    for (const p of this.peers.values()) {
+      clearTimeout(p.gr?.timer);
+      p.gr = undefined;
+    }
+    this.finishSync(false);
+    for (const p of this.peers.values()) p.session.stop(opts.graceful ? "vxgate restarting" : "vxgate shutting down", { graceful: !!opts.graceful });
     await this.listener?.close();
+  }
+
+  // ---------------------------------------------------------- graceful restart
+
+  /** Our Graceful Restart capability for one peer's OPEN. */
+  private grCapabilities(id: string) {
+    if (!this.gr.enabled) return [];
+    const p = this.peers.get(id.toLowerCase());
+    const restarted = !!this.opts.forwardingPreserved && !p?.everEstablished;
+    // F: our forwarding state is whatever the fast path holds; after a session
+    // flap (no restart) it is intact, after a restart only if it was adopted.
+    const fwd = !!this.opts.forwardingPreserved || !!p?.everEstablished;
+    return [
+      encodeGracefulRestart({
+        restarting: restarted,
+        notification: true,
+        restartTime: this.gr.restartTime,
+        families: [{ afi: Afi.L2VPN, safi: Safi.EVPN, forwardingPreserved: fwd }],
+      }),
+    ];
+  }
+
+  /** Why a peer's routes are not kept when its session went down (undefined: they are). */
+  private helperRefusal(info: DownInfo): string | undefined {
+    if (!this.gr.enabled) return "graceful restart disabled here";
+    const mine = gracefulRestartOf(info.localOpen.capabilities);
+    const theirs = gracefulRestartOf(info.peerOpen.capabilities);
+    if (!mine || !theirs) return "graceful restart not negotiated";
+    if (!theirs.families.some((f) => f.afi === Afi.L2VPN && f.safi === Safi.EVPN)) return "the peer's graceful restart capability does not list L2VPN EVPN";
+    const n = info.notification;
+    if (n) {
+      if (!mine.notification || !theirs.notification) return "ended by a NOTIFICATION without the N bit negotiated (RFC 4724 §4)";
+      if (n.code === ErrorCode.CEASE && n.subcode === CeaseSubcode.HARD_RESET) return "ended by a Hard Reset (RFC 8538 §3)";
+    }
+    return undefined;
+  }
+
+  /** Removes the routes of a peer still marked stale (and ends helper mode for it). */
+  private purgeStale(p: PeerState, why: string): void {
+    const g = p.gr;
+    if (!g) return;
+    clearTimeout(g.timer);
+    p.gr = undefined;
+    let n = 0;
+    for (const k of g.stale) {
+      if (!p.adjIn.delete(k)) continue;
+      n++;
+      this.apply(this.rib.remove(k, p.ref.id));
+    }
+    this.counters.stalePurged += n;
+    this.log.info("graceful restart of peer ended", { peer: p.cfg.address, why, staleRemoved: n });
+  }
+
+  private onEndOfRib(id: string): void {
+    const p = this.peer(id);
+    this.log.debug("End-of-RIB from peer", { peer: id });
+    if (p.gr?.phase === "eor") this.purgeStale(p, "End-of-RIB received");
+    this.synced.add(p.cfg.address);
+    this.checkSync();
+  }
+
+  private checkSync(): void {
+    if (!this.running || this.syncDone) return;
+    if ([...this.peers.values()].every((p) => this.synced.has(p.cfg.address))) return this.finishSync(true);
+    if (this.eorHeld) {
+      // RFC 4724 §4.1: wait for every peer's End-of-RIB except from peers that
+      // restarted themselves (R bit: they wait for ours) or lack the capability.
+      const ready = [...this.peers.values()].every((p) => {
+        if (this.synced.has(p.cfg.address)) return true;
+        if (!p.session.established) return false;
+        const theirs = gracefulRestartOf(p.session.peerOpen!.capabilities);
+        return !theirs || theirs.restarting;
+      });
+      if (ready) this.releaseEor();
+    }
+  }
+
+  private releaseEor(): void {
+    if (!this.eorHeld) return;
+    this.eorHeld = false;
+    for (const p of this.peers.values()) {
+      if (!p.eorPending) continue;
+      p.eorPending = false;
+      if (!p.session.established) continue;
+      this.flushPeer(p);
+      p.session.sendUpdate(evpnEndOfRib());
+    }
+  }
+
+  private finishSync(complete: boolean): void {
+    if (this.syncDone) return;
+    this.syncDone = true;
+    clearTimeout(this.syncTimer);
+    this.releaseEor();
+    const r: InitialSyncResult = {
+      complete,
+      pending: [...this.peers.values()].filter((p) => !this.synced.has(p.cfg.address)).map((p) => p.cfg.address),
+      ms: this.syncStart ? Date.now() - this.syncStart : 0,
+    };
+    this.log.info("initial sync with the peers done", { ...r });
+    this.resolveSync(r);
   }
 
   // ----------------------------------------------------------------- local MACs
@@ -224,7 +427,9 @@ export class EvpnSpeaker {
     if (!this.cfg.evpn.advertiseLocalMacs) return;
     const w = this.cfg.evpn.aggregation.enabled ? this.cfg.evpn.aggregation.windowSeconds : 0;
     const pending = this.macTimers.get(mac);
-    if (urgent || w === 0) {
+    // Before start() (hosts already in the fast path at boot): no window, so
+    // they are in the initial table that precedes our End-of-RIB.
+    if (urgent || w === 0 || !this.running) {
       if (pending) {
         clearTimeout(pending);
         this.macTimers.delete(mac);
@@ -324,11 +529,27 @@ export class EvpnSpeaker {
   private onEstablished(id: string): void {
     const p = this.peer(id);
     p.ref = { ...p.ref, routerId: p.session.peerOpen!.bgpId };
+    p.everEstablished = true;
+    if (p.gr) {
+      // RFC 4724 §4.2: stale routes survive only if the peer kept its forwarding state.
+      const theirs = gracefulRestartOf(p.session.peerOpen!.capabilities);
+      const fam = theirs?.families.find((f) => f.afi === Afi.L2VPN && f.safi === Safi.EVPN);
+      if (!this.gr.enabled || !fam || !fam.forwardingPreserved) {
+        this.purgeStale(p, !theirs ? "the peer came back without graceful restart" : !fam ? "the peer came back without L2VPN EVPN in its graceful restart capability" : "the peer came back without the F bit (forwarding state lost)");
+      } else {
+        clearTimeout(p.gr.timer);
+        p.gr.phase = "eor";
+        p.gr.timer = setTimeout(() => this.purgeStale(p, `stale time (${this.gr.staleTime} s) expired before End-of-RIB`), this.gr.staleTime * 1000);
+        this.log.info("restarted peer is back: its stale routes wait for its End-of-RIB", { peer: id, stale: p.gr.stale.size, restarting: theirs!.restarting });
+      }
+    }
     p.adjOut.clear();
     p.pending.clear();
     for (const k of this.allKeys()) p.pending.add(k);
     this.flushPeer(p);
-    p.session.sendUpdate(evpnEndOfRib());
+    if (this.eorHeld) p.eorPending = true;
+    else p.session.sendUpdate(evpnEndOfRib());
+    this.checkSync();
   }
 
   private onRouteRefresh(id: string): void {
@@ -339,12 +560,33 @@ export class EvpnSpeaker {
     p.session.sendUpdate(evpnEndOfRib());
   }
 
-  private onDown(id: string): void {
+  private onDown(id: string, reason: string, info: DownInfo): void {
     const p = this.peer(id);
-    const keys = [...p.adjIn.keys()];
-    p.adjIn.clear();
     p.adjOut.clear();
     p.pending.clear();
+    p.eorPending = false;
+    // Stopping: the fast path is left as it is (nothing removed through the port).
+    if (!this.running) return;
+    const refusal = this.helperRefusal(info);
+    if (refusal === undefined) {
+      const restartTime = gracefulRestartOf(info.peerOpen.capabilities)!.restartTime;
+      const stale = p.gr?.stale ?? new Set<string>();
+      for (const k of p.adjIn.keys()) stale.add(k);
+      clearTimeout(p.gr?.timer);
+      const g: NonNullable<PeerState["gr"]> = { stale, phase: "restart" };
+      p.gr = g;
+      this.counters.staleKept += stale.size;
+      this.log.info("peer down: its routes are kept as stale (graceful restart helper)", { peer: id, reason, stale: stale.size, restartTime });
+      g.timer = setTimeout(() => this.purgeStale(p, `restart time (${restartTime} s) expired`), restartTime * 1000);
+      return;
+    }
+    if (gracefulRestartOf(info.peerOpen.capabilities)) this.log.info("peer down: routes removed", { peer: id, why: refusal });
+    if (p.gr) {
+      clearTimeout(p.gr.timer);
+      p.gr = undefined;
+    }
+    const keys = [...p.adjIn.keys()];
+    p.adjIn.clear();
     for (const k of keys) this.apply(this.rib.remove(k, p.ref.id));
   }
 
@@ -368,10 +610,12 @@ export class EvpnSpeaker {
         p.rejected++;
         this.counters.rejected++;
         this.log.debug("route rejected", { peer: id, route: formatEvpnRoute(route), why });
+        p.gr?.stale.delete(key);
         if (p.adjIn.delete(key)) this.apply(this.rib.remove(key, p.ref.id));
         continue;
       }
       p.adjIn.set(key, path);
+      p.gr?.stale.delete(key);
       this.apply(this.rib.upsert(path));
     }
   }
@@ -380,6 +624,7 @@ export class EvpnSpeaker {
     const p = this.peer(id);
     for (const r of routes) {
       const key = evpnRouteKey(r);
+      p.gr?.stale.delete(key);
       if (p.adjIn.delete(key)) this.apply(this.rib.remove(key, p.ref.id));
     }
   }
@@ -552,6 +797,7 @@ export class EvpnSpeaker {
         msgSent: st.messagesOut,
         flaps: st.flaps,
         aggregation: p.aggregate,
+        gracefulRestart: this.grState(p),
       };
       if (st.establishedAt !== undefined) row.upSeconds = Math.floor((Date.now() - st.establishedAt) / 1000);
       if (st.peerRouterId) row.peerRouterId = st.peerRouterId;
@@ -559,6 +805,16 @@ export class EvpnSpeaker {
       if (st.lastError) row.lastError = st.lastError;
       return row;
     });
+  }
+
+  private grState(p: PeerState): string {
+    if (p.gr) return `${p.gr.phase === "restart" ? "peer restarting" : "waiting for End-of-RIB"}, ${p.gr.stale.size} stale`;
+    if (!this.gr.enabled) return "off";
+    const open = p.session.peerOpen;
+    if (!open) return "-";
+    const theirs = gracefulRestartOf(open.capabilities);
+    if (!theirs) return "off";
+    return theirs.families.some((f) => f.afi === Afi.L2VPN && f.safi === Safi.EVPN) ? "on" : "helper";
   }
 
   routes(): RouteRow[] {
@@ -595,6 +851,7 @@ export class EvpnSpeaker {
       if (o) row.originator = o.id;
       const cl = findAttribute(path.attrs, "cluster-list");
       if (cl) row.clusterList = cl.ids.join(" ");
+      if (path.from && this.peers.get(path.from.id.toLowerCase())?.gr?.stale.has(path.key)) row.stale = true;
       rows.push(row);
     };
     for (const k of this.rib.keys()) {

@@ -6,6 +6,14 @@
 // value does not have the defined shape (wrong length, non-zero reserved
 // octet), is kept raw and re-encoded byte for byte. Whether a raw capability
 // is acceptable is decided by validateOpen (open.ts), not by the decoder.
+//
+// Graceful Restart (64, RFC 4724 §3 + the N bit of RFC 8538 §2) stays a raw
+// capability in the list (so a received OPEN re-encodes byte for byte);
+// encodeGracefulRestart / decodeGracefulRestart / gracefulRestartOf give the
+// typed view:
+//
+//   Restart Flags (4 bits: R 0x8, N 0x4) | Restart Time (12 bits, seconds)
+//   { AFI (2) | SAFI (1) | Flags for Address Family (1: F 0x80) }*
 
 import { BgpEncodeError } from './errors.ts';
 import { Reader, u16, u32 } from './wire.ts';
@@ -115,4 +123,91 @@ export function decodeCapabilities(r: Reader): Capability[] {
 /** Convenience: does the list advertise AFI/SAFI? */
 export function hasMultiprotocol(caps: readonly Capability[], afi: number, safi: number): boolean {
   return caps.some((c) => c.type === 'multiprotocol' && c.afi === afi && c.safi === safi);
+}
+
+// ---------------------------------------------------------------------------
+// Graceful Restart (RFC 4724 §3, RFC 8538 §2)
+
+/** Restart Flags (the high 4 bits of the first two octets). */
+export const GR_FLAG_RESTARTING = 0x8;
+export const GR_FLAG_NOTIFICATION = 0x4;
+/** Flags for Address Family: forwarding state preserved. */
+export const GR_AF_FORWARDING = 0x80;
+/** The Restart Time field is 12 bits. */
+export const GR_RESTART_TIME_MAX = 4095;
+
+export interface GracefulRestartFamily {
+  afi: number;
+  safi: number;
+  /** F bit: forwarding state for this AFI/SAFI was preserved across the restart. */
+  forwardingPreserved: boolean;
+  /** The other (reserved) bits of the family's flag octet, when non-zero. */
+  otherFlags?: number;
+}
+
+export interface GracefulRestartCapability {
+  /** R bit: the sender has restarted (RFC 4724 §3). */
+  restarting: boolean;
+  /** N bit: the sender supports Graceful Restart for NOTIFICATION messages (RFC 8538 §2). */
+  notification: boolean;
+  /** Restart Time in seconds, 0..4095. */
+  restartTime: number;
+  /** Empty: the sender only acts as a receiving (helper) speaker. */
+  families: GracefulRestartFamily[];
+  /** The two reserved Restart Flags bits, when non-zero. */
+  otherFlags?: number;
+}
+
+/** The Graceful Restart capability TLV (kept raw in the capability list). */
+export function encodeGracefulRestart(gr: GracefulRestartCapability): Capability {
+  if (!Number.isInteger(gr.restartTime) || gr.restartTime < 0 || gr.restartTime > GR_RESTART_TIME_MAX) {
+    throw new BgpEncodeError(`graceful restart time ${gr.restartTime} out of range 0..${GR_RESTART_TIME_MAX}`);
+  }
+  const other = gr.otherFlags ?? 0;
+  if (!Number.isInteger(other) || other < 0 || other > 3) throw new BgpEncodeError(`graceful restart reserved flags ${other} out of range 0..3`);
+  const flags = (gr.restarting ? GR_FLAG_RESTARTING : 0) | (gr.notification ? GR_FLAG_NOTIFICATION : 0) | other;
+  const head = Buffer.alloc(2);
+  head.writeUInt16BE((flags << 12) | gr.restartTime);
+  const fams = gr.families.map((f) => {
+    const o = f.otherFlags ?? 0;
+    if (!Number.isInteger(o) || o < 0 || o > 0x7f) throw new BgpEncodeError(`graceful restart AF flags ${o} out of range 0..127`);
+    return Buffer.concat([u16(f.afi, 'AFI'), Buffer.from([checkByte(f.safi, 'SAFI'), (f.forwardingPreserved ? GR_AF_FORWARDING : 0) | o])]);
+  });
+  return { type: 'raw', code: CapabilityCode.GRACEFUL_RESTART, value: Buffer.concat([head, ...fams]) };
+}
+
+/**
+ * The typed view of a Graceful Restart capability; undefined for another
+ * capability or a malformed value (shorter than 2 octets, or a family list
+ * that is not a whole number of 4-octet tuples): such a capability is treated
+ * as not advertised, so nothing is retained for that peer.
+ */
+export function decodeGracefulRestart(c: Capability): GracefulRestartCapability | undefined {
+  if (c.type !== 'raw' || c.code !== CapabilityCode.GRACEFUL_RESTART) return undefined;
+  const v = c.value;
+  if (v.length < 2 || (v.length - 2) % 4 !== 0) return undefined;
+  const head = v.readUInt16BE(0);
+  const flags = head >> 12;
+  const gr: GracefulRestartCapability = {
+    restarting: (flags & GR_FLAG_RESTARTING) !== 0,
+    notification: (flags & GR_FLAG_NOTIFICATION) !== 0,
+    restartTime: head & 0x0fff,
+    families: [],
+  };
+  if (flags & 3) gr.otherFlags = flags & 3;
+  for (let o = 2; o < v.length; o += 4) {
+    const f: GracefulRestartFamily = { afi: v.readUInt16BE(o), safi: v[o + 2]!, forwardingPreserved: (v[o + 3]! & GR_AF_FORWARDING) !== 0 };
+    if (v[o + 3]! & 0x7f) f.otherFlags = v[o + 3]! & 0x7f;
+    gr.families.push(f);
+  }
+  return gr;
+}
+
+/** The first well-formed Graceful Restart capability of an OPEN's list. */
+export function gracefulRestartOf(caps: readonly Capability[]): GracefulRestartCapability | undefined {
+  for (const c of caps) {
+    const gr = decodeGracefulRestart(c);
+    if (gr) return gr;
+  }
+  return undefined;
 }

@@ -27,7 +27,19 @@
 //     attribute-discard keep the session; only session-reset sends 3/x
 //   hold timer expiry: 4/0
 //   unexpected message: 5/1 (OpenSent), 5/2 (OpenConfirm), 5/3 (Established)  (RFC 6608)
-//   collision: 6/7 on the losing connection; stop(): 6/2 (RFC 9003 text)
+//   collision: 6/7 on the losing connection; stop(): 6/2 (RFC 9003 text),
+//     or 6/9 Hard Reset wrapping it when both sides advertised the Graceful
+//     Restart N bit (RFC 8538 §3.1: otherwise the peer would keep our routes)
+//
+// Graceful restart (RFC 4724 / RFC 8538) is the speaker's business; the
+// session only carries it: extra OPEN capabilities (SessionConfig.
+// extraCapabilities), End-of-RIB reported to the handler, and DownInfo (both
+// OPENs and the NOTIFICATION, if any) with every `down`. stop({ graceful })
+// leaves the peer in helper mode: no NOTIFICATION (a plain TCP close) unless
+// the N bit was negotiated, then Cease / Administrative Shutdown (not Hard
+// Reset). An OPEN on a new connection from a peer whose Established session
+// negotiated graceful restart replaces that session (RFC 4724 §4.2: the peer
+// restarted and we did not notice yet) instead of losing the collision.
 //
 // TCP-MD5 and GTSM are not implemented: node:net offers no setsockopt for
 // TCP_MD5SIG / IP_TTL / IP_MINTTL (the config loader refuses both settings).
@@ -54,6 +66,7 @@ import {
   type UpdateMessage,
   validateOpen,
   decodeShutdownCommunication,
+  gracefulRestartOf,
 } from "../bgp/index.ts";
 import type { Logger } from "../../log.ts";
 
@@ -77,6 +90,17 @@ export interface SessionConfig {
   retryMaxMs?: number;
   /** Outgoing connect timeout (ms), default 10000. */
   connectTimeoutMs?: number;
+  /** Capabilities appended to each OPEN (asked again for every OPEN, e.g. Graceful Restart). */
+  extraCapabilities?: () => Capability[];
+}
+
+/** What ended an Established session. */
+export interface DownInfo {
+  /** The OPENs exchanged on the connection that went down. */
+  peerOpen: OpenMessage;
+  localOpen: OpenMessage;
+  /** The NOTIFICATION that ended it, sent or received (code 0 = a malformed one received); absent = TCP closed. */
+  notification?: { code: number; subcode: number; sent: boolean };
 }
 
 export interface SessionHandler {
@@ -85,8 +109,20 @@ export interface SessionHandler {
   /** RFC 7606 treat-as-withdraw: these routes of the malformed UPDATE are withdrawn. */
   treatAsWithdraw(s: BgpSession, routes: EvpnRoute[], reason: string): void;
   routeRefresh(s: BgpSession): void;
-  /** The Established session went down (its routes are gone). */
-  down(s: BgpSession, reason: string): void;
+  /** The Established session went down (its routes are gone, unless graceful restart keeps them). */
+  down(s: BgpSession, reason: string, info: DownInfo): void;
+  /** An End-of-RIB marker (RFC 4724 §2) for AFI/SAFI. */
+  endOfRib?(s: BgpSession, afi: number, safi: number): void;
+}
+
+/** Did both OPENs advertise Graceful Restart with the N bit (RFC 8538 §2)? */
+export function notificationGrNegotiated(local: OpenMessage, peer: OpenMessage): boolean {
+  return !!gracefulRestartOf(local.capabilities)?.notification && !!gracefulRestartOf(peer.capabilities)?.notification;
+}
+
+/** Did both OPENs advertise Graceful Restart (RFC 4724 §3)? */
+export function grNegotiated(local: OpenMessage, peer: OpenMessage): boolean {
+  return !!gracefulRestartOf(local.capabilities) && !!gracefulRestartOf(peer.capabilities);
 }
 
 type ConnState = "Connect" | "OpenSent" | "OpenConfirm" | "Established";
@@ -98,6 +134,8 @@ class Conn {
   buf: Buffer = EMPTY;
   state: ConnState;
   peerOpen?: OpenMessage;
+  localOpen?: OpenMessage;
+  notification?: { code: number; subcode: number; sent: boolean };
   hold = OPENSENT_HOLD_S;
   holdTimer?: NodeJS.Timeout;
   kaTimer?: NodeJS.Timeout;
@@ -155,6 +193,10 @@ export class BgpSession {
   get peerOpen(): OpenMessage | undefined {
     return this.est?.peerOpen;
   }
+  /** Our OPEN on the Established connection. */
+  get localOpen(): OpenMessage | undefined {
+    return this.est?.localOpen;
+  }
 
   start(): void {
     if (this.running) return;
@@ -164,20 +206,44 @@ export class BgpSession {
     else this.connectOut();
   }
 
-  /** Cease / Administrative Shutdown on every connection; no reconnect. */
-  stop(text = "vxgate shutting down"): void {
+  /**
+   * Cease / Administrative Shutdown on every connection; no reconnect. On an
+   * Established connection that negotiated the Graceful Restart N bit it is
+   * wrapped in Cease / Hard Reset (RFC 8538 §3.1) so the peer drops our
+   * routes, unless `graceful`: then the peer is meant to keep them (we come
+   * back): Administrative Shutdown with the N bit, a plain TCP close without it
+   * (RFC 4724 §4: any NOTIFICATION would end graceful restart).
+   */
+  stop(text = "vxgate shutting down", opts: { graceful?: boolean } = {}): void {
     if (!this.running) return;
     this.running = false;
     this.clearRetry();
-    let data: Buffer = EMPTY;
+    let comm: Buffer = EMPTY;
     try {
-      data = encodeShutdownCommunication(text);
+      comm = encodeShutdownCommunication(text);
     } catch {
       /* too long: no text */
     }
+    const shutdown = { code: ErrorCode.CEASE, subcode: CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, data: comm };
     for (const c of [...this.conns]) {
-      if (c.state === "Connect") this.closeConn(c, "stopped");
-      else this.fail(c, { code: ErrorCode.CEASE, subcode: CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, data }, "administrative shutdown");
+      if (c.state === "Connect") {
+        this.closeConn(c, "stopped");
+        continue;
+      }
+      const nBit = c.state === "Established" && !!c.localOpen && !!c.peerOpen && notificationGrNegotiated(c.localOpen, c.peerOpen);
+      if (opts.graceful && c.state === "Established" && !nBit) {
+        // RFC 4724: the session just ends; the peer keeps our routes as stale.
+        this.log.info("closing without NOTIFICATION (graceful restart)");
+        c.socket.end();
+        const sock = c.socket;
+        setTimeout(() => sock.destroy(), 1000).unref();
+        this.closeConn(c, "stopped for a graceful restart", false);
+      } else if (nBit && !opts.graceful) {
+        const data = Buffer.concat([Buffer.from([shutdown.code, shutdown.subcode]), comm]);
+        this.fail(c, { code: ErrorCode.CEASE, subcode: CeaseSubcode.HARD_RESET, data }, "administrative shutdown (hard reset)");
+      } else {
+        this.fail(c, shutdown, opts.graceful ? "administrative shutdown (graceful restart)" : "administrative shutdown");
+      }
     }
     this.setState("Idle");
   }
@@ -188,13 +254,15 @@ export class BgpSession {
       sock.destroy();
       return;
     }
-    if (this.est) {
+    if (this.est && !this.estRestartable()) {
       // RFC 4271 §6.8: a collision with an Established connection closes the new one.
       const c = this.attach(sock, "in");
       this.fail(c, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION, data: EMPTY }, "collision with the established connection");
       return;
     }
-    const old = this.conns.find((c) => c.dir === "in");
+    // (With graceful restart negotiated the new connection goes on to OpenSent:
+    // its OPEN decides, in inOpenSent, whether the peer restarted.)
+    const old = this.conns.find((c) => c.dir === "in" && c !== this.est);
     if (old) this.closeConn(old, "replaced by a newer incoming connection");
     this.clearRetry();
     const c = this.attach(sock, "in");
@@ -241,6 +309,7 @@ export class BgpSession {
       { type: "multiprotocol", afi: Afi.L2VPN, safi: Safi.EVPN },
       { type: "route-refresh" },
       { type: "four-octet-as", asn: this.cfg.localAs },
+      ...(this.cfg.extraCapabilities?.() ?? []),
     ];
   }
 
@@ -289,6 +358,7 @@ export class BgpSession {
       bgpId: this.cfg.routerId,
       capabilities: this.capabilities(),
     };
+    c.localOpen = open;
     this.send(c, encodeMessage(open));
     this.armHold(c, OPENSENT_HOLD_S);
   }
@@ -350,6 +420,7 @@ export class BgpSession {
       const n = r.ok && r.message.type === "notification" ? r.message : undefined;
       const text = n ? describeNotification(n.code, n.subcode) : "malformed NOTIFICATION";
       const comm = n && n.code === ErrorCode.CEASE && (n.subcode === 2 || n.subcode === 4) ? decodeShutdownCommunication(n.data) : undefined;
+      c.notification = n ? { code: n.code, subcode: n.subcode, sent: false } : { code: 0, subcode: 0, sent: false };
       this.stats.lastError = `received NOTIFICATION ${text}${comm ? `: "${comm}"` : ""}`;
       this.log.warn("NOTIFICATION received", { notification: text, ...(comm ? { communication: comm } : {}) });
       this.closeConn(c, this.stats.lastError);
@@ -388,6 +459,16 @@ export class BgpSession {
     });
     if (bad) return this.fail(c, bad.notification!, `OPEN refused: ${bad.reason}`);
     c.peerOpen = open;
+    if (this.est && this.est !== c) {
+      if (!this.estRestartable() || !gracefulRestartOf(open.capabilities)) {
+        return this.fail(c, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION, data: EMPTY }, "collision with the established connection");
+      }
+      // RFC 4724 §4.2: an OPEN on a new connection while the session is
+      // Established: the peer restarted before we noticed. The old session
+      // ends as if its TCP connection had failed (its routes become stale).
+      this.log.info("OPEN on a new connection from a graceful-restart peer: the established session is replaced");
+      this.closeConn(this.est, "peer restarted (OPEN on a new connection)");
+    }
     // RFC 4271 §6.8 collision detection against the other connection.
     for (const o of this.conns) {
       if (o === c || o.closed || (o.state !== "OpenConfirm" && o.state !== "OpenSent")) continue;
@@ -448,14 +529,22 @@ export class BgpSession {
         }
         for (const d of r.discarded) this.log.info("attribute discarded (RFC 7606)", { reason: d.reason });
         const u = r.message as UpdateMessage;
-        if (isEndOfRib(u)) {
-          this.log.debug("End-of-RIB received");
+        const eor = isEndOfRib(u);
+        if (eor) {
+          this.log.debug("End-of-RIB received", eor);
+          this.handler.endOfRib?.(this, eor.afi, eor.safi);
           return;
         }
         this.handler.update(this, u);
         return;
       }
     }
+  }
+
+  /** Did the Established connection negotiate graceful restart (RFC 4724)? */
+  private estRestartable(): boolean {
+    const e = this.est;
+    return !!e && !!e.localOpen && !!e.peerOpen && grNegotiated(e.localOpen, e.peerOpen);
   }
 
   /** Sends a NOTIFICATION (unless the socket is still connecting) and closes. */
@@ -465,6 +554,7 @@ export class BgpSession {
     const level = n.code === ErrorCode.CEASE ? "info" : "warn";
     this.log[level]("sending NOTIFICATION", { notification: describeNotification(n.code, n.subcode), reason });
     if (c.state !== "Connect" && !c.socket.destroyed) {
+      c.notification ??= { code: n.code, subcode: n.subcode, sent: true };
       try {
         c.socket.end(encodeMessage({ type: "notification", code: n.code, subcode: n.subcode, data: n.data }));
       } catch {
@@ -488,7 +578,8 @@ export class BgpSession {
       this.stats.flaps++;
       this.stats.establishedAt = undefined;
       this.log.warn("session down", { reason });
-      this.handler.down(this, reason);
+      const info: DownInfo = { peerOpen: c.peerOpen!, localOpen: c.localOpen!, ...(c.notification ? { notification: c.notification } : {}) };
+      this.handler.down(this, reason, info);
     } else if (c.dir === "out" && c.state === "Connect") {
       this.log.debug("connect failed", { reason: this.stats.lastError ?? reason });
     }

@@ -1,0 +1,89 @@
+// Runs one EvpnSpeaker for the graceful restart interop tests, like
+// evpn-driver.ts (same line protocol, so SpeakerProc drives it), plus:
+//  - config `forwardingPreserved` (SpeakerOptions) and `localMacs` learned
+//    before start() (what the runtime does with the hosts it finds in the
+//    adopted fast path)
+//  - {"ev":"sync","result":...} once initialSync resolves
+//  - commands "sync" (answers when initialSync has resolved), "stopGraceful",
+//    "gr" (the peers' Graceful Restart capability as received)
+// Killing the process (SIGKILL) is the restart under test.
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import type { BgpConfig } from "../../src/config/bgp.ts";
+import { gracefulRestartOf } from "../../src/control/evpn/bgp/index.ts";
+import { EvpnSpeaker, type EvpnSwitchPort } from "../../src/control/evpn/speaker.ts";
+import { createLogger } from "../../src/control/log.ts";
+
+interface DriverConfig {
+  bgp: BgpConfig;
+  vtep: string;
+  vnis: number[];
+  forwardingPreserved?: boolean;
+  localMacs?: { vni: number; mac: string }[];
+}
+
+const cfg = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as DriverConfig;
+const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + "\n");
+const present = new Set<string>();
+
+const port: EvpnSwitchPort = {
+  installRemoteMac: (vni, mac, vtep, info) => out({ ev: "port", call: ["installRemoteMac", vni, mac, vtep, info] }),
+  removeRemoteMac: (vni, mac, vtep) => out({ ev: "port", call: ["removeRemoteMac", vni, mac, vtep] }),
+  addFloodVtep: (vni, vtep) => out({ ev: "port", call: ["addFloodVtep", vni, vtep] }),
+  removeFloodVtep: (vni, vtep) => out({ ev: "port", call: ["removeFloodVtep", vni, vtep] }),
+  localMacPresent: (vni, mac) => present.has(`${vni}/${mac}`),
+  deleteLocalMac: (vni, mac) => out({ ev: "port", call: ["deleteLocalMac", vni, mac] }),
+  reportDuplicate: (vni, mac, detail) => out({ ev: "port", call: ["reportDuplicate", vni, mac, detail] }),
+};
+
+const log = createLogger({ level: (process.env.VXGATE_TEST_LOG as "debug") ?? "info", json: true, sink: (l) => process.stderr.write(l + "\n") });
+const sp = new EvpnSpeaker(cfg.bgp, cfg.vtep, cfg.vnis, port, log, { retryBaseMs: 200, retryMaxMs: 1000, forwardingPreserved: !!cfg.forwardingPreserved });
+for (const m of cfg.localMacs ?? []) {
+  sp.localMacLearned(m.vni, m.mac);
+  present.add(`${m.vni}/${m.mac}`);
+}
+void sp.initialSync.then((r) => out({ ev: "sync", result: r }));
+
+createInterface({ input: process.stdin }).on("line", (line) => {
+  let m: { id: number; cmd: string; vni?: number; mac?: string; opts?: Record<string, unknown> };
+  try {
+    m = JSON.parse(line);
+  } catch {
+    return;
+  }
+  const reply = (result: unknown) => out({ id: m.id, result });
+  switch (m.cmd) {
+    case "learn":
+      sp.localMacLearned(m.vni!, m.mac!, m.opts ?? {});
+      present.add(`${m.vni}/${m.mac}`);
+      return reply(true);
+    case "gone":
+      sp.localMacGone(m.vni!, m.mac!);
+      present.delete(`${m.vni}/${m.mac}`);
+      return reply(true);
+    case "summary":
+      return reply(sp.summary());
+    case "routes":
+      return reply(sp.routes());
+    case "sync":
+      void sp.initialSync.then(reply);
+      return;
+    case "gr":
+      return reply(
+        Object.fromEntries(cfg.bgp.neighbors.map((n) => [n.address, (() => {
+          const o = sp.session(n.address)?.peerOpen;
+          return o ? (gracefulRestartOf(o.capabilities) ?? null) : undefined;
+        })()])),
+      );
+    case "stop":
+    case "stopGraceful":
+      void sp.stop({ graceful: m.cmd === "stopGraceful" }).then(() => {
+        reply(true);
+        setTimeout(() => process.exit(0), 200);
+      });
+      return;
+  }
+});
+
+void sp.start().then(() => out({ ev: "ready", port: sp.listenPort }));
+process.stdin.on("end", () => void sp.stop().then(() => process.exit(0)));
