@@ -564,7 +564,7 @@ describe("graceful restart: restarting speaker", () => {
     expect(done).toBeUndefined();
     p.send(evpnEndOfRib());
     await until("initialSync", () => done);
-    expect(done).toMatchObject({ complete: true, pending: [] });
+    expect(done).toMatchObject({ complete: true, reason: "end-of-rib", pending: [] });
   });
 
   it("initialSync resolves after its bound when a peer never sends End-of-RIB", async () => {
@@ -577,7 +577,14 @@ describe("graceful restart: restarting speaker", () => {
     expect(done).toBeUndefined();
     await vi.advanceTimersByTimeAsync(1500);
     await until("initialSync", () => done);
-    expect(done).toMatchObject({ complete: false, pending: ["127.0.0.1"] });
+    expect(done).toMatchObject({ complete: false, reason: "timeout", pending: ["127.0.0.1"] });
+  });
+
+  it("initialSync resolves as stopped when stop() comes first", async () => {
+    const f = await fixture({ opts: { forwardingPreserved: true } });
+    await f.establish([grCap()]);
+    await f.sp.stop({ graceful: true });
+    expect(await f.sp.initialSync).toMatchObject({ complete: false, reason: "stopped", pending: ["127.0.0.1"] });
   });
 
   it.each([

@@ -84,6 +84,8 @@ export interface SpeakerOptions {
 export interface InitialSyncResult {
   /** true: End-of-RIB from every configured peer; false: the bound expired (or the speaker stopped) first. */
   complete: boolean;
+  /** Why it resolved: "stopped" = stop() came first (the runtime must not purge anything then). */
+  reason: "end-of-rib" | "timeout" | "stopped";
   /** Peers whose End-of-RIB had not arrived. */
   pending: string[];
   /** Milliseconds since start(). */
@@ -268,7 +270,7 @@ export class EvpnSpeaker {
     this.running = true;
     this.syncStart = Date.now();
     if (this.peers.size === 0) this.finishSync(true);
-    else if (!this.syncDone) this.syncTimer = setTimeout(() => this.finishSync(false), this.opts.initialSyncTimeoutMs ?? this.gr.restartTime * 1000);
+    else if (!this.syncDone) this.syncTimer = setTimeout(() => this.finishSync(false, "timeout"), this.opts.initialSyncTimeoutMs ?? this.gr.restartTime * 1000);
     for (const r of this.resolved.values()) this.originateImet(r);
     this.listener = new BgpListener((remote) => this.peers.get(remote)?.session, this.log.child({ part: "listener" }));
     try {
@@ -296,7 +298,7 @@ export class EvpnSpeaker {
       clearTimeout(p.gr?.timer);
       p.gr = undefined;
     }
-    this.finishSync(false);
+    this.finishSync(false, "stopped");
     for (const p of this.peers.values()) p.session.stop(opts.graceful ? "vxgate restarting" : "vxgate shutting down", { graceful: !!opts.graceful });
     await this.listener?.close();
   }
@@ -388,13 +390,14 @@ export class EvpnSpeaker {
     }
   }
 
-  private finishSync(complete: boolean): void {
+  private finishSync(complete: boolean, reason: InitialSyncResult["reason"] = "end-of-rib"): void {
     if (this.syncDone) return;
     this.syncDone = true;
     clearTimeout(this.syncTimer);
     this.releaseEor();
     const r: InitialSyncResult = {
       complete,
+      reason,
       pending: [...this.peers.values()].filter((p) => !this.synced.has(p.cfg.address)).map((p) => p.cfg.address),
       ms: this.syncStart ? Date.now() - this.syncStart : 0,
     };
