@@ -10,7 +10,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Lab } from "../test/harness/netns.ts";
 import { loadConfigFile } from "../src/config/load.ts";
-import { reflectorConfig, startFrr, type Frr } from "./frr.ts";
+import { reflectorConfig, startFrr } from "./frr.ts";
+import { gobgpReflectorConfig, startGobgpReflector } from "./gobgp.ts";
 import type { SwitchConfig } from "../src/config/types.ts";
 
 export const REPO = resolve(fileURLToPath(import.meta.url), "../..");
@@ -41,13 +42,14 @@ interface SwitchState {
 
 export interface FabricOptions {
   uplinkMtu?: number;
-  /** run FRR bgpd on the spine as the EVPN route reflector for every switch with a bgp: section */
-  reflector?: boolean;
+  /** run a standard EVPN route reflector on the spine for every switch with a
+   * bgp: section: FRR bgpd (true or "frr") or GoBGP ("gobgp", graceful-restart helper) */
+  reflector?: boolean | "frr" | "gobgp";
 }
 
 export class Fabric {
   readonly spine: string;
-  reflector?: Frr;
+  reflector?: { log: string[] };
   private readonly switches = new Map<string, SwitchState>();
   private readonly hosts = new Map<string, string>();
 
@@ -83,7 +85,10 @@ export class Fabric {
         return c.bgp ? [`192.0.2.${4 * i + 2}`] : [];
       });
       const asn = [...this.switches.values()].find((s) => s.cfg.bgp)?.cfg.bgp?.asn ?? 65000;
-      this.reflector = startFrr(lab, this.spine, reflectorConfig(asn, "192.0.2.1", clients));
+      this.reflector =
+        opts.reflector === "gobgp"
+          ? startGobgpReflector(lab, this.spine, gobgpReflectorConfig(asn, "192.0.2.1", clients))
+          : startFrr(lab, this.spine, reflectorConfig(asn, "192.0.2.1", clients));
     }
   }
 

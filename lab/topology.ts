@@ -1,7 +1,8 @@
 // The lab's topology: which hosts hang off which switch (the switches
 // themselves are lab/sw*.yaml), and the spare cable the mobility step uses.
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO, type Fabric, type SwitchSpec } from "./fabric.ts";
+import { REPO, type Fabric, type Lab, type SwitchSpec } from "./fabric.ts";
 
 const SAME_MAC = "02:00:00:00:01:01";
 
@@ -47,3 +48,17 @@ export function cableStandby(fabric: Fabric, toSwitch: string = MOVE.toSwitch): 
   lab.down(fabric.hostNs(MOVE.host), MOVE.toIf);
 }
 
+
+/** The lab's switches under other names and sockets (tests run beside `npm run lab`). */
+export function renamedLabSwitches(lab: Lab, prefix: string): { specs: SwitchSpec[]; rename: (labName: string) => string } {
+  const rename = (n: string) => n.replace("lab-sw", `${prefix}-sw`);
+  const specs = LAB_SWITCHES.map((s, i) => {
+    const text = readFileSync(s.configPath, "utf8")
+      .replace(/lab-sw(\d)/g, (_m, d: string) => rename(`lab-sw${d}`))
+      .replace(/socket: .*/, `socket: ${join(lab.tmpdir, `sw${i + 1}.sock`)}`);
+    const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
+    writeFileSync(configPath, text);
+    return { ...s, configPath };
+  });
+  return { specs, rename };
+}

@@ -165,7 +165,11 @@ export class Runtime {
     const cfg = this.opts.config;
     const log = this.opts.log.child({ part: "evpn" });
     const port = new FastPathEvpnPort(this.target, { vnisChanged: () => this.queueVniUpdate(), vtepSeen: (v) => void this.neighbours.ensure(v) }, log);
-    const speaker = new EvpnSpeaker(cfg.bgp!, cfg.vtep.sourceIp, cfg.vnis.map((v) => v.vni), port, log);
+    // the fast path went on forwarding through this restart: say so (graceful
+    // restart R/F bits), so peers keep our routes until our End-of-RIB
+    const speaker = new EvpnSpeaker(cfg.bgp!, cfg.vtep.sourceIp, cfg.vnis.map((v) => v.vni), port, log, {
+      forwardingPreserved: this.target.adopted,
+    });
     this.evpn = { speaker, port };
     const seeded = port.seedFromFastPath(new Map(cfg.vnis.map((v) => [v.vni, v.flood])));
     if (seeded.macs + seeded.flood > 0) log.info("adopted EVPN state from the fast path, stale until routes confirm it", seeded);
@@ -182,23 +186,16 @@ export class Runtime {
     void this.purgeStaleEvpnWhenSynced();
   }
 
-  /** Adopted EVPN entries nobody re-announced go once the peers have had their
-   * say: every session up and settled, or at most STALE_BOUND_MS after boot
-   * (forwarding on stale entries beats no forwarding while a reflector is away). */
+  /** Adopted EVPN entries that no route confirmed go once the peers have sent
+   * their full tables (End-of-RIB from each), or when the graceful-restart
+   * bound expires: forwarding on stale entries beats no forwarding while a
+   * reflector is away. */
   private async purgeStaleEvpnWhenSynced(): Promise<void> {
     const evpn = this.evpn!;
-    const STALE_BOUND_MS = 120_000;
-    const SETTLE_MS = 3_000;
-    const t0 = Date.now();
-    while (Date.now() - t0 < STALE_BOUND_MS && !this.stopped) {
-      const rows = evpn.speaker.summary();
-      if (rows.length > 0 && rows.every((r) => r.state === "Established")) break;
-      await new Promise((r) => setTimeout(r, 250).unref());
-    }
-    await new Promise((r) => setTimeout(r, SETTLE_MS).unref());
-    if (this.stopped) return;
+    const sync = await evpn.speaker.initialSync;
+    if (sync.reason === "stopped" || this.stopped) return;
     const purged = evpn.port.purgeStale();
-    if (purged.macs + purged.flood > 0) this.opts.log.info("stale EVPN entries removed (no route confirmed them)", purged);
+    this.opts.log.info("EVPN initial sync done", { ...sync, staleRemoved: purged });
   }
 
   get config(): SwitchConfig {
@@ -379,7 +376,8 @@ export class Runtime {
   async release(): Promise<void> {
     this.stopped = true;
     if (this.ageTimer) clearInterval(this.ageTimer);
-    await this.evpn?.speaker.stop();
+    // the fast path keeps forwarding: peers may keep our routes while we restart
+    await this.evpn?.speaker.stop({ graceful: true });
     this.target.release();
   }
 

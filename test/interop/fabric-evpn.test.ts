@@ -4,31 +4,22 @@
 // moves from one switch to another converges everywhere with a higher MAC
 // mobility sequence while the old switch drops its own entry.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Fabric, Lab } from "../../lab/fabric.ts";
-import { LAB_SWITCHES, MOVE, cableStandby } from "../../lab/topology.ts";
+import { MOVE, cableStandby, renamedLabSwitches } from "../../lab/topology.ts";
 import { moveHost } from "../../lab/mobility.ts";
 import { ping, udpExchange } from "../harness/index.ts";
 import type { FdbRow } from "../../src/control/runtime.ts";
 
 let lab: Lab;
 let fabric: Fabric;
-const tag = (process.pid % 100000).toString(36);
-const rename = (n: string) => n.replace("lab-sw", `ev${tag}-sw`);
+let rename: (labName: string) => string;
 
 
 beforeAll(async () => {
   lab = new Lab("evpn-fabric");
-  const specs = LAB_SWITCHES.map((s, i) => {
-    const text = readFileSync(s.configPath, "utf8")
-      .replace(/lab-sw(\d)/g, (_m, d: string) => rename(`lab-sw${d}`))
-      .replace(/socket: .*/, `socket: ${join(lab.tmpdir, `sw${i + 1}.sock`)}`);
-    const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
-    writeFileSync(configPath, text);
-    return { ...s, configPath };
-  });
-  fabric = new Fabric(lab, specs, { reflector: true });
+  const renamed = renamedLabSwitches(lab, `ev${(process.pid % 100000).toString(36)}`);
+  rename = renamed.rename;
+  fabric = new Fabric(lab, renamed.specs, { reflector: "frr" });
   cableStandby(fabric, rename(MOVE.toSwitch));
   for (const sw of fabric.switchNames) await fabric.start(sw);
   await fabric.waitEstablished();
@@ -74,7 +65,10 @@ describe("EVPN fabric through an FRR route reflector", () => {
     await fabric.kill(sw1, "SIGKILL");
     await new Promise((r) => setTimeout(r, 700));
     await fabric.start(sw1);
-    await stream; // loss here is measured once graceful restart keeps the peers' routes (below)
+    // FRR 8.4 does no graceful restart for EVPN (it withdraws the restarting
+    // switch's routes at once), so traffic towards sw1 may pause here; the
+    // lossless case is fabric-gr.test.ts, through a GoBGP reflector
+    await stream;
     expect(fabric.logOf(sw1)).toMatch(/adopted EVPN state from the fast path/);
     await fabric.waitEstablished();
     // the flood list it adopted is the one the routes rebuild: nothing lost, nothing left over
