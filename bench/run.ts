@@ -5,15 +5,25 @@
 //      vxg_xdp_access (encap) vs trivial XDP programs (bench/pkt-cost.ts)
 //   2. throughput: packets/s across the lab fabric, vxgate vs the kernel's
 //      VXLAN device + bridge on the same namespaces (bench/fabric-tput.ts)
+//   3. EVPN routes/s from the wire into the forwarding table: GoBGP injects
+//      type-2 routes into vxgate and into FRR (zebra + kernel VXLAN), and into
+//      a null receiver (bench/evpn-routes.ts); only with --only routes
 //
 // Options (after `npm run bench --`):
-//   --only pkt|fabric     run one of the two (default both)
+//   --only pkt|fabric|routes   run one part (default: pkt and fabric)
 //   --repeat N            test-run repeat count per measurement (default 1000000)
 //   --pkt-rounds N        per-packet rounds, median reported (default 7)
 //   --rounds N            throughput rounds, each mode once per round (default 5)
 //   --duration S          throughput window per measurement, seconds (default 5)
 //   --warmup S            generator runs this long before the window (default 1)
 //   --gen auto|trafgen|python   traffic generator (default auto: trafgen if installed)
+//   --routes N            type-2 routes of the routes part's full phase (default 100000)
+//   --small N             routes of its small phase, run first (default 20000; 0 = none)
+//   --small-rounds N      small-phase rounds (default 3)
+//   --route-rounds N      full-phase rounds (default 1)
+//   --sessions K          gobgpd instances = BGP sessions per receiver (default 5)
+//   --route-timeout S     bound on each wait for a table to fill or empty (default 120)
+//   --cpu-prof DIR        write a V8 CPU profile of the vxgate process (routes part)
 //   --json FILE           also write every sample as JSON
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg, release, totalmem } from "node:os";
@@ -22,14 +32,17 @@ import { execFileSync } from "node:child_process";
 import { renderTable } from "../src/cli/table.ts";
 import { runPktCost, type PktCostResult } from "./pkt-cost.ts";
 import { runFabricTput, type GeneratorKind, type TputResult } from "./fabric-tput.ts";
+import { runEvpnRoutes, type Receiver, type RoutesResult } from "./evpn-routes.ts";
 import { fmt, fmtInt, max, median, min, spreadPct } from "./stats.ts";
 
 const say = (s = "") => process.stdout.write(s + "\n");
 
 function usage(): string {
-  return `usage: npm run bench -- [--only pkt|fabric] [--repeat N] [--pkt-rounds N]
+  return `usage: npm run bench -- [--only pkt|fabric|routes] [--repeat N] [--pkt-rounds N]
                         [--rounds N] [--duration S] [--warmup S]
-                        [--gen auto|trafgen|python] [--json FILE]`;
+                        [--gen auto|trafgen|python]
+                        [--routes N] [--small N] [--small-rounds N] [--route-rounds N]
+                        [--sessions K] [--route-timeout S] [--cpu-prof DIR] [--json FILE]`;
 }
 
 function num(v: string | undefined, def: number, name: string, lo: number, hi: number): number {
@@ -131,6 +144,47 @@ function reportTput(r: TputResult): void {
   for (const c of r.checks) say(`   check: ${c}`);
 }
 
+function reportRoutes(r: RoutesResult): void {
+  const label: Record<Receiver, string> = { sink: "null receiver (gobgpd send rate)", vxgate: "vxgate (vxg_fdb map)", frr: "FRR zebra+bgpd (kernel FDB)" };
+  const phases = [...new Set(r.rounds.map((x) => x.phase))];
+  const rows = phases.flatMap((phase) => {
+    const of = (rcv: Receiver) => r.rounds.filter((x) => x.phase === phase && x.receiver === rcv && x.complete);
+    const frr = median(of("frr").map((x) => x.routesPerS));
+    return (["sink", "vxgate", "frr"] as const).map((rcv) => {
+      const xs = of(rcv);
+      const secs = xs.map((x) => x.installMs / 1000);
+      const rps = median(xs.map((x) => x.routesPerS));
+      const flush = xs.filter((x) => x.flushMs).map((x) => x.flushRoutesPerS!);
+      const incomplete = r.rounds.filter((x) => x.phase === phase && x.receiver === rcv && !x.complete).length;
+      return {
+        routes: fmtInt(r.rounds.find((x) => x.phase === phase)!.routes),
+        receiver: label[rcv],
+        rounds: `${xs.length}${incomplete ? ` (+${incomplete} incomplete)` : ""}`,
+        "install s": fmt(median(secs), 2),
+        "min..max s": `${fmt(min(secs), 2)}..${fmt(max(secs), 2)}`,
+        "routes/s": fmtInt(rps),
+        "x FRR": rcv === "sink" ? "-" : fmt(rps / frr, 2),
+        "flush routes/s": rcv === "sink" ? "-" : fmtInt(median(flush)),
+      };
+    });
+  });
+  say(renderTable(rows, ["routes", "receiver", "rounds", "install s", "min..max s", "routes/s", "x FRR", "flush routes/s"]));
+  say("   install = gate opened on every gobgpd (export accept + soft reset out) -> the last route in the receiver's table;");
+  say("   flush = sessions disabled (NOTIFICATION Cease) -> the receiver's table empty again.");
+  const paired = r.rounds
+    .filter((x) => x.receiver === "vxgate" && x.complete)
+    .flatMap((v) => {
+      const f = r.rounds.find((x) => x.receiver === "frr" && x.phase === v.phase && x.round === v.round && x.complete);
+      return f ? [{ phase: `${fmtInt(v.routes)}`, round: String(v.round), "vxgate/FRR routes/s": fmt(v.routesPerS / f.routesPerS, 2), "vxgate/FRR flush": v.flushRoutesPerS && f.flushRoutesPerS ? fmt(v.flushRoutesPerS / f.flushRoutesPerS, 2) : "-" }] : [];
+    });
+  if (paired.length) {
+    say("");
+    say(renderTable(paired, ["phase", "round", "vxgate/FRR routes/s", "vxgate/FRR flush"]));
+  }
+  for (const l of r.loads) say(`   gobgpd RIBs loaded with ${fmtInt(l.routes)} routes in ${fmt(l.ms / 1000, 1)} s (${r.sessions} gobgpd in parallel; not part of any timing)`);
+  for (const c of r.checks) say(`   check: ${c}`);
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -141,6 +195,13 @@ async function main(): Promise<number> {
       duration: { type: "string" },
       warmup: { type: "string" },
       gen: { type: "string" },
+      routes: { type: "string" },
+      small: { type: "string" },
+      "small-rounds": { type: "string" },
+      "route-rounds": { type: "string" },
+      sessions: { type: "string" },
+      "route-timeout": { type: "string" },
+      "cpu-prof": { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -154,7 +215,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const only = values.only;
-  if (only !== undefined && only !== "pkt" && only !== "fabric") throw new Error(`--only must be pkt or fabric\n${usage()}`);
+  if (only !== undefined && only !== "pkt" && only !== "fabric" && only !== "routes") throw new Error(`--only must be pkt, fabric or routes\n${usage()}`);
   const gen = values.gen ?? "auto";
   if (!["auto", "trafgen", "python"].includes(gen)) throw new Error(`--gen must be auto, trafgen or python\n${usage()}`);
   const repeat = num(values.repeat, 1_000_000, "repeat", 1000, 100_000_000);
@@ -162,29 +223,41 @@ async function main(): Promise<number> {
   const rounds = num(values.rounds, 5, "rounds", 1, 50);
   const durationS = num(values.duration, 5, "duration", 0.5, 60);
   const warmupS = num(values.warmup, 1, "warmup", 0, 10);
+  const routes = num(values.routes, 100_000, "routes", 1, 1_000_000);
+  const small = num(values.small, 20_000, "small", 0, 1_000_000);
+  const smallRounds = num(values["small-rounds"], 3, "small-rounds", 0, 20);
+  const routeRounds = num(values["route-rounds"], 1, "route-rounds", 0, 20);
+  const sessions = num(values.sessions, 5, "sessions", 1, 50);
+  const routeTimeoutS = num(values["route-timeout"], 120, "route-timeout", 5, 1800);
 
   const m = machine();
   const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
   say(`== vxgate bench  (${new Date().toISOString()})`);
   say(`   ${m.cpu}, ${m.memory}, kernel ${m.kernel}, bpf_jit_enable=${m.bpfJit}, node ${m.node}, ${m.clang}`);
   say(`   load average at start: ${load()} (anything else running skews the numbers; the ratios less so)`);
-  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult } = {
+  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult; routes?: RoutesResult } = {
     machine: m,
     loadStart: load(),
   };
   const log = (s: string) => say(s);
 
-  if (only !== "fabric") {
+  if (only === undefined || only === "pkt") {
     say("\n== 1. per-packet cost (BPF_PROG_TEST_RUN, kernel-reported mean ns per run)");
     out.pkt = await runPktCost({ repeat, rounds: pktRounds, log });
     say("");
     reportPkt(out.pkt);
   }
-  if (only !== "pkt") {
+  if (only === undefined || only === "fabric") {
     say("\n== 2. throughput across the fabric: host A -> switch A -> spine -> switch B -> host B");
     out.fabric = await runFabricTput({ rounds, durationS, warmupS, gen: gen as GeneratorKind | "auto", log });
     say("");
     reportTput(out.fabric);
+  }
+  if (only === "routes") {
+    say(`\n== 3. EVPN routes from the wire into the forwarding table: gobgpd x ${sessions} -> vxgate | FRR | null receiver`);
+    out.routes = await runEvpnRoutes({ routes, small, smallRounds, rounds: routeRounds, sessions, timeoutS: routeTimeoutS, cpuProf: values["cpu-prof"], log });
+    say("");
+    reportRoutes(out.routes);
   }
   out.loadEnd = load();
   say(`\n== summary (ratios against baselines measured in this run; load average at end: ${out.loadEnd})`);
@@ -206,6 +279,17 @@ async function main(): Promise<number> {
       `   fabric cost without generator/sink: ${fmt((1e9 / f.kernel.rxPps - wireNs) / (1e9 / f.vxgate.rxPps - wireNs), 2)} x cheaper with vxgate (medians); ` +
         `paired median ${fmt(median(pr.map((p) => p.fabric)), 2)} x (${fmt(min(pr.map((p) => p.fabric)), 2)}..${fmt(max(pr.map((p) => p.fabric)), 2)})`,
     );
+  }
+  if (out.routes) {
+    for (const phase of ["small", "full"] as const) {
+      const rps = (rcv: Receiver) => median(out.routes!.rounds.filter((x) => x.phase === phase && x.receiver === rcv && x.complete).map((x) => x.routesPerS));
+      const n = out.routes.rounds.find((x) => x.phase === phase)?.routes;
+      if (n === undefined) continue;
+      say(
+        `   routes (${fmtInt(n)} type-2): vxgate ${fmtInt(rps("vxgate"))} routes/s vs FRR ${fmtInt(rps("frr"))} routes/s (medians) = ${fmt(rps("vxgate") / rps("frr"), 2)} x; ` +
+          `gobgpd alone sends ${fmtInt(rps("sink"))} routes/s`,
+      );
+    }
   }
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(out, null, 2) + "\n");

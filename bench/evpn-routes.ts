@@ -1,0 +1,815 @@
+// Benchmark 3: EVPN routes per second from the wire into the forwarding table.
+//
+//   g1..gK [gobgpd] --\                      /-- eth0 [vxgate switch]   FDB map vxg_fdb
+//                      >-- [spine, routed] --<--- eth0 [FRR: bgpd + zebra, kernel vxlan100/br100]
+//                                             \-- eth0 [sink: bgp-sink.py, counts NLRIs]
+//
+// GoBGP (gobgpd, K instances, each with a disjoint slice of the MACs; the
+// first one also has the type-3 route) injects type-2 routes (VNI 100, one
+// MAC each, next hop the remote VTEP 198.18.0.2) towards three receivers,
+// one at a time:
+//
+//   vxgate  the real `vxgate run` (lab/fabric.ts, one switch), BGP EVPN on;
+//           counted: entries of its pinned FDB map that are remote, installed
+//           by the control plane (FDB_CONTROL), behind 198.18.0.2
+//   frr     zebra + bgpd (advertise-all-vni, test/interop startFrrVtep) with
+//           a kernel bridge br100 and vxlan100; counted: kernel FDB entries
+//           on vxlan100 with dst 198.18.0.2
+//   sink    a bare BGP speaker that only counts NLRIs: how fast gobgpd sends
+//
+// The routes are loaded into gobgpd before anything is timed, while every
+// session to a receiver is down, through gobgpd's API (AddPathStream, the
+// call `gobgp mrt inject` makes). One round per receiver: enable the K
+// sessions with gobgpd's global export default set to reject (they come up
+// empty), then open the gate at t0 (export default accept + soft reset out,
+// on the K gobgpd at once) and watch the receiver's table until it holds
+// every route. Then the sessions are disabled (NOTIFICATION Cease) and the
+// time until the receiver's table is empty again is the flush measurement.
+//
+// Watching, to a few ms and cheaply (the watchers' CPU is reported per round):
+// vxgate by BPF_MAP_LOOKUP_ELEM of the keys not seen yet, every 10 ms; the
+// kernel FDB by rtnetlink notifications (fdb-monitor.c, built with clang at
+// start). Each end state is confirmed by a full count (BPF_MAP_LOOKUP_BATCH,
+// `bridge fdb show`) and /v1/fdb and the flood entries are checked once.
+//
+// Why K instances and the gate: GoBGP 3.10 rescans its whole EVPN table for
+// every type-2 route added through the API (fixupApiPath) or received from a
+// peer (handleMacMobility), so loading one gobgpd takes O(n^2): 20k routes
+// ~12 s, 100k ~5 min. K slices of n/K load K times faster in total (and in
+// parallel). K sessions established at different moments would blur the
+// start, hence the gate, which starts all K streams within a few ms.
+import type { ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { BpfMap } from "libbpf-ts-bindings";
+import { CLI, Fabric, Lab, REPO } from "../lab/fabric.ts";
+import { PYTHON, runAsync, stopChild } from "../test/harness/proc.ts";
+import { startFrrVtep } from "../test/interop/evpn-interop.ts";
+import { GobgpApi, evpnPath } from "./gobgp-api.ts";
+import { median, sleep } from "./stats.ts";
+
+export type Receiver = "sink" | "vxgate" | "frr";
+
+export interface RoutesOptions {
+  /** type-2 routes of the full phase */
+  routes: number;
+  /** type-2 routes of the small phase, run first (0: no small phase) */
+  small: number;
+  smallRounds: number;
+  rounds: number;
+  /** gobgpd instances (BGP sessions per receiver) */
+  sessions: number;
+  /** bound on every wait for a table to fill or empty, seconds */
+  timeoutS: number;
+  /** write a V8 CPU profile of the vxgate process into this directory */
+  cpuProf?: string;
+  log: (s: string) => void;
+}
+
+export interface RoutesRound {
+  phase: "small" | "full";
+  round: number;
+  receiver: Receiver;
+  routes: number;
+  /** gate opened -> the receiver's table held every route (ms) */
+  installMs: number;
+  /** the poll before the one that saw every route ended this much earlier (ms) */
+  resolutionMs: number;
+  routesPerS: number;
+  /** all routes arrived in time */
+  complete: boolean;
+  /** sessions disabled -> the receiver's table empty (ms; not for the sink) */
+  flushMs?: number;
+  flushRoutesPerS?: number;
+  /** sink only: gate -> first UPDATE (ms) */
+  firstUpdateMs?: number;
+  /** UPDATE messages gobgpd sent on the K sessions during the round */
+  sentUpdates: number;
+  /** median time one poll of the receiver's table took (ms; NaN where notifications were used) */
+  pollMs: number;
+  /** CPU the watcher used while the routes went in (ms): the bench's own look-ups for vxgate, fdb-monitor for FRR */
+  watcherCpuMs?: number;
+  /** [ms since gate, routes in the table] */
+  samples: [number, number][];
+}
+
+export interface LoadStep {
+  phase: "small" | "full";
+  routes: number;
+  /** wall time for all K gobgpd (loaded in parallel) */
+  ms: number;
+  perInstanceMs: number[];
+}
+
+export interface RoutesResult {
+  /** git commit of the vxgate under test (+ "-dirty" when src/ has local changes) */
+  vxgateCommit: string;
+  sessions: number;
+  routes: number;
+  small: number;
+  loads: LoadStep[];
+  rounds: RoutesRound[];
+  checks: string[];
+}
+
+const VNI = 100;
+const ASN = 65000;
+const VTEP = "198.18.0.1"; // the vxgate switch
+const FRR_VTEP = "198.18.0.9";
+const REMOTE_VTEP = "198.18.0.2"; // next hop of every route
+const RD = Buffer.from([0, 1, 198, 18, 0, 2, 0, 1]); // 198.18.0.2:1
+const SWITCH_ADDR = "192.0.2.2";
+const FRR_ADDR = "192.0.2.6";
+const SINK_ADDR = "192.0.2.14";
+const gobgpAddr = (i: number) => `10.99.${i}.2`;
+
+/** MAC of route k: 02:10 + the 32-bit index */
+export function routeMac(k: number): Buffer {
+  const b = Buffer.from([0x02, 0x10, 0, 0, 0, 0]);
+  b.writeUInt32BE(k >>> 0, 2);
+  return b;
+}
+const macText = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
+
+// ---------------------------------------------------------------------------
+// the routes, as BGP wire bytes for gobgpd's API
+
+const ORIGIN_IGP = Buffer.from([0x40, 1, 1, 0]);
+const EXT_COMMUNITIES = Buffer.from([
+  0xc0, 16, 16,
+  0x00, 0x02, ASN >> 8, ASN & 0xff, 0, 0, 0, VNI, // route target 65000:100
+  0x03, 0x0c, 0, 0, 0, 0, 0, 8, // encapsulation VXLAN
+]);
+
+function mpReach(nlri: Buffer): Buffer {
+  const v = Buffer.concat([Buffer.from([0, 25, 70, 4]), Buffer.from(REMOTE_VTEP.split(".").map(Number)), Buffer.from([0]), nlri]);
+  const h = Buffer.from([0x90, 14, 0, 0]);
+  h.writeUInt16BE(v.length, 2);
+  return Buffer.concat([h, v]);
+}
+
+/** type 2: RD, ESI 0, Ethernet Tag 0, MAC, no IP, label1 = the VNI (RFC 8365: the whole 24-bit field) */
+function macAdvPath(k: number): Buffer {
+  const nlri = Buffer.concat([Buffer.from([2, 33]), RD, Buffer.alloc(14), Buffer.from([48]), routeMac(k), Buffer.from([0, 0, 0, VNI])]);
+  return evpnPath(nlri, [ORIGIN_IGP, EXT_COMMUNITIES, mpReach(nlri)]);
+}
+
+/** type 3 of the remote VTEP, PMSI ingress replication with label = VNI */
+function imetPath(): Buffer {
+  const ip = Buffer.from(REMOTE_VTEP.split(".").map(Number));
+  const nlri = Buffer.concat([Buffer.from([3, 17]), RD, Buffer.alloc(4), Buffer.from([32]), ip]);
+  const pmsi = Buffer.concat([Buffer.from([0xc0, 22, 9, 0, 6, 0, 0, VNI]), ip]);
+  return evpnPath(nlri, [ORIGIN_IGP, EXT_COMMUNITIES, pmsi, mpReach(nlri)]);
+}
+
+// ---------------------------------------------------------------------------
+// configs
+
+function switchYaml(name: string, socket: string, sessions: number, fdbSize: number): string {
+  const neighbors = Array.from({ length: sessions }, (_, i) => `    - { address: ${gobgpAddr(i + 1)}, remote_asn: ${ASN} }`).join("\n");
+  return `# written by bench/evpn-routes.ts
+switch:
+  name: ${name}
+vtep:
+  source_ip: ${VTEP}
+uplinks:
+  - name: eth0
+ports:
+  - { name: h1, vni: ${VNI} }
+vnis:
+  - vni: ${VNI}
+tables:
+  fdb: ${fdbSize}
+management:
+  socket: ${socket}
+bgp:
+  asn: ${ASN}
+  router_id: ${VTEP}
+  neighbors:
+${neighbors}
+`;
+}
+
+function frrConfig(sessions: number): string {
+  const peers = Array.from({ length: sessions }, (_, i) => gobgpAddr(i + 1));
+  return [
+    "frr defaults traditional",
+    "hostname frr-dut",
+    `router bgp ${ASN}`,
+    ` bgp router-id ${FRR_ADDR}`,
+    " no bgp default ipv4-unicast",
+    ...peers.flatMap((p) => [` neighbor ${p} remote-as ${ASN}`, ` neighbor ${p} timers connect 1`]),
+    " address-family l2vpn evpn",
+    ...peers.map((p) => `  neighbor ${p} activate`),
+    "  advertise-all-vni",
+    " exit-address-family",
+    "",
+  ].join("\n");
+}
+
+function gobgpConfig(i: number): string {
+  const neighbor = (addr: string, passive: boolean) => [
+    `[[neighbors]]`,
+    `  [neighbors.config]`,
+    `    neighbor-address = "${addr}"`,
+    `    peer-as = ${ASN}`,
+    `    admin-down = true`,
+    `  [neighbors.timers.config]`,
+    `    connect-retry = 1`,
+    `    hold-time = 90`,
+    `    keepalive-interval = 30`,
+    ...(passive ? [`  [neighbors.transport.config]`, `    passive-mode = true`] : []),
+    `  [[neighbors.afi-safis]]`,
+    `    [neighbors.afi-safis.config]`,
+    `      afi-safi-name = "l2vpn-evpn"`,
+    ``,
+  ];
+  return [
+    `# written by bench/evpn-routes.ts`,
+    `[global.config]`,
+    `  as = ${ASN}`,
+    `  router-id = "${gobgpAddr(i)}"`,
+    // sessions come up empty; the bench opens the gate with export default accept + soft reset out
+    `[global.apply-policy.config]`,
+    `  default-export-policy = "reject-route"`,
+    ``,
+    ...neighbor(SWITCH_ADDR, false),
+    ...neighbor(FRR_ADDR, false),
+    ...neighbor(SINK_ADDR, true),
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------------------
+
+interface SinkProc {
+  child: ChildProcess;
+  events: { ev: string; t: string; n?: number }[];
+}
+
+function startSink(lab: Lab, ns: string, peer: string): SinkProc {
+  const child = lab.spawn(ns, PYTHON, [join(REPO, "bench/bgp-sink.py"), peer, String(ASN), SINK_ADDR]);
+  const events: SinkProc["events"] = [];
+  createInterface({ input: child.stdout! }).on("line", (l) => {
+    try {
+      events.push(JSON.parse(l));
+    } catch {
+      /* not ours */
+    }
+  });
+  child.stderr?.resume();
+  return { child, events };
+}
+
+const nowNs = () => process.hrtime.bigint();
+const msSince = (t0: bigint, t: bigint = nowNs()) => Number(t - t0) / 1e6;
+
+interface PollResult {
+  doneNs?: bigint;
+  prevNs: bigint;
+  last: number;
+  samples: [number, number][];
+  costs: number[];
+}
+
+/**
+ * Count until `done(count)`, leaving the receiver the CPU between polls: the
+ * next poll starts max(minGapMs, 3 x the last poll's cost) after the last one
+ * ended, so a poller takes at most a quarter of a core (the vxgate look-ups
+ * take far less, see the watcher CPU in each round's line).
+ */
+async function pollUntil(count: () => Promise<number>, done: (n: number) => boolean, t0: bigint, timeoutMs: number, minGapMs: number): Promise<PollResult> {
+  const r: PollResult = { prevNs: t0, last: -1, samples: [], costs: [] };
+  for (;;) {
+    const a = nowNs();
+    const n = await count();
+    const b = nowNs();
+    r.costs.push(Number(b - a) / 1e6);
+    r.samples.push([msSince(t0, b), n]);
+    r.last = n;
+    if (done(n)) {
+      r.doneNs = b;
+      return r;
+    }
+    r.prevNs = b;
+    if (msSince(t0, b) > timeoutMs) return r;
+    await sleep(Math.max(minGapMs, 3 * (r.costs.at(-1) ?? 0)));
+  }
+}
+
+export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> {
+  const K = opts.sessions;
+  if (opts.routes % K !== 0 || opts.small % K !== 0) throw new Error(`--routes and --small must be multiples of --sessions (${K})`);
+  if (opts.small > opts.routes) throw new Error(`--small (${opts.small}) must not exceed --routes (${opts.routes})`);
+  const lab = new Lab("bench-rt");
+  const checks: string[] = [];
+  const apis: GobgpApi[] = [];
+  let fabric: Fabric | undefined;
+  let profiled: ChildProcess | undefined;
+  let fdbMap: BpfMap | undefined;
+  try {
+    for (const cmd of ["gobgpd", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh", "bridge", "clang"]) {
+      if (lab.run(null, "sh", ["-c", `command -v ${cmd}`]).status !== 0) throw new Error(`${cmd} not found (gobgpd: apt-get install gobgpd; FRR: apt-get install frr)`);
+    }
+    const tag = process.pid.toString(36);
+    const name = `bench-rt-${tag}`;
+    const dir = lab.tmpdir;
+    const fdbSize = Math.max(65536, 2 ** Math.ceil(Math.log2(opts.routes * 1.25 + 1024)));
+    writeFileSync(join(dir, "sw.yaml"), switchYaml(name, join(dir, "sw.sock"), K, fdbSize));
+    fabric = new Fabric(lab, [{ configPath: join(dir, "sw.yaml"), hosts: [{ name: "rh", port: "h1", mac: "02:00:00:00:0a:01", cidr: "198.51.100.1/24" }] }]);
+    lab.defer(() => {
+      rmSync(join("/sys/fs/bpf/vxgate", name), { recursive: true, force: true });
+      rmSync(join("/run/vxgate", name), { recursive: true, force: true });
+    });
+    const spine = fabric.spine;
+
+    // FRR's namespace: a VTEP like test/interop's (bridge br100, vxlan100 nolearning, one port)
+    const frrNs = lab.ns("frr");
+    lab.veth(frrNs, "eth0", spine, "s2");
+    lab.addr(frrNs, "eth0", `${FRR_ADDR}/30`);
+    lab.addr(spine, "s2", "192.0.2.5/30");
+    lab.addr(frrNs, "lo", `${FRR_VTEP}/32`);
+    lab.route(frrNs, "default", { via: "192.0.2.5" });
+    // zebra resolves next hops (and bgpd its iBGP peers) without the default route
+    lab.route(frrNs, "198.18.0.0/24", { via: "192.0.2.5" });
+    lab.route(frrNs, "10.99.0.0/16", { via: "192.0.2.5" });
+    lab.route(spine, `${FRR_VTEP}/32`, { via: FRR_ADDR });
+    const ip = (...a: string[]) => lab.ip(frrNs, ...a);
+    ip("link", "add", "br100", "type", "bridge");
+    ip("link", "add", "vxlan100", "type", "vxlan", "id", String(VNI), "local", FRR_VTEP, "dstport", "4789", "nolearning");
+    ip("link", "set", "vxlan100", "master", "br100");
+    ip("link", "add", "h0", "type", "veth", "peer", "name", "h1");
+    ip("link", "set", "h0", "master", "br100");
+    for (const l of ["h1", "h0", "vxlan100", "br100"]) ip("link", "set", l, "up");
+
+    // the sink's namespace
+    const sinkNs = lab.ns("sink");
+    lab.veth(sinkNs, "eth0", spine, "s3");
+    lab.addr(sinkNs, "eth0", `${SINK_ADDR}/30`);
+    lab.addr(spine, "s3", "192.0.2.13/30");
+    lab.route(sinkNs, "default", { via: "192.0.2.13" });
+
+    // gobgpd x K, each in its own namespace, API on a unix socket in our tmpdir
+    const gobgpLogs: string[][] = [];
+    for (let i = 1; i <= K; i++) {
+      const ns = lab.ns(`g${i}`);
+      lab.veth(ns, "eth0", spine, `g${i}`);
+      lab.addr(ns, "eth0", `${gobgpAddr(i)}/30`);
+      lab.addr(spine, `g${i}`, `10.99.${i}.1/30`);
+      lab.route(ns, "default", { via: `10.99.${i}.1` });
+      const conf = join(dir, `gobgpd-${i}.toml`);
+      writeFileSync(conf, gobgpConfig(i));
+      const sock = join(dir, `gobgpd-${i}.sock`);
+      const child = lab.spawn(ns, "gobgpd", ["-f", conf, "--api-hosts", `unix://${sock}`, "--log-level", "error", "--pprof-disable"]);
+      const log: string[] = [];
+      const keep = (d: Buffer) => {
+        log.push(String(d));
+        if (log.length > 200) log.shift();
+      };
+      child.stdout?.on("data", keep);
+      child.stderr?.on("data", keep);
+      gobgpLogs.push(log);
+      apis.push(new GobgpApi(sock));
+    }
+
+    // FRR: zebra first (it must know the VNI before bgpd asks), then bgpd
+    const frr = startFrrVtep(lab, frrNs, frrConfig(K));
+    await sleep(1000);
+    frr.startBgpd();
+
+    // vxgate. With --cpu-prof: node refuses --cpu-prof in NODE_OPTIONS, so the
+    // profiled process is started here; and the profiler's SIGPROF ticks make
+    // the BPF verifier give up (signal pending -> EAGAIN), so a first,
+    // unprofiled run loads and pins the fast path, stops (the pins stay), and
+    // the profiled one adopts them (as after a control-plane restart). The
+    // profile is written when it exits.
+    await fabric.start(name);
+    if (opts.cpuProf) {
+      mkdirSync(opts.cpuProf, { recursive: true });
+      await fabric.kill(name);
+      const logFile = join(dir, "vxgate-profiled.log");
+      profiled = lab.spawn(null, "nsenter", [
+        `--net=${lab.netnsPath(fabric.switchNs(name))}`,
+        process.execPath,
+        "--cpu-prof",
+        `--cpu-prof-dir=${opts.cpuProf}`,
+        "--import",
+        "tsx",
+        CLI,
+        "run",
+        "--config",
+        join(dir, "sw.yaml"),
+      ]);
+      const out = createWriteStream(logFile);
+      profiled.stdout?.pipe(out);
+      profiled.stderr?.pipe(out);
+      for (let i = 0; ; i++) {
+        try {
+          await fabric.api(name, "status");
+          break;
+        } catch {
+          if (i > 150 || profiled.exitCode !== null) throw new Error(`vxgate (profiled) did not come up; log in ${logFile}`);
+          await sleep(200);
+        }
+      }
+    }
+    const pin = join("/sys/fs/bpf/vxgate", name, "maps", "vxg_fdb");
+    fdbMap = BpfMap.openPinned(pin);
+    const sinks = Array.from({ length: K }, (_, i) => startSink(lab, sinkNs, gobgpAddr(i + 1)));
+
+    // every gobgpd answering
+    for (const [i, a] of apis.entries()) {
+      for (let tries = 0; ; tries++) {
+        try {
+          await a.globalDestinations();
+          break;
+        } catch (e) {
+          if (tries > 100) throw new Error(`gobgpd ${i + 1} API not up: ${String(e)}\n${gobgpLogs[i]!.join("")}`);
+          await sleep(100);
+        }
+      }
+    }
+    const head = lab.run(null, "git", ["-C", REPO, "rev-parse", "--short", "HEAD"]).stdout.trim() || "unknown";
+    const dirty = lab.run(null, "git", ["-C", REPO, "status", "--porcelain", "--", "src", "native/lib"]).stdout.trim() !== "";
+    const vxgateCommit = head + (dirty ? "-dirty" : "");
+    opts.log(`   vxgate under test: commit ${vxgateCommit} (src/, control plane)`);
+    opts.log(`   topology: ${K} gobgpd, vxgate switch ${name}, FRR (zebra + bgpd) VTEP, sink; namespaces ${lab.prefix}*; vxg_fdb max_entries ${fdbMap.maxEntries}`);
+
+    // --- watching what each receiver installed ------------------------------
+    // Both watchers give the moment the last route landed to within a few ms:
+    // vxgate: look up (BPF_MAP_LOOKUP_ELEM) only the keys still missing, so
+    // the polls get cheaper as the table fills; FRR: kernel notifications
+    // (fdb-monitor). Each result is confirmed by a full count afterwards.
+    //
+    // vxg_fdb layout (src/codegen/tables.ts): key {vni u32 LE, mac[6], pad 2};
+    // value kind u8 @0, flags u8 @1, vlan u16 @2, ifindex u32 @4, remote ipv4
+    // (network order) @8
+    const map = fdbMap;
+    if (map.keySize !== 12 || map.valueSize < 12) throw new Error(`vxg_fdb layout changed (key ${map.keySize} B, value ${map.valueSize} B): update bench/evpn-routes.ts`);
+    const REMOTE_U32 = Buffer.from(REMOTE_VTEP.split(".").map(Number)).readUInt32BE(0);
+    const ours = (v: Buffer | null) => v !== null && v[0] === 2 && (v[1]! & 4) !== 0 && v.readUInt32BE(8) === REMOTE_U32;
+    const fdbKey = (k: number) => {
+      const b = Buffer.alloc(12);
+      b.writeUInt32LE(VNI, 0);
+      routeMac(k).copy(b, 4);
+      return b;
+    };
+    const roundKeys = (routes: number) => {
+      const keys: Buffer[] = [];
+      for (let i = 0; i < K; i++) for (let k = i * (opts.routes / K); k < i * (opts.routes / K) + routes / K; k++) keys.push(fdbKey(k));
+      return keys;
+    };
+    const countVxgateAll = () => {
+      let n = 0;
+      for (const [, v] of map.lookupBatch({ count: 4096 })) if (ours(v)) n++;
+      return n;
+    };
+    /** distinct MACs on vxlan100 with dst REMOTE_VTEP (a dump racing with changes can repeat entries) */
+    const countFrrAll = async (): Promise<number> => {
+      const r = await runAsync(
+        frrNs,
+        "sh",
+        ["-c", `bridge fdb show dev vxlan100 | awk '$1 != "00:00:00:00:00:00" && / dst ${REMOTE_VTEP} / { m[$1] = 1 } END { n = 0; for (k in m) n++; print n }'`],
+        { timeoutMs: 60_000 },
+      );
+      const n = Number(r.stdout.trim());
+      if (r.status !== 0 || !Number.isInteger(n)) throw new Error(`counting FRR's kernel FDB failed: ${r.stderr}`);
+      return n;
+    };
+    const monBin = join(dir, "fdb-monitor");
+    lab.exec(null, "clang", ["-O2", "-Wall", "-o", monBin, join(REPO, "bench/fdb-monitor.c")], { timeoutMs: 60_000 });
+    const mon = lab.spawn(frrNs, monBin, ["vxlan100", REMOTE_VTEP]);
+    const monEvents: { ev: string; t: string; n?: number; cmd?: string }[] = [];
+    createInterface({ input: mon.stdout! }).on("line", (l) => {
+      try {
+        monEvents.push(JSON.parse(l));
+      } catch {
+        /* not ours */
+      }
+    });
+    const monErr: string[] = [];
+    /** utime + stime of fdb-monitor, ms (`ip netns exec` execs it: same pid) */
+    const monCpuMs = () => {
+      const f = readFileSync(`/proc/${mon.pid}/stat`, "utf8");
+      const w = f.slice(f.lastIndexOf(")") + 2).split(" ");
+      return ((Number(w[11]) + Number(w[12])) * 1000) / 100;
+    };
+    mon.stderr?.on("data", (d) => monErr.push(String(d)));
+    const monWait = async (pred: (e: (typeof monEvents)[number]) => boolean, from: number, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const e = monEvents.slice(from).find(pred);
+        if (e) return e;
+        if (mon.exitCode !== null) throw new Error(`fdb-monitor exited: ${monErr.join("")}`);
+        if (Date.now() > deadline) return undefined;
+        await sleep(5);
+      }
+    };
+    if (!(await monWait((e) => e.ev === "ready", 0, 10_000))) throw new Error(`fdb-monitor did not start: ${monErr.join("")}`);
+    const monCmd = async (cmd: string) => {
+      const from = monEvents.length;
+      mon.stdin!.write(cmd + "\n");
+      if (!(await monWait((e) => e.ev === "ack" && e.cmd === cmd.split(" ")[0], from, 5000))) throw new Error(`fdb-monitor: no ack for ${cmd}`);
+      return from;
+    };
+
+    interface Watch {
+      /** before the gate: the table is empty; arm the watcher */
+      arm(routes: number): Promise<void>;
+      /** after the gate: until every route is in the table */
+      installed(t0: bigint): Promise<PollResult>;
+      /** after the sessions went down: until the table is empty */
+      flushed(tf: bigint): Promise<PollResult>;
+    }
+    const event = (e: { t: string } | undefined, t0: bigint, n: number, samples: [number, number][]): PollResult => {
+      const doneNs = e ? BigInt(e.t) : undefined;
+      return { doneNs, prevNs: doneNs ?? t0, last: n, samples, costs: [] };
+    };
+    let vxKeys: Buffer[] = [];
+    const vxgateWatch: Watch = {
+      async arm(routes) {
+        const left = countVxgateAll();
+        if (left !== 0) throw new Error(`vxgate: ${left} routes still installed before the round`);
+        vxKeys = roundKeys(routes);
+      },
+      async installed(t0) {
+        // look up the keys in order, keeping the ones still missing (at most
+        // 32) to look at again first: a poll costs <= 32 look-ups plus about
+        // one per route that arrived since, and sees the end within one gap
+        let pending: Buffer[] = [];
+        let next = 0;
+        const poll = async () => {
+          pending = pending.filter((k) => !ours(map.lookup(k)));
+          while (next < vxKeys.length && pending.length < 32) {
+            const k = vxKeys[next++]!;
+            if (!ours(map.lookup(k))) pending.push(k);
+          }
+          return next - pending.length;
+        };
+        const r = await pollUntil(poll, (n) => n === vxKeys.length, t0, timeoutMs, 10);
+        if (r.doneNs !== undefined && countVxgateAll() !== vxKeys.length) throw new Error(`vxgate: vxg_fdb holds ${countVxgateAll()} of our entries, expected ${vxKeys.length}`);
+        return r;
+      },
+      async flushed(tf) {
+        let pending: Buffer[] = [];
+        let next = 0;
+        const poll = async () => {
+          pending = pending.filter((k) => map.lookup(k) !== null);
+          while (next < vxKeys.length && pending.length < 32) {
+            const k = vxKeys[next++]!;
+            if (map.lookup(k) !== null) pending.push(k);
+          }
+          return pending.length + (vxKeys.length - next);
+        };
+        const r = await pollUntil(poll, (n) => n === 0, tf, timeoutMs, 10);
+        if (r.doneNs !== undefined && countVxgateAll() !== 0) throw new Error(`vxgate: entries left in vxg_fdb after the flush`);
+        return r;
+      },
+    };
+    let frrFrom = 0;
+    let frrRoutes = 0;
+    const frrWatch: Watch = {
+      async arm(routes) {
+        const left = await countFrrAll();
+        if (left !== 0) throw new Error(`frr: ${left} routes still in the kernel FDB before the round`);
+        await monCmd("reset");
+        frrFrom = await monCmd(`target ${routes}`);
+        frrRoutes = routes;
+      },
+      async installed(t0) {
+        const e = await monWait((x) => x.ev === "reached" || x.ev === "overflow", frrFrom, timeoutMs);
+        const samples = monEvents.slice(frrFrom).filter((x) => x.ev === "n").map((x): [number, number] => [msSince(t0, BigInt(x.t)), x.n!]);
+        let r: PollResult;
+        if (e?.ev === "reached") r = event(e, t0, e.n!, samples);
+        else {
+          // notifications were lost (or none came): fall back to dumps, and say so
+          opts.log(`   frr: ${e ? "kernel notifications overflowed" : "no completion event"}; timing this round by dumps${e ? "" : await frrDiag()}`);
+          r = await pollUntil(countFrrAll, (n) => n >= frrRoutes, t0, timeoutMs, 50);
+        }
+        const n = await countFrrAll();
+        if (r.doneNs !== undefined && n !== frrRoutes) throw new Error(`frr: ${n} distinct MACs in the kernel FDB, expected ${frrRoutes}`);
+        return r;
+      },
+      async flushed(tf) {
+        const from = await monCmd("empty");
+        const e = await monWait((x) => x.ev === "emptied" || x.ev === "overflow", from, timeoutMs);
+        let r: PollResult;
+        if (e?.ev === "emptied") r = event(e, tf, 0, []);
+        else r = await pollUntil(countFrrAll, (n) => n === 0, tf, timeoutMs, 50);
+        if (r.doneNs !== undefined && (await countFrrAll()) !== 0) throw new Error(`frr: entries left in the kernel FDB after the flush`);
+        return r;
+      },
+    };
+    /** what FRR was doing, for error messages */
+    const frrDiag = async () => {
+      const alive = lab.run(frrNs, "sh", ["-c", "pgrep -a -x zebra; pgrep -a -x bgpd"]).stdout.trim();
+      const sum = await frr.vtysh("show bgp l2vpn evpn summary").catch((e: Error) => `vtysh: ${e.message}`);
+      // zebra's and bgpd's own lines, without bgpd's reconnect chatter
+      const log = frr.log
+        .join("")
+        .split("\n")
+        .filter((l) => !/bgp_read_packet error|Connection refused|connect to .* failed/.test(l))
+        .slice(-40)
+        .join("\n");
+      writeFileSync(join(dir, "frr.log"), frr.log.join(""));
+      return `\nFRR processes: ${alive || "none"}\n${sum}\nFRR log (last lines; all of it in ${join(dir, "frr.log")}, kept with VXGATE_KEEP_TMP=1):\n${log}`;
+    };
+    const receivers: Record<Exclude<Receiver, "sink">, { addr: string; watch: Watch }> = {
+      vxgate: { addr: SWITCH_ADDR, watch: vxgateWatch },
+      frr: { addr: FRR_ADDR, watch: frrWatch },
+    };
+    const addrOf = (r: Receiver) => (r === "sink" ? SINK_ADDR : receivers[r].addr);
+
+    // --- loading gobgpd ----------------------------------------------------
+    const loads: LoadStep[] = [];
+    let loaded = 0; // routes per instance so far
+    const load = async (phase: "small" | "full", total: number) => {
+      const per = total / K;
+      const withImet = loaded === 0;
+      const t0 = nowNs();
+      const perInstanceMs = await Promise.all(
+        apis.map(async (a, i) => {
+          const t = nowNs();
+          const paths: Buffer[] = [];
+          if (withImet && i === 0) paths.push(imetPath());
+          for (let k = i * (opts.routes / K) + loaded; k < i * (opts.routes / K) + per; k++) paths.push(macAdvPath(k));
+          await a.addPaths(paths);
+          return msSince(t);
+        }),
+      );
+      const ms = msSince(t0);
+      loaded = per;
+      const held = await Promise.all(apis.map((a) => a.globalDestinations()));
+      const want = held.map((_, i) => per + (i === 0 ? 1 : 0));
+      if (held.some((h, i) => h !== want[i])) throw new Error(`gobgpd RIBs hold ${held.join(",")} destinations, expected ${want.join(",")}`);
+      loads.push({ phase, routes: total, ms, perInstanceMs });
+      opts.log(`   gobgpd loaded: ${total} type-2 routes (${per} per instance${withImet ? ", + 1 type-3" : ""}) in ${(ms / 1000).toFixed(1)} s (not timed against anyone)`);
+    };
+
+    // --- one measurement ---------------------------------------------------
+    const rounds: RoutesRound[] = [];
+    const timeoutMs = opts.timeoutS * 1000;
+    let checkedFlood = false;
+    let checkedFrrFlood = false;
+    const measure = async (phase: "small" | "full", round: number, receiver: Receiver, routes: number): Promise<RoutesRound> => {
+      const addr = addrOf(receiver);
+      const per = routes / K;
+      await Promise.all(apis.map((a) => a.enablePeer(addr)));
+      const upStart = Date.now();
+      let cleared = upStart;
+      for (;;) {
+        const st = await Promise.all(apis.map((a) => a.peer(addr)));
+        if (st.every((s) => s.state === "ESTABLISHED")) break;
+        if (Date.now() - upStart > 60_000) throw new Error(`${receiver}: sessions not established after 60 s: ${st.map((s) => s.state).join(",")}`);
+        // bgpd backs off (idle hold time doubling up to 120 s) after each
+        // session that ended with a NOTIFICATION, and refuses connections
+        // meanwhile: restart its peers rather than wait
+        if (receiver === "frr" && Date.now() - cleared > 3000) {
+          await frr.vtysh("clear bgp *");
+          cleared = Date.now();
+        }
+        await sleep(50);
+      }
+      await sleep(500); // the receiver's own routes (type-3) and End-of-RIB go by
+      if (receiver !== "sink") await receivers[receiver].watch.arm(routes);
+      const before = await Promise.all(apis.map((a) => a.peer(addr)));
+      if (receiver === "sink") for (const s of sinks) s.child.stdin!.write(`target ${per}\n`);
+      const sinkMark = sinks.map((s) => s.events.length);
+
+      // the gate: all K streams start now
+      const t0 = nowNs();
+      await Promise.all(
+        apis.map(async (a) => {
+          await a.setExportDefault("accept");
+          await a.softResetOut(addr);
+        }),
+      );
+
+      let poll: PollResult;
+      let firstUpdateMs: number | undefined;
+      let watcherCpuMs: number | undefined;
+      if (receiver === "sink") {
+        const deadline = Date.now() + timeoutMs;
+        const doneOf = (s: SinkProc, i: number) => s.events.slice(sinkMark[i]).find((e) => e.ev === "done");
+        while (!sinks.every((s, i) => doneOf(s, i)) && Date.now() < deadline) await sleep(20);
+        const dones = sinks.map((s, i) => doneOf(s, i));
+        const firsts = sinks.map((s, i) => s.events.slice(sinkMark[i]).find((e) => e.ev === "first-update"));
+        const complete = dones.every((d) => d);
+        const doneNs = complete ? dones.reduce((m, d) => (BigInt(d!.t) > m ? BigInt(d!.t) : m), 0n) : undefined;
+        const f = firsts.filter((x) => x).map((x) => BigInt(x!.t));
+        if (f.length) firstUpdateMs = msSince(t0, f.reduce((m, x) => (x < m ? x : m)));
+        const got = dones.reduce((s, d) => s + (d?.n ?? 0), 0);
+        poll = { doneNs, prevNs: doneNs ?? t0, last: got, samples: doneNs ? [[msSince(t0, doneNs), got]] : [], costs: [0] };
+        if (complete && got !== routes) throw new Error(`sink: got ${got} type-2 routes, expected ${routes}`);
+      } else {
+        const cpu0 = receiver === "vxgate" ? process.cpuUsage() : monCpuMs();
+        poll = await receivers[receiver].watch.installed(t0);
+        if (receiver === "vxgate") {
+          const d = process.cpuUsage(cpu0 as NodeJS.CpuUsage);
+          watcherCpuMs = (d.user + d.system) / 1000;
+        } else watcherCpuMs = monCpuMs() - (cpu0 as number);
+      }
+      const after = await Promise.all(apis.map((a) => a.peer(addr)));
+      if (after.some((s, i) => s.state !== "ESTABLISHED" || s.flaps !== before[i]!.flaps)) {
+        throw new Error(`${receiver}: a session went down during the round: ${after.map((s) => `${s.state}/${s.flaps} flaps`).join(", ")}`);
+      }
+      const sentUpdates = after.reduce((s, p, i) => s + p.sentUpdates - before[i]!.sentUpdates, 0);
+
+      // functional checks, once per receiver: the type-3 route programmed flooding
+      if (receiver === "vxgate" && !checkedFlood && poll.doneNs) {
+        const flood = await fabric!.api<{ vni: number; type: string; target: string }[]>(name, "flood");
+        if (!flood.some((f) => f.vni === VNI && f.type === "remote" && f.target === REMOTE_VTEP)) throw new Error(`vxgate: no flood entry for ${REMOTE_VTEP} from the type-3 route`);
+        const fdb = await fabric!.api<{ vni: number; mac: string; source: string; remote?: string }[]>(name, "fdb");
+        const evpnRows = fdb.filter((r) => r.source === "evpn" && r.remote === REMOTE_VTEP && r.vni === VNI);
+        const probe = macText(routeMac((K - 1) * (opts.routes / K) + per - 1));
+        if (evpnRows.length !== routes || !evpnRows.some((r) => r.mac === probe)) {
+          throw new Error(`vxgate: /v1/fdb shows ${evpnRows.length} EVPN rows behind ${REMOTE_VTEP} (expected ${routes}, including ${probe})`);
+        }
+        checks.push(`vxgate: ${routes} entries in vxg_fdb remote ${REMOTE_VTEP} with FDB_CONTROL, and /v1/fdb agrees (${evpnRows.length} evpn rows, incl. the last route's ${probe}); the type-3 route -> flood entry ${REMOTE_VTEP} in VNI ${VNI}`);
+        checkedFlood = true;
+      }
+      if (receiver === "frr" && !checkedFrrFlood && poll.doneNs) {
+        const out = await lab.execAsync(frrNs, "bridge", ["fdb", "show", "dev", "vxlan100"]);
+        const lines = out.split("\n");
+        const her = lines.find((l) => l.startsWith("00:00:00:00:00:00") && l.includes(`dst ${REMOTE_VTEP}`));
+        if (!her) throw new Error(`frr: no head-end replication entry for ${REMOTE_VTEP} from the type-3 route`);
+        const sample = lines.find((l) => l.includes(`dst ${REMOTE_VTEP} `) && !l.startsWith("00:00:00:00:00:00")) ?? "";
+        checks.push(`frr: ${routes} kernel FDB entries on vxlan100 with dst ${REMOTE_VTEP} (e.g. "${sample.trim()}"); type-3 -> "${her.trim()}"`);
+        checkedFrrFlood = true;
+      }
+
+      // teardown: sessions down (NOTIFICATION Cease); the receiver drops every route
+      let flushMs: number | undefined;
+      const tf = nowNs();
+      await Promise.all(apis.map((a) => a.disablePeer(addr)));
+      await Promise.all(apis.map((a) => a.setExportDefault("reject")));
+      if (receiver !== "sink") {
+        const fl = await receivers[receiver].watch.flushed(tf);
+        if (fl.doneNs === undefined) {
+          throw new Error(`${receiver}: ${fl.last} routes still installed ${opts.timeoutS} s after the sessions went down${receiver === "frr" ? await frrDiag() : ""}`);
+        }
+        flushMs = msSince(tf, fl.doneNs);
+      }
+      const downDeadline = Date.now() + 30_000;
+      while ((await Promise.all(apis.map((a) => a.peer(addr)))).some((s) => s.state === "ESTABLISHED")) {
+        if (Date.now() > downDeadline) throw new Error(`${receiver}: sessions still up after disable`);
+        await sleep(50);
+      }
+
+      const complete = poll.doneNs !== undefined;
+      const installMs = complete ? msSince(t0, poll.doneNs) : NaN;
+      const r: RoutesRound = {
+        phase,
+        round,
+        receiver,
+        routes,
+        installMs,
+        resolutionMs: complete ? msSince(poll.prevNs, poll.doneNs) : NaN,
+        // incomplete: what arrived within the time bound, a lower bound
+        routesPerS: complete ? routes / (installMs / 1000) : poll.last / opts.timeoutS,
+        complete,
+        flushMs,
+        flushRoutesPerS: flushMs ? routes / (flushMs / 1000) : undefined,
+        firstUpdateMs,
+        sentUpdates,
+        pollMs: median(poll.costs),
+        watcherCpuMs,
+        samples: poll.samples,
+      };
+      const res =
+        receiver === "sink"
+          ? ""
+          : (poll.costs.length
+              ? `, end seen to ${Math.round(r.resolutionMs)} ms by look-ups (${poll.costs.length} polls, median ${r.pollMs.toFixed(1)} ms)`
+              : ", end seen by notification") +
+            (watcherCpuMs !== undefined ? `, watcher CPU ${Math.round(watcherCpuMs)} ms` : "");
+      const fl = flushMs ? `; flush on session down ${(flushMs / 1000).toFixed(2)} s` : "";
+      const fu = firstUpdateMs !== undefined ? `, first UPDATE after ${firstUpdateMs.toFixed(0)} ms` : "";
+      opts.log(
+        complete
+          ? `   ${phase} round ${round} ${receiver.padEnd(6)} ${routes} routes in ${(installMs / 1000).toFixed(2)} s = ${Math.round(r.routesPerS).toLocaleString("en-US")} routes/s (${sentUpdates} UPDATEs${fu}${res})${fl}`
+          : `   ${phase} round ${round} ${receiver.padEnd(6)} INCOMPLETE: ${poll.last} of ${routes} after ${opts.timeoutS} s${fl}`,
+      );
+      return r;
+    };
+
+    const runPhase = async (phase: "small" | "full", routes: number, n: number) => {
+      await load(phase, routes);
+      for (let round = 1; round <= n; round++) {
+        // the sink first (calibration), then the two receivers, their order flipping every round
+        const order: Receiver[] = round % 2 === 1 ? ["sink", "vxgate", "frr"] : ["sink", "frr", "vxgate"];
+        for (const rcv of order) rounds.push(await measure(phase, round, rcv, routes));
+      }
+    };
+    if (opts.small > 0 && opts.smallRounds > 0) await runPhase("small", opts.small, opts.smallRounds);
+    if (opts.rounds > 0) await runPhase("full", opts.routes, opts.rounds);
+
+    return { vxgateCommit, sessions: K, routes: opts.routes, small: opts.small, loads, rounds, checks };
+  } finally {
+    for (const a of apis) a.close();
+    fdbMap?.close();
+    if (profiled) await stopChild(profiled, { signal: "SIGTERM", graceMs: 10_000 }); // SIGTERM: vxgate exits cleanly and node writes the profile
+    if (fabric) await fabric.shutdown().catch(() => {});
+    await lab.dispose();
+  }
+}
