@@ -18,6 +18,8 @@ export interface EvpnPortHooks {
   vnisChanged(): void;
   /** a remote VTEP appeared: keep its outer next hop resolved */
   vtepSeen(vtep: string): void;
+  /** is (vni, mac) a static MAC of the config (which routes never replace)? */
+  configStatic(vni: number, mac: string): boolean;
 }
 
 export interface DuplicateReport {
@@ -50,8 +52,8 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }): void {
     const fdb = this.target.table("fdb");
     const key = { vni, mac };
-    const cur = fdb.get(key);
-    if (cur && (cur.flags & constants.FDB_STATIC) && !(cur.flags & constants.FDB_CONTROL)) {
+    // known without asking the kernel: this runs once per route received
+    if (this.hooks.configStatic(vni, mac)) {
       this.log.warn("EVPN route for a MAC configured static here: kept the static entry", { vni, mac, vtep });
       return;
     }

@@ -164,7 +164,16 @@ export class Runtime {
   private prepareEvpn(): void {
     const cfg = this.opts.config;
     const log = this.opts.log.child({ part: "evpn" });
-    const port = new FastPathEvpnPort(this.target, { vnisChanged: () => this.queueVniUpdate(), vtepSeen: (v) => void this.neighbours.ensure(v) }, log);
+    const staticMacs = new Set(cfg.vnis.flatMap((v) => v.staticMacs.map((m) => `${v.vni}/${m.mac}`)));
+    const port = new FastPathEvpnPort(
+      this.target,
+      {
+        vnisChanged: () => this.queueVniUpdate(),
+        vtepSeen: (v) => void this.neighbours.ensure(v),
+        configStatic: (vni, mac) => staticMacs.has(`${vni}/${mac}`),
+      },
+      log,
+    );
     // the fast path went on forwarding through this restart: say so (graceful
     // restart R/F bits), so peers keep our routes until our End-of-RIB
     const speaker = new EvpnSpeaker(cfg.bgp!, cfg.vtep.sourceIp, cfg.vnis.map((v) => v.vni), port, log, {
