@@ -59,6 +59,14 @@ async function main(): Promise<number> {
       say(`   udp  ${from} -> ${to} (${ip}:9000): ${r.received}/${r.sent} datagrams${ok ? "" : "  FAILED"}`);
     }
 
+    // the last MACs learned are still inside the aggregation window: let every
+    // switch hear of all six hosts before printing (bounded)
+    const hosts = LAB_SWITCHES.reduce((n, sw) => n + sw.hosts.length, 0);
+    for (let i = 0; i < 50; i++) {
+      const sizes = await Promise.all(fabric.switchNames.map(async (sw) => (await fabric.api<unknown[]>(sw, "evpn/mac")).length));
+      if (sizes.every((n) => n >= hosts)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     say("\n== what crossed where (vxgate show bgp summary / evpn mac / fdb / counters on each switch)");
     for (const sw of fabric.switchNames) {
       say(`\n-- ${sw}: BGP`);
