@@ -76,6 +76,13 @@ function renderView(v: ApiView, data: unknown): string {
   }
 }
 
+/** The management socket named by --socket, or by the config's management section. */
+function socketOf(values: { socket?: string; config?: string }, cfg?: SwitchConfig): string {
+  const socket = values.socket ?? (cfg ?? (values.config ? loadOrExplain(values.config) : undefined))?.management.socket;
+  if (!socket) throw new UsageError("--config or --socket is required");
+  return socket;
+}
+
 async function inspectPinned(cfg: SwitchConfig, what: ApiView): Promise<unknown> {
   const { Runtime } = await import("../control/runtime.ts");
   const { view } = await import("../control/api.ts");
@@ -154,9 +161,7 @@ async function main(argv: string[]): Promise<number> {
       if (positionals[0] === "bgp" || positionals[0] === "evpn") {
         const v = positionals.slice(0, 2).join("/") as EvpnView;
         if (!EVPN_VIEWS.includes(v)) throw new UsageError("show bgp summary | show evpn routes | show evpn mac");
-        const socket = values.socket ?? (values.config ? loadOrExplain(values.config).management.socket : undefined);
-        if (!socket) throw new UsageError("--config or --socket is required");
-        const data = await apiCall(socket, "GET", `/v1/${v}`);
+        const data = await apiCall(socketOf(values), "GET", `/v1/${v}`);
         process.stdout.write(values.json ? JSON.stringify(data, null, 2) + "\n" : renderEvpnView(v, data));
         return 0;
       }
@@ -164,8 +169,7 @@ async function main(argv: string[]): Promise<number> {
       const views: ApiView[] = ["fdb", "vni", "ports", "flood", "counters", "status", "moves"];
       if (!what || !views.includes(what)) throw new UsageError(`show what? one of ${views.join(", ")}`);
       const cfg = values.config ? loadOrExplain(values.config) : undefined;
-      const socket = values.socket ?? cfg?.management.socket;
-      if (!socket) throw new UsageError("--config or --socket is required");
+      const socket = socketOf(values, cfg);
       let data: unknown;
       try {
         data = await apiCall(socket, "GET", `/v1/${what}`);

@@ -118,7 +118,7 @@ export class EbpfTarget implements Target {
     const t = new EbpfTarget({ switchName, objectPath: "", hash: "", ports: [], log: quietLogger, ...roots });
     const state = t.readState();
     if (!state || !existsSync(join(t.pinDir, "maps"))) return undefined;
-    for (const tbl of Object.values(tables) as TableDecl[]) t.maps.set(tbl.mapName, BpfMap.openPinned(t.mapPin(tbl.mapName)));
+    t.openPinnedMaps();
     t.attached = state.ports;
     t.adopted = true;
     return t;
@@ -177,11 +177,7 @@ export class EbpfTarget implements Target {
         rmSync(this.mapPin(t.mapName), { force: true });
         obj.map(t.mapName).pin(this.mapPin(t.mapName));
       }
-      for (const role of Object.values(PROGRAMS))
-        for (const name of Object.values(role)) {
-          rmSync(this.progPin(name), { force: true });
-          obj.program(name).pin(this.progPin(name));
-        }
+      this.pinPrograms(obj);
       const wanted = new Set(this.opts.ports.map((p) => p.name));
       for (const p of state.ports) this.detachPort(p.name);
       this.attached = [];
@@ -196,7 +192,7 @@ export class EbpfTarget implements Target {
     } finally {
       obj.close();
     }
-    for (const t of Object.values(tables) as TableDecl[]) this.maps.set(t.mapName, BpfMap.openPinned(this.mapPin(t.mapName)));
+    this.openPinnedMaps();
   }
 
   private readState(): PinnedState | undefined {
@@ -221,6 +217,20 @@ export class EbpfTarget implements Target {
   }
   private linkPin(kind: "xdp" | "tc", port: string): string {
     return join(this.pinDir, "links", `${kind}-${port}`);
+  }
+
+  /** Work only through the pins: the object that created them may be closed. */
+  private openPinnedMaps(): void {
+    for (const t of Object.values(tables) as TableDecl[]) this.maps.set(t.mapName, BpfMap.openPinned(this.mapPin(t.mapName)));
+  }
+
+  /** Pin (or re-pin, on upgrade) every program of the object. */
+  private pinPrograms(obj: BpfObject): void {
+    for (const role of Object.values(PROGRAMS))
+      for (const name of Object.values(role)) {
+        rmSync(this.progPin(name), { force: true });
+        obj.program(name).pin(this.progPin(name));
+      }
   }
 
   private pinsIntact(state: PinnedState): boolean {
@@ -250,7 +260,7 @@ export class EbpfTarget implements Target {
   }
 
   private adopt(state: PinnedState): void {
-    for (const t of Object.values(tables) as TableDecl[]) this.maps.set(t.mapName, BpfMap.openPinned(this.mapPin(t.mapName)));
+    this.openPinnedMaps();
     const wanted = new Map(this.opts.ports.map((p) => [p.name, p]));
     for (const p of state.ports) {
       const w = wanted.get(p.name);
@@ -277,13 +287,13 @@ export class EbpfTarget implements Target {
         const m = obj.map(t.mapName);
         m.pin(this.mapPin(t.mapName));
       }
-      for (const role of Object.values(PROGRAMS)) for (const name of Object.values(role)) obj.program(name).pin(this.progPin(name));
+      this.pinPrograms(obj);
       for (const p of this.opts.ports) this.attachPort(p, (name) => obj.program(name));
     } finally {
       obj.close();
     }
     // the object is closed; work only through the pins from here on
-    for (const t of Object.values(tables) as TableDecl[]) this.maps.set(t.mapName, BpfMap.openPinned(this.mapPin(t.mapName)));
+    this.openPinnedMaps();
     this.opts.log.info("fast path loaded", { hash: this.opts.hash, object: this.opts.objectPath, ports: this.attached.length });
   }
 
