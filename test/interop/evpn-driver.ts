@@ -1,16 +1,31 @@
 // Runs one EvpnSpeaker in the current network namespace for the interop
-// tests (started with `ip netns exec NS node --import tsx evpn-driver.ts CONFIG.json`).
+// tests (started with `node --import tsx evpn-driver.ts CONFIG.json` inside the
+// namespace; see startSpeaker in evpn-interop.ts).
 // stdout: one JSON object per line: {"ev":"port", "call":[...]} for every
-//   EvpnSwitchPort call, {"id":N,"result":...} answers, {"ev":"ready"}.
-// stdin: one JSON command per line: {"id":N,"cmd":"learn"|"gone"|"summary"|
-//   "routes"|"macs"|"present"|"stop", ...}.
+//   EvpnSwitchPort call, {"id":N,"result":...} answers, {"ev":"ready"}, and
+//   {"ev":"sync","result":...} once initialSync resolves.
+// stdin: one JSON command per line: {"id":N,"cmd":"learn"|"gone"|"present"|
+//   "summary"|"routes"|"macs"|"consistency"|"sync"|"gr"|"stop"|"stopGraceful", ...}.
+// Optional config (graceful restart tests): `forwardingPreserved`
+// (SpeakerOptions), `localMacs` learned before start() (what the runtime does
+// with the hosts it finds in an adopted fast path), `presenceFollowsLearning`
+// (learn/gone also set what localMacPresent answers), `retryMaxMs`.
+// Killing the process (SIGKILL) is how those tests restart a switch.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { BgpConfig } from "../../src/config/bgp.ts";
 import { createLogger } from "../../src/control/log.ts";
 import { EvpnSpeaker, type EvpnSwitchPort } from "../../src/control/evpn/speaker.ts";
+import { gracefulRestartOf } from "../../src/control/evpn/bgp/index.ts";
 
-interface DriverConfig {
+export interface DriverExtras {
+  forwardingPreserved?: boolean;
+  localMacs?: { vni: number; mac: string }[];
+  presenceFollowsLearning?: boolean;
+  retryMaxMs?: number;
+}
+
+interface DriverConfig extends DriverExtras {
   bgp: BgpConfig;
   vtep: string;
   vnis: number[];
@@ -31,7 +46,16 @@ const port: EvpnSwitchPort = {
 };
 
 const log = createLogger({ level: (process.env.VXGATE_TEST_LOG as "debug") ?? "info", json: true, sink: (l) => process.stderr.write(l + "\n") });
-const sp = new EvpnSpeaker(cfg.bgp, cfg.vtep, cfg.vnis, port, log, { retryBaseMs: 200, retryMaxMs: 2000 });
+const sp = new EvpnSpeaker(cfg.bgp, cfg.vtep, cfg.vnis, port, log, {
+  retryBaseMs: 200,
+  retryMaxMs: cfg.retryMaxMs ?? 2000,
+  forwardingPreserved: !!cfg.forwardingPreserved,
+});
+for (const m of cfg.localMacs ?? []) {
+  sp.localMacLearned(m.vni, m.mac);
+  present.add(`${m.vni}/${m.mac}`);
+}
+void sp.initialSync.then((r) => out({ ev: "sync", result: r }));
 
 createInterface({ input: process.stdin }).on("line", (line) => {
   let m: { id: number; cmd: string; vni?: number; mac?: string; opts?: Record<string, unknown>; on?: boolean };
@@ -44,9 +68,11 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   switch (m.cmd) {
     case "learn":
       sp.localMacLearned(m.vni!, m.mac!, m.opts ?? {});
+      if (cfg.presenceFollowsLearning) present.add(`${m.vni}/${m.mac}`);
       return reply(true);
     case "gone":
       sp.localMacGone(m.vni!, m.mac!);
+      if (cfg.presenceFollowsLearning) present.delete(`${m.vni}/${m.mac}`);
       return reply(true);
     case "present":
       if (m.on) present.add(`${m.vni}/${m.mac}`);
@@ -60,8 +86,22 @@ createInterface({ input: process.stdin }).on("line", (line) => {
       return reply(sp.macTable());
     case "consistency":
       return reply(sp.checkConsistency());
+    case "sync":
+      void sp.initialSync.then(reply);
+      return;
+    case "gr":
+      // the peers' Graceful Restart capability as received
+      return reply(
+        Object.fromEntries(
+          cfg.bgp.neighbors.map((n) => {
+            const o = sp.session(n.address)?.peerOpen;
+            return [n.address, o ? (gracefulRestartOf(o.capabilities) ?? null) : undefined];
+          }),
+        ),
+      );
     case "stop":
-      void sp.stop().then(() => {
+    case "stopGraceful":
+      void sp.stop({ graceful: m.cmd === "stopGraceful" }).then(() => {
         reply(true);
         setTimeout(() => process.exit(0), 200);
       });

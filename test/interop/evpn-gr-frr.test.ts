@@ -16,11 +16,10 @@ import { writeFileSync } from "node:fs";
 import { Lab } from "../harness/netns.ts";
 import { killTree } from "../harness/proc.ts";
 import type { ChildProcess } from "node:child_process";
-import { bgpCfg, SpeakerProc } from "./evpn-interop.ts";
+import { bgpCfg, startSpeaker, type SpeakerProc } from "./evpn-interop.ts";
 import type { BgpConfig } from "../../src/config/bgp.ts";
 import type { SummaryRow } from "../../src/control/evpn/speaker.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const VTEP1 = "192.0.2.1";
 const VTEP2 = "192.0.2.2";
 const MAC1 = "02:00:00:00:11:01";
@@ -73,11 +72,8 @@ describe("EVPN graceful restart with FRR (route reflector)", () => {
   }
 
   function speaker(ns: string, name: string, bgp: BgpConfig, vtep: string, extra: { forwardingPreserved?: boolean; localMacs?: { vni: number; mac: string }[] } = {}): SpeakerProc {
-    const file = join(lab.tmpdir, `${name}-${Date.now()}.json`);
-    writeFileSync(file, JSON.stringify({ bgp, vtep, vnis: VNIS, ...extra }));
-    const child = lab.spawn(ns, process.execPath, ["--import", "tsx", join(ROOT, "test/interop/evpn-gr-driver.ts"), file]);
-    const sp = new SpeakerProc(child, name);
-    child.stdout!.on("data", (d: Buffer) => {
+    const sp = startSpeaker(lab, ns, name, bgp, vtep, VNIS, { ...extra, presenceFollowsLearning: true, retryMaxMs: 1000 });
+    sp.child.stdout!.on("data", (d: Buffer) => {
       for (const l of String(d).split("\n")) if (l.includes('"ev":"sync"')) syncs.set(sp, JSON.parse(l).result);
     });
     return sp;

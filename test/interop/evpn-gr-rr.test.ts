@@ -22,9 +22,8 @@ import type { BgpConfig } from "../../src/config/bgp.ts";
 import type { SummaryRow } from "../../src/control/evpn/speaker.ts";
 import { Lab } from "../harness/netns.ts";
 import { killTree } from "../harness/proc.ts";
-import { bgpCfg, SpeakerProc } from "./evpn-interop.ts";
+import { bgpCfg, startSpeaker, type SpeakerProc } from "./evpn-interop.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const VTEP1 = "192.0.2.1";
 const VTEP2 = "192.0.2.2";
 const MAC1 = "02:00:00:00:11:01";
@@ -88,11 +87,8 @@ describe.each(["GoBGP", "vxgate"] as const)("EVPN graceful restart through a %s 
   const cfg2 = () => gr(bgpCfg({ asn: 65000, routerId: "10.20.2.1", neighbors: [{ address: "10.20.2.254", remoteAsn: 65000 }] }));
 
   function speaker(ns: string, name: string, bgp: BgpConfig, vtep: string, vnis: number[], extra: { forwardingPreserved?: boolean; localMacs?: { vni: number; mac: string }[] } = {}): SpeakerProc {
-    const file = join(lab.tmpdir, `${name}-${Date.now()}.json`);
-    writeFileSync(file, JSON.stringify({ bgp, vtep, vnis, ...extra }));
-    const child = lab.spawn(ns, process.execPath, ["--import", "tsx", join(ROOT, "test/interop/evpn-gr-driver.ts"), file]);
-    const sp = new SpeakerProc(child, name);
-    child.stdout!.on("data", (d: Buffer) => {
+    const sp = startSpeaker(lab, ns, name, bgp, vtep, vnis, { ...extra, presenceFollowsLearning: true, retryMaxMs: 1000 });
+    sp.child.stdout!.on("data", (d: Buffer) => {
       for (const l of String(d).split("\n")) if (l.includes('"ev":"sync"')) syncs.set(sp, JSON.parse(l).result);
     });
     return sp;

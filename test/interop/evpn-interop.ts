@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { BgpConfig, BgpNeighborConfig } from "../../src/config/bgp.ts";
 import type { Lab } from "../harness/netns.ts";
+import type { DriverExtras } from "./evpn-driver.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -89,9 +90,11 @@ export class SpeakerProc {
   }
 }
 
-export function startSpeaker(lab: Lab, ns: string, name: string, bgp: BgpConfig, vtep: string, vnis: number[]): SpeakerProc {
-  const file = join(lab.tmpdir, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ bgp, vtep, vnis }));
+/** An EvpnSpeaker process (evpn-driver.ts) in ns; `extra` for the graceful restart tests. */
+export function startSpeaker(lab: Lab, ns: string, name: string, bgp: BgpConfig, vtep: string, vnis: number[], extra: DriverExtras = {}): SpeakerProc {
+  // a fresh file per start: a restarted speaker may get another config
+  const file = join(lab.tmpdir, `${name}-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify({ bgp, vtep, vnis, ...extra }));
   const child = lab.spawn(ns, process.execPath, ["--import", "tsx", join(ROOT, "test/interop/evpn-driver.ts"), file]);
   return new SpeakerProc(child, name);
 }
