@@ -8,6 +8,7 @@ import { LineCounter, parseDocument, visit } from "yaml";
 import { checkSchema, Report, type RawConfig } from "./schema.ts";
 import { checkSemantics } from "./semantic.ts";
 import { buildBgp } from "./bgp.ts";
+import { buildMirror } from "../control/mirror/config.ts";
 import { ConfigError, type AccessPort, type StaticMac, type SwitchConfig, type VniConfig } from "./types.ts";
 
 /** Read and load a config file. Messages name the file as `path` was given;
@@ -115,6 +116,7 @@ function build(raw: RawConfig, file: string): SwitchConfig {
       remoteVteps: need(tables.remoteVteps, "tables.remote_vteps"),
     },
     management: { socket: mgmt.socket ?? `/run/vxgate/${name}.sock` },
+    mirror: buildMirror(need(raw.mirror, "mirror")),
   };
   if (mgmt.http) config.management.http = mgmt.http;
   if (raw.bgp !== undefined) config.bgp = buildBgp(raw.bgp);

@@ -7,18 +7,19 @@
 
 import { BlockList, isIPv6 } from "node:net";
 import {
+  Document,
+  LineCounter,
   isAlias,
   isMap,
   isScalar,
   isSeq,
   visit,
-  type Document,
-  type LineCounter,
   type Node,
   type Scalar,
 } from "yaml";
 import { formatIpv4, formatMac, ipv4UnicastProblem, macUnicastProblem, tryParseIpv4, tryParseMac } from "./net.ts";
 import { bgpSchema } from "./bgp.ts";
+import { mirrorSchema } from "../control/mirror/config.ts";
 
 // ---------------------------------------------------------------------------
 // Positions and problem collection
@@ -91,10 +92,48 @@ export class Report {
     return this.keyPos.get(k) ?? this.valuePos.get(k);
   }
 
+  /** How a field is named in messages: its key in a file (the position says
+   *  where it is); a subclass without positions can name the whole path. */
+  label(path: Path): string {
+    return String(path[path.length - 1]);
+  }
+
   /** Follow an alias to the node it names. */
   resolve(node: unknown): Node | null | undefined {
     if (isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? null;
     return node as Node | null | undefined;
+  }
+}
+
+/** A Report for a plain JS value that did not come from a file (a JSON request
+ *  body, say): fields are named by their path ("host.vni: 300 ..."), problems
+ *  are kept in the order found and carry no position. */
+export class ValueReport extends Report {
+  private readonly messages: string[] = [];
+
+  constructor(value: unknown) {
+    super("", new Document(value, { aliasDuplicateObjects: false }) as Document.Parsed, new LineCounter());
+  }
+
+  /** The value as a node, for a validator. */
+  get root(): Node | null {
+    return this.doc.contents as Node | null;
+  }
+
+  override error(_pos: Pos, msg: string): void {
+    this.messages.push(msg);
+  }
+
+  override get count(): number {
+    return this.messages.length;
+  }
+
+  override problems(): string[] {
+    return [...new Set(this.messages)];
+  }
+
+  override label(path: Path): string {
+    return `${formatPath(path)}:`;
   }
 }
 
@@ -440,7 +479,7 @@ export function obj<F extends Record<string, Field<any>>>(fields: F): V<FieldsOu
         }
         r.setKey(p, kpos);
         r.setValue(p, valuePos(r, r.resolve(vnode), kpos));
-        const v = f.v(vnode, r, p, key, kpos);
+        const v = f.v(vnode, r, p, r.label(p), kpos);
         if (v !== undefined) out[camel(key)] = v;
       }
     }
@@ -452,7 +491,7 @@ export function obj<F extends Record<string, Field<any>>>(fields: F): V<FieldsOu
       } else if (f.def) {
         out[camel(key)] = f.def();
       } else if (f.section) {
-        const v = f.v(undefined, r, [...path, key], key, pos);
+        const v = f.v(undefined, r, [...path, key], r.label([...path, key]), pos);
         if (v !== undefined) out[camel(key)] = v;
       }
     }
@@ -577,6 +616,8 @@ export const configSchema = obj({
   ),
   // bgp.ts imports this module: defer the reference past the import cycle.
   bgp: opt<NonNullable<ReturnType<typeof bgpSchema>>>((...a) => bgpSchema(...a)),
+  // Same cycle (the mirror feature owns its section); absent = its defaults.
+  mirror: section<NonNullable<ReturnType<typeof mirrorSchema>>>((...a) => mirrorSchema(...a)),
 });
 
 /** The schema's output: the file's content in camelCase with defaults filled,

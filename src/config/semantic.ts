@@ -5,6 +5,7 @@
 
 import type { Path, Pos, RawConfig, Report } from "./schema.ts";
 import { checkBgpSemantics } from "./bgp.ts";
+import { checkMirrorSemantics } from "../control/mirror/config.ts";
 
 interface PortInfo {
   /** VNIs the port carries (untagged or via a VLAN). */
@@ -195,7 +196,9 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
     r.error(vnisKey, `${staticMacCount} static macs, more than tables.fdb ${fdbLimit}`);
   }
 
-  if (cfg.bgp) checkBgpSemantics(cfg.bgp, r, allVnisKnown ? new Set(declared.keys()) : undefined);
+  const knownVnis = allVnisKnown ? new Set(declared.keys()) : undefined;
+  if (cfg.bgp) checkBgpSemantics(cfg.bgp, r, knownVnis);
+  if (cfg.mirror) checkMirrorSemantics(cfg.mirror, r, knownVnis);
 }
 
 function formatIndex(list: string, i: number): string {

@@ -4,6 +4,8 @@
 
 import type { BgpConfig } from "./bgp.ts";
 export type { BgpConfig, BgpNeighborConfig, BgpVniOverride } from "./bgp.ts";
+import type { MirrorConfig } from "../control/mirror/config.ts";
+export type { MirrorConfig, MirrorDirection, MirrorEndpoint, MirrorSession } from "../control/mirror/config.ts";
 
 export type MacString = string; // lower-case "aa:bb:cc:dd:ee:ff"
 export type Ipv4String = string; // dotted quad
@@ -31,6 +33,9 @@ export interface SwitchConfig {
   management: ManagementConfig;
   /** Present when the file has a `bgp:` section (BGP EVPN, src/config/bgp.ts). */
   bgp?: BgpConfig;
+  /** Match-mirror-encap sessions (src/control/mirror/config.ts); always present,
+   *  `{ enabled: true, sessions: [] }` when the file has no `mirror:` section. */
+  mirror: MirrorConfig;
 }
 
 export interface UplinkPort {

@@ -110,6 +110,19 @@ describe("valid configs", () => {
           vnis: [],
         },
       },
+      mirror: {
+        enabled: true,
+        sessions: [
+          {
+            name: "watch-h1",
+            host: { mac: "02:00:00:00:01:01", vni: 100, ip: "10.1.0.5" },
+            server: { mac: "02:00:00:00:09:01", vni: 200 },
+            hostId: 7,
+            direction: "from-host",
+            match: "ip",
+          },
+        ],
+      },
     };
     expect(cfg).toEqual(want);
     // Optional keys are absent, not undefined.
@@ -128,6 +141,7 @@ describe("valid configs", () => {
       vnis: [],
       tables: { fdb: 65536, vnis: 4096, floodPerVni: 64, remoteVteps: 4096 },
       management: { socket: "/run/vxgate/leaf1.sock" },
+      mirror: { enabled: true, sessions: [] },
     } satisfies SwitchConfig);
     expect("bgp" in cfg).toBe(false);
     expect("http" in cfg.management).toBe(false);
