@@ -194,7 +194,7 @@ async function main(argv: string[]): Promise<number> {
           // no daemon behind the socket: clean up directly below
         }
       }
-      const { EbpfTarget } = await import("../control/ebpf-target.ts");
+      const { EbpfTarget } = await import("../control/targets/ebpf/target.ts");
       EbpfTarget.removePinned(cfg.switch.name);
       process.stdout.write(`${cfg.switch.name}: fast path removed\n`);
       return 0;

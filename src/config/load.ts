@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { LineCounter, parseDocument, visit } from "yaml";
 import { checkSchema, Report, type RawConfig } from "./schema.ts";
 import { checkSemantics } from "./semantic.ts";
-import { buildBgp } from "./bgp.ts";
+import { buildBgp } from "../control/evpn/config.ts";
 import { buildMirror } from "../control/mirror/config.ts";
 import { ConfigError, type AccessPort, type StaticMac, type SwitchConfig, type VniConfig } from "./types.ts";
 

@@ -18,7 +18,7 @@ import {
   type Scalar,
 } from "yaml";
 import { formatIpv4, formatMac, ipv4UnicastProblem, macUnicastProblem, tryParseIpv4, tryParseMac } from "./net.ts";
-import { bgpSchema } from "./bgp.ts";
+import { bgpSchema } from "../control/evpn/config.ts";
 import { mirrorSchema } from "../control/mirror/config.ts";
 
 // ---------------------------------------------------------------------------

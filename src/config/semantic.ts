@@ -4,7 +4,7 @@
 // mistake is not reported again as a string of follow-on errors.
 
 import type { Path, Pos, RawConfig, Report } from "./schema.ts";
-import { checkBgpSemantics } from "./bgp.ts";
+import { checkBgpSemantics } from "../control/evpn/config.ts";
 import { checkMirrorSemantics } from "../control/mirror/config.ts";
 
 interface PortInfo {

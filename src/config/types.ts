@@ -2,8 +2,8 @@
 // only producer; everything downstream (codegen, runtime, CLI) reads this shape
 // and never the raw YAML.
 
-import type { BgpConfig } from "./bgp.ts";
-export type { BgpConfig, BgpNeighborConfig, BgpVniOverride } from "./bgp.ts";
+import type { BgpConfig } from "../control/evpn/config.ts";
+export type { BgpConfig, BgpNeighborConfig, BgpVniOverride } from "../control/evpn/config.ts";
 import type { MirrorConfig } from "../control/mirror/config.ts";
 export type { MirrorConfig, MirrorDirection, MirrorEndpoint, MirrorSession } from "../control/mirror/config.ts";
 
@@ -31,7 +31,7 @@ export interface SwitchConfig {
   vnis: VniConfig[];
   tables: TableSizes;
   management: ManagementConfig;
-  /** Present when the file has a `bgp:` section (BGP EVPN, src/config/bgp.ts). */
+  /** Present when the file has a `bgp:` section (BGP EVPN, src/control/evpn/config.ts). */
   bgp?: BgpConfig;
   /** Match-mirror-encap sessions (src/control/mirror/config.ts); always present,
    *  `{ enabled: true, sessions: [] }` when the file has no `mirror:` section. */

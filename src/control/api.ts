@@ -14,17 +14,17 @@ export function view(rt: Runtime, v: ApiView): unknown {
     case "status":
       return rt.status();
     case "fdb":
-      return rt.fdbRows();
+      return rt.l2.fdbRows();
     case "vni":
-      return rt.vniRows();
+      return rt.l2.vniRows();
     case "ports":
-      return rt.portRows();
+      return rt.l2.portRows();
     case "flood":
-      return rt.floodRows();
+      return rt.l2.floodRows();
     case "counters":
       return rt.counterRows();
     case "moves":
-      return rt.moves;
+      return rt.l2.moves;
   }
 }
 

@@ -5,8 +5,8 @@
 // shrinking flood list is cut (count first) before its slots are removed.
 import { constants } from "../codegen/tables.ts";
 import type { TableKey, TableValue } from "./codec.ts";
-import type { DesiredState } from "./desired.ts";
-import type { Target } from "./target.ts";
+import type { DesiredState } from "./l2/desired.ts";
+import type { Target } from "./targets/target.ts";
 
 export interface ReconcileReport {
   written: number;

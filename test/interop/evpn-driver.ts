@@ -13,7 +13,7 @@
 // Killing the process (SIGKILL) is how those tests restart a switch.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import type { BgpConfig } from "../../src/config/bgp.ts";
+import type { BgpConfig } from "../../src/control/evpn/config.ts";
 import { createLogger } from "../../src/control/log.ts";
 import { EvpnSpeaker, type EvpnSwitchPort } from "../../src/control/evpn/speaker.ts";
 import { gracefulRestartOf } from "../../src/control/evpn/bgp/index.ts";

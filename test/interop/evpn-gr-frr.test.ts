@@ -17,7 +17,7 @@ import { Lab } from "../harness/netns.ts";
 import { killTree } from "../harness/proc.ts";
 import type { ChildProcess } from "node:child_process";
 import { bgpCfg, startSpeaker, type SpeakerProc } from "./evpn-interop.ts";
-import type { BgpConfig } from "../../src/config/bgp.ts";
+import type { BgpConfig } from "../../src/control/evpn/config.ts";
 import type { SummaryRow } from "../../src/control/evpn/speaker.ts";
 
 const VTEP1 = "192.0.2.1";

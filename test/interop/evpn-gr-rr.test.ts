@@ -18,7 +18,7 @@ import type { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BgpConfig } from "../../src/config/bgp.ts";
+import type { BgpConfig } from "../../src/control/evpn/config.ts";
 import type { SummaryRow } from "../../src/control/evpn/speaker.ts";
 import { Lab } from "../harness/netns.ts";
 import { killTree } from "../harness/proc.ts";

@@ -4,7 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import type { BgpConfig, BgpNeighborConfig } from "../../src/config/bgp.ts";
+import type { BgpConfig, BgpNeighborConfig } from "../../src/control/evpn/config.ts";
 import type { Lab } from "../harness/netns.ts";
 import type { DriverExtras } from "./evpn-driver.ts";
 

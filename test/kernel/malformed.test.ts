@@ -34,7 +34,7 @@ import { pipelineFor } from "../../src/codegen/pipeline.ts";
 import { buildPipeline } from "../../src/codegen/build.ts";
 import { counterNames, constants, type CounterName } from "../../src/codegen/tables.ts";
 import { tableCodec, type TableValue } from "../../src/control/codec.ts";
-import { desiredState } from "../../src/control/desired.ts";
+import { desiredState } from "../../src/control/l2/desired.ts";
 import { REPO } from "../../lab/fabric.ts";
 import {
   Lab,

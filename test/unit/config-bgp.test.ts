@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { importMatches, resolveEvpnVnis } from "../../src/config/bgp.ts";
+import { importMatches, resolveEvpnVnis } from "../../src/control/evpn/config.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/config/types.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
-import { desiredState } from "../../src/control/desired.ts";
+import { desiredState } from "../../src/control/l2/desired.ts";
 import { constants } from "../../src/codegen/tables.ts";
 
 const cfg = parseConfig(readFileSync(join(import.meta.dirname, "../fixtures/config/full.yaml"), "utf8"), "full.yaml");

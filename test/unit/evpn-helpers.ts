@@ -1,6 +1,6 @@
 // Shared helpers for the EVPN speaker tests: a recording EvpnSwitchPort and
 // speaker construction on 127.0.0.x.
-import type { BgpConfig, BgpNeighborConfig } from "../../src/config/bgp.ts";
+import type { BgpConfig, BgpNeighborConfig } from "../../src/control/evpn/config.ts";
 import { createLogger } from "../../src/control/log.ts";
 import { EvpnSpeaker, type EvpnSwitchPort } from "../../src/control/evpn/speaker.ts";
 

@@ -25,7 +25,7 @@ import {
   type BgpNeighborConfig,
   type GracefulRestartConfig,
   type ResolvedEvpnVni,
-} from "../../config/bgp.ts";
+} from "./config.ts";
 import type { Logger } from "../log.ts";
 import {
   buildEvpnUpdates,

@@ -1,8 +1,8 @@
 // What the runtime needs from a fast path, whatever it runs on (eBPF maps in
 // the kernel, bmv2 tables). The runtime speaks in decoded keys and values;
 // each target owns the bytes.
-import type { CounterName, TableName } from "../codegen/tables.ts";
-import type { DataPathEvent, TableKey, TableValue } from "./codec.ts";
+import type { CounterName, TableName } from "../../codegen/tables.ts";
+import type { DataPathEvent, TableKey, TableValue } from "../codec.ts";
 
 export interface TableHandle<N extends TableName> {
   get(key: TableKey<N>): TableValue<N> | undefined;

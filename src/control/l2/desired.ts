@@ -1,9 +1,9 @@
 // What the tables must hold for a config: a pure function of the config and
 // the ports' ifindexes, so it can be tested without a kernel and diffed
 // against whatever is in the maps (after a restart, or a config change).
-import type { SwitchConfig } from "../config/types.ts";
-import { constants } from "../codegen/tables.ts";
-import type { TableKey, TableValue } from "./codec.ts";
+import type { SwitchConfig } from "../../config/types.ts";
+import { constants } from "../../codegen/tables.ts";
+import type { TableKey, TableValue } from "../codec.ts";
 
 export interface DesiredState {
   globals: TableValue<"globals">;

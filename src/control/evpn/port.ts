@@ -3,11 +3,11 @@
 // move them when the host shows up locally, which is how MAC mobility starts);
 // type-3 routes add VTEPs to a VNI's flood list; every VTEP a route names is
 // admitted as an outer source for that VNI.
-import { constants } from "../codegen/tables.ts";
-import type { EvpnSwitchPort } from "./evpn/macs.ts";
-import type { Logger } from "./log.ts";
-import type { Target } from "./target.ts";
-import { listNetDevs } from "./netdev.ts";
+import { constants } from "../../codegen/tables.ts";
+import type { EvpnSwitchPort } from "./macs.ts";
+import type { Logger } from "../log.ts";
+import type { Target } from "../targets/target.ts";
+import { listNetDevs } from "../netdev.ts";
 
 /** How recently a local MAC must have sent a frame to count as still present
  * (the data path refreshes an entry's timestamp at most once per LEARN_REFRESH_NS). */
@@ -20,6 +20,8 @@ export interface EvpnPortHooks {
   vtepSeen(vtep: string): void;
   /** is (vni, mac) a static MAC of the config (which routes never replace)? */
   configStatic(vni: number, mac: string): boolean;
+  /** a route installed, replaced or removed the entry of (vni, mac) */
+  fdbChanged(vni: number, mac: string): void;
 }
 
 export interface DuplicateReport {
@@ -74,6 +76,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       if (prev) this.unref(vni, prev);
       this.ref(vni, vtep);
     }
+    this.hooks.fdbChanged(vni, mac);
   }
 
   removeRemoteMac(vni: number, mac: string, vtep: string): void {
@@ -83,7 +86,10 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
     const fdb = this.target.table("fdb");
     const cur = fdb.get({ vni, mac });
     // only our own entry: the host may have shown up locally meanwhile
-    if (cur && cur.kind === constants.FDB_REMOTE && cur.remote === vtep && cur.flags & constants.FDB_CONTROL) fdb.delete({ vni, mac });
+    if (cur && cur.kind === constants.FDB_REMOTE && cur.remote === vtep && cur.flags & constants.FDB_CONTROL) {
+      fdb.delete({ vni, mac });
+      this.hooks.fdbChanged(vni, mac);
+    }
     this.unref(vni, vtep);
   }
 
@@ -160,6 +166,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
     if (e && e.kind === constants.FDB_LOCAL && !(e.flags & constants.FDB_STATIC)) {
       fdb.delete({ vni, mac });
       this.log.info("local MAC removed: the host moved to another switch", { vni, mac });
+      this.hooks.fdbChanged(vni, mac);
     }
   }
 

@@ -44,9 +44,9 @@
 // ignoring a security setting, the loader refuses them.
 
 import { isIPv4, isIPv6 } from "node:net";
-import { type AdminAssigned, formatAdminValue, parseAdminValue } from "../control/evpn/bgp/rd.ts";
-import { tryParseIpv4 } from "./net.ts";
-import { bool, int, list, obj, opt, req, section, str, type Path, type Pos, type Report, type V } from "./schema.ts";
+import { type AdminAssigned, formatAdminValue, parseAdminValue } from "./bgp/rd.ts";
+import { tryParseIpv4 } from "../../config/net.ts";
+import { bool, int, list, obj, opt, req, section, str, type Path, type Pos, type Report, type V } from "../../config/schema.ts";
 
 export interface BgpNeighborConfig {
   address: string;

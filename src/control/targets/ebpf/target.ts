@@ -7,12 +7,12 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BpfLink, BpfMap, BpfObject, BpfProgram, RingBuffer, bpffsMounted } from "libbpf-ts-bindings";
-import { counterNames, tables, type CounterName, type TableName } from "../codegen/tables.ts";
-import type { TableDecl } from "../codegen/schema.ts";
-import { eventCodec, tableCodec, type DataPathEvent, type TableKey, type TableValue } from "./codec.ts";
-import type { CounterValue, PortAttachment, TableHandle, Target } from "./target.ts";
-import type { Logger } from "./log.ts";
-import { ifindexOf, listNetDevs } from "./netdev.ts";
+import { counterNames, tables, type CounterName, type TableName } from "../../../codegen/tables.ts";
+import type { TableDecl } from "../../../codegen/schema.ts";
+import { eventCodec, tableCodec, type DataPathEvent, type TableKey, type TableValue } from "../../codec.ts";
+import type { CounterValue, PortAttachment, TableHandle, Target } from "../target.ts";
+import type { Logger } from "../../log.ts";
+import { ifindexOf, listNetDevs } from "../../netdev.ts";
 
 export const BPFFS_ROOT = "/sys/fs/bpf/vxgate";
 export const RUN_ROOT = "/run/vxgate";

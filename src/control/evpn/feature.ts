@@ -1,0 +1,92 @@
+// BGP EVPN as a feature of the switch: the speaker (sessions, RIBs, routes)
+// and its port into the fast path, booted around the first reconcile so that
+// a restarted control plane keeps what routes installed until the peers
+// confirm or drop it.
+import type { SwitchConfig } from "../../config/types.ts";
+import { constants } from "../../codegen/tables.ts";
+import type { Logger } from "../log.ts";
+import type { Target } from "../targets/target.ts";
+import type { RuntimeAdditions } from "../l2/desired.ts";
+import { FastPathEvpnPort } from "./port.ts";
+import { EvpnSpeaker } from "./speaker.ts";
+
+export interface EvpnFeatureHooks {
+  /** flood or admit sets changed: recompute and apply the VNI tables */
+  vnisChanged(): void;
+  /** a remote VTEP appeared: keep its outer next hop resolved */
+  vtepSeen(vtep: string): void;
+  /** a route installed, replaced or removed an FDB entry */
+  fdbChanged(vni: number, mac: string): void;
+}
+
+export class EvpnFeature {
+  readonly speaker: EvpnSpeaker;
+  readonly port: FastPathEvpnPort;
+
+  /** The speaker and its port, before the first reconcile: what an earlier
+   * control plane installed from routes is adopted (stale until confirmed), so
+   * the reconcile keeps those flood lists and admissions and nothing stops. */
+  constructor(
+    private readonly config: SwitchConfig,
+    private readonly target: Target,
+    private readonly log: Logger,
+    hooks: EvpnFeatureHooks,
+  ) {
+    const staticMacs = new Set(config.vnis.flatMap((v) => v.staticMacs.map((m) => `${v.vni}/${m.mac}`)));
+    this.port = new FastPathEvpnPort(
+      target,
+      {
+        vnisChanged: hooks.vnisChanged,
+        vtepSeen: hooks.vtepSeen,
+        fdbChanged: hooks.fdbChanged,
+        configStatic: (vni, mac) => staticMacs.has(`${vni}/${mac}`),
+      },
+      log,
+    );
+    // the fast path went on forwarding through this restart: say so (graceful
+    // restart R/F bits), so peers keep our routes until our End-of-RIB
+    this.speaker = new EvpnSpeaker(config.bgp!, config.vtep.sourceIp, config.vnis.map((v) => v.vni), this.port, log, {
+      forwardingPreserved: target.adopted,
+    });
+    const seeded = this.port.seedFromFastPath(new Map(config.vnis.map((v) => [v.vni, v.flood])));
+    if (seeded.macs + seeded.flood > 0) log.info("adopted EVPN state from the fast path, stale until routes confirm it", seeded);
+  }
+
+  /** What routes add to the VNI tables: flood lists (type 3) and admitted VTEPs. */
+  get additions(): RuntimeAdditions {
+    return { flood: this.port.flood, admit: this.port.admit };
+  }
+
+  async start(isStopped: () => boolean): Promise<void> {
+    // hosts already here (static, or learned before a restart) are announced at once
+    for (const [k, v] of this.target.table("fdb").entries()) {
+      if (v.kind === constants.FDB_LOCAL) this.speaker.localMacLearned(k.vni, k.mac, { vlan: v.vlan || undefined, sticky: (v.flags & constants.FDB_STATIC) !== 0 });
+    }
+    await this.speaker.start();
+    void this.purgeStaleWhenSynced(isStopped);
+  }
+
+  /** Adopted EVPN entries that no route confirmed go once the peers have sent
+   * their full tables (End-of-RIB from each), or when the graceful-restart
+   * bound expires: forwarding on stale entries beats no forwarding while a
+   * reflector is away. */
+  private async purgeStaleWhenSynced(isStopped: () => boolean): Promise<void> {
+    const sync = await this.speaker.initialSync;
+    if (sync.reason === "stopped" || isStopped()) return;
+    const purged = this.port.purgeStale();
+    this.log.info("EVPN initial sync done", { ...sync, staleRemoved: purged });
+  }
+
+  localLearned(vni: number, mac: string, vlan: number | undefined): void {
+    this.speaker.localMacLearned(vni, mac, { vlan });
+  }
+
+  localGone(vni: number, mac: string): void {
+    this.speaker.localMacGone(vni, mac);
+  }
+
+  /** graceful: peers keep our routes while the control plane restarts */
+  async stop(graceful: boolean): Promise<void> {
+    await this.speaker.stop(graceful ? { graceful: true } : {});
+  }
+}
