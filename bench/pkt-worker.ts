@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { BpfObject, type BpfMap, type BpfProgram } from "libbpf-ts-bindings";
 import { parseConfig } from "../src/config/load.ts";
-import { desiredState } from "../src/control/desired.ts";
+import { desiredState } from "../src/control/l2/desired.ts";
 import { tableCodec } from "../src/control/codec.ts";
 import { ifindexOf } from "../src/control/netdev.ts";
 import { counterNames, tables } from "../src/codegen/tables.ts";
