@@ -18,6 +18,10 @@
 #define VXG_IP_OFFSET 0x1FFF
 
 #define VXLAN_FLAG_I 0x08
+/* VXLAN Group Policy extension (the carrier of a mirror copy's HOST ID): G flag
+ * in byte 0, D (don't learn) in byte 1, the 16-bit policy ID in bytes 2-3. */
+#define VXLAN_FLAG_G 0x80
+#define VXLAN_GBP_DONT_LEARN 0x40
 /* outer Ethernet + IPv4 (no options) + UDP + VXLAN: what we prepend on encap */
 #define VXG_ENCAP_LEN (14 + 20 + 8 + 8)
 

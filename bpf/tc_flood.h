@@ -1,10 +1,9 @@
-/* BUM replication (TC clsact ingress): the one-in-many-out half of the fast
- * path. XDP hands up broadcast, multicast and unknown unicast; here each copy
- * is made with bpf_clone_redirect: one per local member port of the VNI (never
- * the ingress), and from access ports one VXLAN copy per remote VTEP in the
- * VNI's flood list (head-end replication). Frames from the overlay are only
- * copied to local ports (split horizon). Packet pointers are not used across
- * clone_redirect calls: every per-copy rewrite goes through skb helpers. */
+/* Replication helpers for the TC (clsact ingress) stages, the one-in-many-out
+ * half of the fast path: each copy is made with bpf_clone_redirect, one per
+ * local member port of the VNI (never the ingress) and one VXLAN copy per
+ * remote VTEP in the VNI's flood list (head-end replication). Packet pointers
+ * are not used across clone_redirect calls: every per-copy rewrite goes
+ * through skb helpers. */
 #pragma once
 
 static __always_inline int tc_vlan_set(struct __sk_buff *skb, __u16 *cur, __u16 want)
@@ -62,6 +61,64 @@ static long flood_local_one(__u32 i, void *arg)
 	return 0;
 }
 
+/* Make room for the VXLAN headers once per pass; each copy then only
+ * rewrites them. A GRO-merged frame (always IP) grows through adjust_room with
+ * the encapsulation flags, so the kernel marks it UDP-tunnel GSO and segments
+ * it correctly on the way out; anything else (ARP, ...) grows at the head.
+ * Returns 0 or a -VXG_CNT_* reason. */
+static __always_inline int tc_encap_once(struct flood_ctx *c)
+{
+	struct __sk_buff *skb = c->skb;
+	if (c->encapped)
+		return 0;
+	if (tc_vlan_set(skb, &c->cur_vlan, 0))
+		return -VXG_CNT_ERR_ADJUST;
+	c->inner_len = skb->len;
+	if (skb->gso_segs > 1) {
+		struct ethhdr inner;
+		__u64 flags = BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+			      BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(inner));
+		if (bpf_skb_load_bytes(skb, 0, &inner, sizeof(inner)))
+			return -VXG_CNT_ERR_ADJUST;
+		/* the room opens behind the MAC header; the inner MAC header goes at its end */
+		if (bpf_skb_adjust_room(skb, VXG_ENCAP_LEN, BPF_ADJ_ROOM_MAC, flags))
+			return -VXG_CNT_ERR_ADJUST;
+		if (bpf_skb_store_bytes(skb, VXG_ENCAP_LEN, &inner, sizeof(inner), 0))
+			return -VXG_CNT_ERR_ADJUST;
+	} else if (bpf_skb_change_head(skb, VXG_ENCAP_LEN, 0)) {
+		return -VXG_CNT_ERR_ADJUST;
+	}
+	c->encapped = 1;
+	return 0;
+}
+
+/* One VXLAN copy of the encapsulated frame to `remote`. gbp != 0 makes it a
+ * mirror copy: Group Policy extension with the G flag, D (don't learn) and the
+ * HOST ID as policy ID. Returns 0 or a -VXG_CNT_* reason. */
+static __always_inline int tc_vxlan_copy(struct flood_ctx *c, __be32 remote, __u16 gbp)
+{
+	struct __sk_buff *skb = c->skb;
+	encap_fill(&c->h, c->g, remote, c->vni, c->inner_len, c->hash);
+	if (gbp) {
+		c->h.vx.flags |= VXLAN_FLAG_G;
+		c->h.vx.reserved1[0] = VXLAN_GBP_DONT_LEARN;
+		c->h.vx.reserved1[1] = gbp >> 8;
+		c->h.vx.reserved1[2] = gbp & 0xff;
+	}
+	/* a merged frame is checked per segment when it is split: no MTU check here */
+	int out = encap_resolve(skb, &c->h, c->g, skb->gso_segs > 1 ? 0 : c->inner_len + VXG_ENCAP_LEN);
+	if (out < 0) {
+		if (out == -VXG_CNT_DROP_NO_NEIGH)
+			report_no_neigh(c->g, remote);
+		return out;
+	}
+	if (bpf_skb_store_bytes(skb, 0, &c->h, VXG_ENCAP_LEN, 0))
+		return -VXG_CNT_ERR_ADJUST;
+	if (bpf_clone_redirect(skb, out, 0))
+		return -VXG_CNT_ERR_CLONE;
+	return 0;
+}
+
 static long flood_remote_one(__u32 i, void *arg)
 {
 	struct flood_ctx *c = arg;
@@ -70,42 +127,18 @@ static long flood_remote_one(__u32 i, void *arg)
 	if (!e || e->kind != VXG_FLOOD_REMOTE)
 		return 0;
 	__be32 remote = e->remote;
-	struct __sk_buff *skb = c->skb;
-	if (!c->encapped) {
-		/* a GRO-merged frame would need tunnel GSO; unknown unicast that
-		 * large is rare, so it is counted and not replicated */
-		if (skb->gso_segs > 1) {
-			count(VXG_CNT_DROP_GSO_FLOOD, skb->len);
-			return 1;
-		}
-		if (tc_vlan_set(skb, &c->cur_vlan, 0)) {
-			count(VXG_CNT_ERR_ADJUST, skb->len);
-			return 1;
-		}
-		c->inner_len = skb->len;
-		if (bpf_skb_change_head(skb, VXG_ENCAP_LEN, 0)) {
-			count(VXG_CNT_ERR_ADJUST, c->inner_len);
-			return 1;
-		}
-		c->encapped = 1;
-	}
-	encap_fill(&c->h, c->g, remote, c->vni, c->inner_len, c->hash);
-	int out = encap_resolve(skb, &c->h, c->g, c->inner_len + VXG_ENCAP_LEN);
-	if (out < 0) {
-		if (out == -VXG_CNT_DROP_NO_NEIGH)
-			report_no_neigh(c->g, remote);
-		count(-out, c->inner_len);
-		return 0;
-	}
-	if (bpf_skb_store_bytes(skb, 0, &c->h, VXG_ENCAP_LEN, 0)) {
-		count(VXG_CNT_ERR_ADJUST, c->inner_len);
+	int rc = tc_encap_once(c);
+	if (rc < 0) {
+		count(-rc, c->skb->len);
 		return 1;
 	}
-	if (bpf_clone_redirect(skb, out, 0))
-		count(VXG_CNT_ERR_CLONE, c->inner_len);
-	else
+	rc = tc_vxlan_copy(c, remote, 0);
+	if (rc == 0) {
 		count(VXG_CNT_FLOOD_REMOTE_COPY, c->inner_len);
-	return 0;
+		return 0;
+	}
+	count(-rc, c->inner_len);
+	return rc == -VXG_CNT_ERR_ADJUST; /* the frame is no longer usable: stop */
 }
 
 static __always_inline __u32 flood_bound(__u32 n)
@@ -113,84 +146,3 @@ static __always_inline __u32 flood_bound(__u32 n)
 	return n < VXG_FLOOD_SLOTS ? n : VXG_FLOOD_SLOTS;
 }
 
-SEC("tc")
-int vxg_tc_access(struct __sk_buff *skb)
-{
-	__u32 in_if = skb->ingress_ifindex;
-	__u16 vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;
-	__u32 vni = classify(in_if, vlan);
-	if (!vni) {
-		count(VXG_CNT_DROP_NO_PORT_VNI, skb->len);
-		return TC_ACT_SHOT;
-	}
-	struct vni_key vk = { .vni = vni };
-	struct vni_value *vc = bpf_map_lookup_elem(&vxg_vnis, &vk);
-	struct globals_value *g = get_globals();
-	if (!vc || !g) {
-		count(VXG_CNT_DROP_UNKNOWN_VNI, skb->len);
-		return TC_ACT_SHOT;
-	}
-	struct flood_ctx c = { .skb = skb, .g = g, .vni = vni, .in_if = in_if, .in_vlan = vlan, .cur_vlan = vlan };
-	__u32 n = flood_bound(vc->flood_count);
-	c.hash = bpf_get_hash_recalc(skb);
-	bpf_loop(n, flood_local_one, &c, 0);
-	bpf_loop(n, flood_remote_one, &c, 0);
-	return TC_ACT_SHOT;
-}
-
-SEC("tc")
-int vxg_tc_uplink(struct __sk_buff *skb)
-{
-	struct globals_value *g = get_globals();
-	if (!g)
-		return TC_ACT_OK;
-	__u32 want = skb->len < 128 ? skb->len : 128;
-	bpf_skb_pull_data(skb, want);
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
-	struct vxlan_rx rx;
-	int rc = parse_vxlan(data, end, g, &rx);
-	if (rc == VXLAN_NOT_OURS)
-		return TC_ACT_OK;
-	if (rc < 0) {
-		count(-rc, skb->len);
-		return TC_ACT_SHOT;
-	}
-	struct vni_value *vc;
-	rc = overlay_admit(&rx, &vc);
-	if (rc < 0) {
-		count(-rc, skb->len);
-		return TC_ACT_SHOT;
-	}
-	__u32 n = vc->flood_count;
-	__u32 outer_len = rx.outer_len;
-	if (outer_len > 14 + 60 + 16)
-		return TC_ACT_SHOT;
-	struct ethhdr inner;
-	if (bpf_skb_load_bytes(skb, outer_len, &inner, sizeof(inner)))
-		return TC_ACT_SHOT;
-	if (inner.h_proto == bpf_htons(VXG_ETH_P_8021Q) || inner.h_proto == bpf_htons(VXG_ETH_P_8021AD)) {
-		count(VXG_CNT_DROP_MALFORMED, skb->len);
-		return TC_ACT_SHOT;
-	}
-	/* exactly the inner frame: padding past the UDP payload goes. The shrink
-	 * below needs 20 bytes after the inner Ethernet header (the kernel checks it
-	 * against the outer IPv4 header size), so a runt shorter than that is padded
-	 * to the Ethernet minimum of 60 bytes, as a physical port would pad it. */
-	__u32 want_len = rx.frame_len < outer_len + 14 + 20 ? outer_len + 60 : rx.frame_len;
-	if (skb->len != want_len && bpf_skb_change_tail(skb, want_len, 0)) {
-		count(VXG_CNT_ERR_ADJUST, skb->len);
-		return TC_ACT_SHOT;
-	}
-	/* decapsulate: drop the outer IP/UDP/VXLAN and the inner MAC header from
-	 * behind the outer MAC header, then write the inner MAC header in its place */
-	if (bpf_skb_adjust_room(skb, -(int)outer_len, BPF_ADJ_ROOM_MAC, 0)) {
-		count(VXG_CNT_ERR_ADJUST, skb->len);
-		return TC_ACT_SHOT;
-	}
-	if (bpf_skb_store_bytes(skb, 0, &inner, sizeof(inner), 0))
-		return TC_ACT_SHOT;
-	struct flood_ctx c = { .skb = skb, .g = g, .vni = rx.vni };
-	bpf_loop(flood_bound(n), flood_local_one, &c, 0);
-	return TC_ACT_SHOT;
-}

@@ -47,7 +47,7 @@ static __always_inline int encap_resolve(void *ctx, struct vxlan_encap *h, const
 	fib.ipv4_src = h->ip.saddr;
 	fib.ipv4_dst = h->ip.daddr;
 	fib.l4_protocol = IPPROTO_UDP;
-	fib.tot_len = outer_len - sizeof(struct ethhdr);
+	fib.tot_len = outer_len ? outer_len - sizeof(struct ethhdr) : 0; /* 0: no MTU check */
 	fib.ifindex = g->fib_ifindex;
 	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
@@ -87,6 +87,8 @@ struct vxlan_rx {
 	__u32 vni;
 	__u32 outer_len; /* bytes before the inner Ethernet header */
 	__u32 frame_len; /* outer headers + UDP length: anything after it is padding */
+	__u8 gbp;        /* Group Policy extension (G flag): a mirror copy, or nothing we accept */
+	__u16 gbp_id;    /* its policy ID: the HOST ID */
 };
 
 #define VXLAN_NOT_OURS 1
@@ -159,6 +161,8 @@ static __always_inline int parse_vxlan(void *data, void *end, const struct globa
 		return -VXG_CNT_DROP_MALFORMED;
 	rx->outer_src = ip->saddr;
 	rx->vni = bpf_ntohl(vx->vni_reserved) >> 8;
+	rx->gbp = (vx->flags & VXLAN_FLAG_G) != 0;
+	rx->gbp_id = ((__u16)vx->reserved1[1] << 8) | vx->reserved1[2];
 	rx->outer_len = sizeof(*eth) + ip_len + sizeof(*udp) + sizeof(*vx);
 	/* the UDP length bounds the inner frame; IP padding past it is not ours either */
 	rx->frame_len = sizeof(*eth) + ip_len + udp_len;

@@ -54,11 +54,21 @@ int vxg_xdp_access(struct xdp_md *ctx)
 		count(VXG_CNT_DROP_INVALID_SMAC, len);
 		return XDP_DROP;
 	}
-#if VXG_FEATURE_LEARNING
+#if VXG_FEATURE_LEARNING || VXG_FEATURE_MIRROR
 	struct vni_key vk = { .vni = vni };
 	struct vni_value *vc = bpf_map_lookup_elem(&vxg_vnis, &vk);
-	if (vc && (vc->flags & VXG_VNI_LEARN_LOCAL))
+	__u32 vflags = vc ? vc->flags : 0;
+#endif
+#if VXG_FEATURE_LEARNING
+	if (vflags & VXG_VNI_LEARN_LOCAL)
 		learn_local(vni, eth->h_source, in_if, l2.vlan);
+#endif
+#if VXG_FEATURE_MIRROR
+	/* the one check unmonitored traffic pays: does its VNI have mirror entries? */
+	if ((vflags & (VXG_VNI_MIRROR_MAC | VXG_VNI_MIRROR_IP)) && mirror_wanted_xdp(vni, vflags, data, end, &l2)) {
+		count(VXG_CNT_MIRROR_TO_TC, len);
+		return XDP_PASS;
+	}
 #endif
 	if (mac_is_multicast(eth->h_dest)) {
 		count(VXG_CNT_BUM_TO_TC, len);

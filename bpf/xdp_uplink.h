@@ -25,6 +25,16 @@ int vxg_xdp_uplink(struct xdp_md *ctx)
 		count(-rc, len);
 		return XDP_DROP;
 	}
+	if (rx.gbp) {
+		/* a mirror copy for a local monitoring server, or nothing we take
+		 * (a stock Linux VTEP without gbp drops these too) */
+#if VXG_FEATURE_MIRROR
+		return mirror_terminate(ctx, &rx, len);
+#else
+		count(VXG_CNT_DROP_BAD_VXLAN, len);
+		return XDP_DROP;
+#endif
+	}
 	struct vni_value *vc;
 	rc = overlay_admit(&rx, &vc);
 	if (rc < 0) {

@@ -5,6 +5,9 @@
 //   vxgate build --config switch.yaml --out DIR   generate C and compile the ELF ahead of time
 //   vxgate show  fdb|vni|ports|flood|counters|status|moves [--json] (--config F | --socket S)
 //   vxgate show  bgp summary | evpn routes | evpn mac [--json]     (GET /v1/bgp/summary, /v1/evpn/routes, /v1/evpn/mac)
+//   vxgate show  mirror [--json]          mirror sessions, this switch's role in each, counters
+//   vxgate mirror add NAME --host-mac M --host-vni V --server-mac M --server-vni V --host-id N [...]
+//   vxgate mirror del NAME                (POST / DELETE /v1/mirror/sessions)
 //   vxgate stop  --config switch.yaml     remove everything the switch put in the kernel
 import { parseArgs } from "node:util";
 import { request } from "node:http";
@@ -18,36 +21,72 @@ import type { ApiView } from "../control/api.ts";
 import { renderTable } from "./table.ts";
 import { counterNames } from "../codegen/tables.ts";
 import { EVPN_VIEWS, renderEvpnView, type EvpnView } from "../control/evpn/show.ts";
+import { renderMirror } from "../control/mirror/show.ts";
+import type { MirrorRow } from "../control/mirror/feature.ts";
 
 const USAGE = `usage:
   vxgate run   --config FILE [--artifacts DIR] [--xdp-mode auto|native|generic] [--log-level debug|info|warn]
   vxgate check --config FILE
   vxgate build --config FILE --out DIR
-  vxgate show  fdb|vni|ports|flood|counters|status|moves [--json] (--config FILE | --socket PATH)
+  vxgate show  fdb|vni|ports|flood|counters|status|moves|mirror [--json] (--config FILE | --socket PATH)
+  vxgate mirror add NAME --host-mac MAC --host-vni VNI [--host-ip IP] --server-mac MAC --server-vni VNI [--server-ip IP]
+                    --host-id 1..65535 [--direction both|from-host|to-host] [--match mac|ip] (--config FILE | --socket PATH)
+  vxgate mirror del NAME (--config FILE | --socket PATH)
   vxgate show  bgp summary | evpn routes | evpn mac [--json] (--config FILE | --socket PATH)
   vxgate stop  --config FILE
 `;
 
 class UsageError extends Error {}
 
+/** The API refused a request: its own words (a list of errors) reach the user. */
+class ApiError extends Error {
+  constructor(path: string, body: string) {
+    let msg = `${path}: ${body}`;
+    try {
+      const j = JSON.parse(body) as { errors?: string[]; error?: string };
+      if (j.errors) msg = j.errors.join("\n");
+      else if (j.error) msg = j.error;
+    } catch {
+      // not JSON: show it as it came
+    }
+    super(msg);
+  }
+}
+
+/** `vxgate mirror add` flags -> the API's JSON session (the API validates it). */
+function mirrorSessionBody(name: string | undefined, v: Record<string, string | boolean | undefined>): Record<string, unknown> {
+  if (!name) throw new UsageError("mirror add needs a session NAME");
+  const num = (x: string | boolean | undefined) => (typeof x === "string" && /^[0-9]+$/.test(x) ? Number(x) : x);
+  const endpoint = (p: "host" | "server") => {
+    const e: Record<string, unknown> = { mac: v[`${p}-mac`], vni: num(v[`${p}-vni`]) };
+    if (v[`${p}-ip`] !== undefined) e.ip = v[`${p}-ip`];
+    return e;
+  };
+  const body: Record<string, unknown> = { name, host: endpoint("host"), server: endpoint("server"), host_id: num(v["host-id"]) };
+  if (v.direction !== undefined) body.direction = v.direction;
+  if (v.match !== undefined) body.match = v.match;
+  return body;
+}
+
 function loadOrExplain(file: string | undefined): SwitchConfig {
   if (!file) throw new UsageError("--config is required");
   return loadConfigFile(file);
 }
 
-async function apiCall(socketPath: string, method: "GET" | "POST", path: string): Promise<unknown> {
+async function apiCall(socketPath: string, method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<unknown> {
   return new Promise((ok, fail) => {
-    const req = request({ socketPath, method, path }, (res) => {
-      let body = "";
+    const headers = body === undefined ? {} : { "content-type": "application/json" };
+    const req = request({ socketPath, method, path, headers }, (res) => {
+      let data = "";
       res.setEncoding("utf8");
-      res.on("data", (c) => (body += c));
+      res.on("data", (c) => (data += c));
       res.on("end", () => {
-        if ((res.statusCode ?? 500) >= 400) fail(new Error(`${path}: ${body}`));
-        else ok(JSON.parse(body));
+        if ((res.statusCode ?? 500) >= 400) fail(new ApiError(path, data));
+        else ok(JSON.parse(data));
       });
     });
     req.on("error", (e) => fail(new Error(`cannot reach vxgate at ${socketPath}: ${(e as Error).message}`)));
-    req.end();
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
 
@@ -71,6 +110,8 @@ function renderView(v: ApiView, data: unknown): string {
     }
     case "moves":
       return renderTable(data as Record<string, unknown>[], ["at", "vni", "mac", "to"]);
+    case "mirror":
+      return renderMirror(data as MirrorRow[]);
     case "status":
       return renderTable(Object.entries(data as Record<string, unknown>).map(([k, v]) => ({ key: k, value: v })), ["key", "value"]);
   }
@@ -105,6 +146,15 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       "xdp-mode": { type: "string" },
       "log-level": { type: "string" },
+      "host-mac": { type: "string" },
+      "host-vni": { type: "string" },
+      "host-ip": { type: "string" },
+      "server-mac": { type: "string" },
+      "server-vni": { type: "string" },
+      "server-ip": { type: "string" },
+      "host-id": { type: "string" },
+      direction: { type: "string" },
+      match: { type: "string" },
     },
   });
   switch (cmd) {
@@ -166,7 +216,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       const what = positionals[0] as ApiView | undefined;
-      const views: ApiView[] = ["fdb", "vni", "ports", "flood", "counters", "status", "moves"];
+      const views: ApiView[] = ["fdb", "vni", "ports", "flood", "counters", "status", "moves", "mirror"];
       if (!what || !views.includes(what)) throw new UsageError(`show what? one of ${views.join(", ")}`);
       const cfg = values.config ? loadOrExplain(values.config) : undefined;
       const socket = socketOf(values, cfg);
@@ -175,13 +225,28 @@ async function main(argv: string[]): Promise<number> {
         data = await apiCall(socket, "GET", `/v1/${what}`);
       } catch (e) {
         // control plane down: the fast path may still be forwarding from its pins
-        const pinned = cfg && ["fdb", "vni", "ports", "flood", "counters"].includes(what) ? await inspectPinned(cfg, what) : undefined;
+        const pinned = cfg && ["fdb", "vni", "ports", "flood", "counters", "mirror"].includes(what) ? await inspectPinned(cfg, what) : undefined;
         if (pinned === undefined) throw e;
         process.stderr.write(`vxgate: ${cfg!.switch.name}: control plane not running; read from the pinned fast path\n`);
         data = pinned;
       }
       process.stdout.write(values.json ? JSON.stringify(data, null, 2) + "\n" : renderView(what, data));
       return 0;
+    }
+    case "mirror": {
+      const [verb, name] = positionals;
+      const socket = socketOf(values);
+      if (verb === "add") {
+        const r = (await apiCall(socket, "POST", "/v1/mirror/sessions", mirrorSessionBody(name, values))) as { session: { name: string; hostId: number } };
+        process.stdout.write(`mirror session ${r.session.name} added (host_id ${r.session.hostId})\n`);
+        return 0;
+      }
+      if (verb === "del" && name) {
+        await apiCall(socket, "DELETE", `/v1/mirror/sessions/${encodeURIComponent(name)}`);
+        process.stdout.write(`mirror session ${name} removed\n`);
+        return 0;
+      }
+      throw new UsageError("mirror add NAME ... | mirror del NAME");
     }
     case "stop": {
       const cfg = loadOrExplain(values.config);
@@ -209,6 +274,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof ConfigError) process.stderr.write(e.problems.join("\n") + "\n");
+    else if (e instanceof ApiError) process.stderr.write(`vxgate: ${e.message}\n`);
     else if (e instanceof UsageError) process.stderr.write(`vxgate: ${e.message}\n${USAGE}`);
     else if (e instanceof CompileError) process.stderr.write(`vxgate: ${e.message}\n${e.output}\n`);
     else {

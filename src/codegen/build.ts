@@ -39,7 +39,7 @@ export function generateSources(p: Pipeline): GeneratedSources {
 }
 
 function clangFlags(): string[] {
-  return ["-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-Wno-unused-function", "-I/usr/include/x86_64-linux-gnu"];
+  return ["-target", "bpf", "-O2", "-g", "-Wall", "-Wundef", "-Werror", "-Wno-unused-function", "-I/usr/include/x86_64-linux-gnu"];
 }
 
 export class CompileError extends Error {

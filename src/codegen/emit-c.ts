@@ -50,6 +50,7 @@ export function emitTablesHeader(p: Pipeline): string {
   const out: string[] = [HEADER_BANNER, "#pragma once", "#include <linux/types.h>", "#include <linux/bpf.h>", "#include <bpf/bpf_helpers.h>", ""];
   out.push(`#define VXG_FEATURE_VLAN ${p.features.vlan ? 1 : 0}`);
   out.push(`#define VXG_FEATURE_LEARNING ${p.features.learning ? 1 : 0}`);
+  out.push(`#define VXG_FEATURE_MIRROR ${p.features.mirror ? 1 : 0}`);
   out.push(`#define VXG_FLOOD_SLOTS ${p.floodSlots}`);
   for (const [k, v] of Object.entries(constants)) out.push(`#define VXG_${k} ${v}${v > 0xffffffff ? "ULL" : ""}`);
   out.push("");
@@ -57,9 +58,14 @@ export function emitTablesHeader(p: Pipeline): string {
   counterNames.forEach((n, i) => out.push(`\tVXG_CNT_${n.toUpperCase()} = ${i},`));
   out.push(`\tVXG_CNT__MAX = ${counterNames.length},`);
   out.push("};", "");
+  // a struct shared by several tables (one value layout) is emitted once
+  const emitted = new Set<string>();
   for (const t of Object.values(tables) as TableDecl[]) {
-    if (t.key) out.push(emitStruct(t.key));
-    if (t.value) out.push(emitStruct(t.value));
+    for (const s of [t.key, t.value]) {
+      if (!s || emitted.has(s.name)) continue;
+      emitted.add(s.name);
+      out.push(emitStruct(s));
+    }
   }
   for (const r of Object.values(records)) out.push(emitStruct(r));
   for (const [name, t] of Object.entries(tables) as [TableName, TableDecl][]) out.push(emitMap(t, p.sizes[name]));
@@ -76,9 +82,13 @@ export function stageFragments(p: Pipeline): string[] {
     ["classify.h", true],
     ["learn.h", p.features.learning],
     ["vxlan.h", true],
+    ["mirror.h", p.features.mirror],
     ["xdp_access.h", true],
     ["xdp_uplink.h", true],
     ["tc_flood.h", true],
+    ["tc_mirror.h", p.features.mirror],
+    ["tc_access.h", true],
+    ["tc_uplink.h", true],
   ];
   return stages.filter(([, on]) => on).map(([f]) => f);
 }

@@ -10,6 +10,8 @@ export interface Pipeline {
     vlan: boolean;
     /** data-path learning (any VNI learns); without it the FDB is static/EVPN only. */
     learning: boolean;
+    /** match-mirror-encap (mirror.enabled): match on access ingress, copies in TC, termination on the uplink. */
+    mirror: boolean;
   };
   /** max_entries per map (bytes for the ring buffer). */
   sizes: Record<TableName, number>;
@@ -24,6 +26,7 @@ export function pipelineFor(cfg: SwitchConfig): Pipeline {
     features: {
       vlan: cfg.ports.some((p) => p.vlans.length > 0),
       learning: cfg.vnis.some((v) => v.learning),
+      mirror: cfg.mirror.enabled,
     },
     floodSlots,
     sizes: {
@@ -34,6 +37,10 @@ export function pipelineFor(cfg: SwitchConfig): Pipeline {
       flood: Math.min(t.vnis * floodSlots, 1 << 20),
       vteps: t.remoteVteps,
       fdb: t.fdb,
+      mirror: 16384,
+      mirror_ip: 16384,
+      mirror_term: constants.MIRROR_SESSIONS_MAX,
+      mirror_stats: constants.MIRROR_SESSIONS_MAX,
       counters: counterNames.length,
       events: constants.EVENTS_RING_BYTES,
     },

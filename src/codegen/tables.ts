@@ -11,6 +11,8 @@ export const constants = {
   // vni_value.flags
   VNI_LEARN_LOCAL: 1, // learn src MACs seen on access ports
   VNI_LEARN_REMOTE: 2, // flood-and-learn from the overlay; also lifts the VTEP allow-list check
+  VNI_MIRROR_MAC: 4, // the VNI has mirror entries keyed by MAC: access frames are looked up
+  VNI_MIRROR_IP: 8, // the VNI has mirror entries keyed by IPv4
   // fdb_value.kind
   FDB_LOCAL: 1,
   FDB_REMOTE: 2,
@@ -26,8 +28,23 @@ export const constants = {
   // flood_value.kind
   FLOOD_LOCAL: 1,
   FLOOD_REMOTE: 2,
+  // mirror_key.dir / mirror_ip_key.dir
+  MIRROR_SRC: 1, // frames from the monitored host (it is local here)
+  MIRROR_DST: 2, // frames to the monitored host
+  // mirror_value.kind: where the monitoring server is
+  MIRROR_TO_LOCAL: 1, // a local port: the copy goes out unchanged
+  MIRROR_TO_REMOTE: 2, // behind a remote VTEP: VXLAN-GBP copy with the HOST ID
+  MIRROR_NO_SERVER: 3, // nowhere known: no copy, counted
+  // mirror_stats_value fields, as the data path's counting switch names them
+  MIRROR_STAT_COPY_LOCAL: 1,
+  MIRROR_STAT_COPY_REMOTE: 2,
+  MIRROR_STAT_TERMINATED: 3,
+  MIRROR_STAT_NO_SERVER: 4,
+  MIRROR_STAT_OVERSIZE: 5,
+  MIRROR_STAT_OTHER: 6,
   // hard bounds
   FLOOD_SLOTS_MAX: 256,
+  MIRROR_SESSIONS_MAX: 1024, // counter slots; HOST IDs are 16-bit but a switch watches far fewer hosts
   EVENTS_RING_BYTES: 256 * 1024,
   // minimum interval between refreshes of an entry's timestamp / events for one MAC
   LEARN_REFRESH_NS: 1_000_000_000,
@@ -58,15 +75,36 @@ export const counterNames = [
   "drop_no_neigh",
   "drop_fib",
   "drop_mtu",
-  "drop_gso_flood",
   "drop_static_conflict",
   "err_learn_full",
   "err_event_ring_full",
   "err_redirect",
   "err_clone",
   "err_adjust",
+  "mirror_to_tc",
+  "mirror_copy_local",
+  "mirror_copy_remote",
+  "mirror_terminated",
+  "drop_mirror_no_server",
+  "drop_mirror_oversize",
+  "drop_mirror_unknown_id",
+  "drop_mirror_unknown_src",
 ] as const;
 export type CounterName = (typeof counterNames)[number];
+
+const mirrorValue = {
+  name: "mirror_value",
+  fields: [
+    { name: "kind", type: "u8", doc: "MIRROR_TO_LOCAL | MIRROR_TO_REMOTE | MIRROR_NO_SERVER" },
+    { name: "_pad", type: { pad: 1 } },
+    { name: "vlan", type: "u16", doc: "local server: 802.1Q tag on its port, 0 = untagged" },
+    { name: "ifindex", type: "u32", doc: "local server: its port" },
+    { name: "remote", type: "ipv4", doc: "remote server: the VTEP it is behind" },
+    { name: "host_id", type: "u16", doc: "the session's HOST ID (VXLAN Group Policy ID of remote copies)" },
+    { name: "slot", type: "u16", doc: "the session's counters in mirror_stats" },
+    { name: "server", type: "u32", doc: "identifies the server: one copy per frame per server" },
+  ],
+} as const satisfies StructDecl;
 
 const fdbKey = {
   name: "fdb_key",
@@ -198,6 +236,72 @@ export const tables = {
     doc: "Forwarding database (vni, mac) -> local port or remote VTEP",
     key: fdbKey,
     value: fdbValue,
+  },
+  mirror: {
+    name: "mirror",
+    mapName: "vxg_mirror",
+    kind: "hash",
+    doc: "Mirror source/destination entries by MAC: (vni, monitored host MAC, direction) -> where the server is",
+    key: {
+      name: "mirror_key",
+      fields: [
+        { name: "vni", type: "u32" },
+        { name: "mac", type: "mac" },
+        { name: "dir", type: "u8", doc: "MIRROR_SRC | MIRROR_DST" },
+        { name: "_pad", type: { pad: 1 } },
+      ],
+    },
+    value: mirrorValue,
+  },
+  mirror_ip: {
+    name: "mirror_ip",
+    mapName: "vxg_mirror_ip",
+    kind: "hash",
+    doc: "Mirror source/destination entries by IPv4 (sessions with match: ip)",
+    key: {
+      name: "mirror_ip_key",
+      fields: [
+        { name: "vni", type: "u32" },
+        { name: "ip", type: "ipv4" },
+        { name: "dir", type: "u8", doc: "MIRROR_SRC | MIRROR_DST" },
+        { name: "_pad", type: { pad: 3 } },
+      ],
+    },
+    value: mirrorValue,
+  },
+  mirror_term: {
+    name: "mirror_term",
+    mapName: "vxg_mirror_term",
+    kind: "hash",
+    doc: "Mirror termination entries: HOST ID of a copy from the overlay -> the local server's port",
+    key: { name: "mirror_term_key", fields: [{ name: "host_id", type: "u32" }] },
+    value: {
+      name: "mirror_term_value",
+      fields: [
+        { name: "ifindex", type: "u32" },
+        { name: "vlan", type: "u16" },
+        { name: "slot", type: "u16" },
+      ],
+    },
+  },
+  mirror_stats: {
+    name: "mirror_stats",
+    mapName: "vxg_mirror_cnt",
+    kind: "percpu_array",
+    doc: "Per-session mirror counters, by slot",
+    key: { name: "mirror_stats_key", fields: [{ name: "slot", type: "u32" }] },
+    value: {
+      name: "mirror_stats_value",
+      fields: [
+        { name: "copies_local", type: "u64" },
+        { name: "copies_remote", type: "u64" },
+        { name: "terminated", type: "u64" },
+        { name: "drop_no_server", type: "u64" },
+        { name: "drop_oversize", type: "u64" },
+        { name: "drop_other", type: "u64" },
+        { name: "bytes", type: "u64" },
+      ],
+    },
   },
   counters: {
     name: "counters",

@@ -7,7 +7,7 @@ import type { Runtime } from "./runtime.ts";
 import type { Logger } from "./log.ts";
 import { EVPN_VIEWS, evpnView, type EvpnView } from "./evpn/show.ts";
 
-export type ApiView = "status" | "fdb" | "vni" | "ports" | "flood" | "counters" | "moves";
+export type ApiView = "status" | "fdb" | "vni" | "ports" | "flood" | "counters" | "moves" | "mirror";
 
 export function view(rt: Runtime, v: ApiView): unknown {
   switch (v) {
@@ -25,10 +25,37 @@ export function view(rt: Runtime, v: ApiView): unknown {
       return rt.counterRows();
     case "moves":
       return rt.l2.moves;
+    case "mirror":
+      return rt.mirror.rows();
   }
 }
 
-const VIEWS = new Set<string>(["status", "fdb", "vni", "ports", "flood", "counters", "moves"]);
+const VIEWS = new Set<string>(["status", "fdb", "vni", "ports", "flood", "counters", "moves", "mirror"]);
+
+/** Request bodies are small JSON documents (a mirror session). */
+const BODY_MAX = 64 * 1024;
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((ok, fail) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (c: string) => {
+      body += c;
+      if (body.length > BODY_MAX) {
+        fail(new Error(`request body larger than ${BODY_MAX} bytes`));
+        req.destroy();
+      }
+    });
+    req.on("end", () => {
+      try {
+        ok(JSON.parse(body));
+      } catch (e) {
+        fail(new Error(`request body is not JSON: ${(e as Error).message}`));
+      }
+    });
+    req.on("error", fail);
+  });
+}
 
 export interface ApiHandlers {
   onStop(): void;
@@ -46,6 +73,7 @@ export class ManagementApi {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://vxgate");
+    if (url.pathname.startsWith("/v1/mirror/sessions")) return void this.mirrorSessions(req, res, url.pathname);
     const m = /^\/v1\/([a-z]+(?:\/[a-z]+)?)$/.exec(url.pathname);
     if (!m) return json(res, 404, { error: `no such path ${url.pathname}` });
     const name = m[1]!;
@@ -62,6 +90,27 @@ export class ManagementApi {
       return;
     }
     json(res, 404, { error: `no such view ${name}` });
+  }
+
+  /** POST /v1/mirror/sessions (JSON session), DELETE /v1/mirror/sessions/NAME */
+  private async mirrorSessions(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const mirror = this.rt.mirror;
+    if (req.method === "POST" && path === "/v1/mirror/sessions") {
+      let body: unknown;
+      try {
+        body = await readJson(req);
+      } catch (e) {
+        return json(res, 400, { errors: [(e as Error).message] });
+      }
+      const r = mirror.add(body);
+      return "errors" in r ? json(res, 400, r) : json(res, 201, r);
+    }
+    const m = /^\/v1\/mirror\/sessions\/([^/]+)$/.exec(path);
+    if (req.method === "DELETE" && m) {
+      const r = mirror.remove(decodeURIComponent(m[1]!));
+      return "errors" in r ? json(res, 404, r) : json(res, 200, r);
+    }
+    json(res, 404, { error: `no such path ${req.method} ${path}` });
   }
 
   async listen(socketPath: string, http?: { host: string; port: number }): Promise<void> {

@@ -123,3 +123,24 @@ function reconcileFdb(target: Target, want: DesiredState, r: ReconcileReport): v
 function learnedPortStillValid(want: DesiredState, vni: number, ifindex: number, vlan: number): boolean {
   return (want.flood.get(vni) ?? []).some((f) => f.kind === constants.FLOOD_LOCAL && f.ifindex === ifindex && f.vlan === vlan);
 }
+
+/** Make one table hold exactly `want` (keys compared by their encoding in
+ * `idOf`), writing only what differs. For tables a feature owns whole. */
+export function reconcileTable<N extends Parameters<Target["table"]>[0]>(
+  target: Target,
+  name: N,
+  want: readonly [TableKey<N>, TableValue<N>][],
+  idOf: (k: TableKey<N>) => string,
+): ReconcileReport {
+  const r: ReconcileReport = { written: 0, deleted: 0 };
+  const t = target.table(name);
+  const wanted = new Map(want.map(([k, v]) => [idOf(k), [k, v] as const]));
+  for (const [k] of t.entries()) if (!wanted.has(idOf(k)) && t.delete(k)) r.deleted++;
+  for (const [k, v] of wanted.values()) {
+    const cur = t.get(k);
+    if (cur && same(v, cur)) continue;
+    t.set(k, v);
+    r.written++;
+  }
+  return r;
+}

@@ -10,8 +10,10 @@ import { buildPipeline, DEFAULT_CACHE_DIR } from "../codegen/build.ts";
 import { desiredState, type DesiredState } from "./l2/desired.ts";
 import { L2Feature } from "./l2/feature.ts";
 import { EvpnFeature } from "./evpn/feature.ts";
+import { MirrorFeature } from "./mirror/feature.ts";
 import { reconcile } from "./reconcile.ts";
-import { EbpfTarget } from "./targets/ebpf/target.ts";
+import { EbpfTarget, RUN_ROOT } from "./targets/ebpf/target.ts";
+import { join } from "node:path";
 import { listNetDevs } from "./netdev.ts";
 import { NeighbourKeeper } from "./neighbours.ts";
 import type { Logger } from "./log.ts";
@@ -38,6 +40,7 @@ export class Runtime {
   private readonly ifindexes: Map<string, number>;
   readonly l2: L2Feature;
   evpn?: EvpnFeature;
+  readonly mirror: MirrorFeature;
   private vniUpdateQueued = false;
   private stopped = false;
 
@@ -51,7 +54,13 @@ export class Runtime {
       localGone: (vni, mac) => this.evpn?.localGone(vni, mac),
       remoteSeen: (vtep) => void this.neighbours.ensure(vtep),
       noNeighbour: (vtep) => void this.neighbours.ensure(vtep),
-      fdbChanged: () => {},
+      fdbChanged: (vni, mac) => this.mirror.fdbChanged(vni, mac),
+    });
+    this.mirror = new MirrorFeature(opts.config, target, opts.log.child({ part: "mirror" }), {
+      stateFile: join(opts.runRoot ?? RUN_ROOT, opts.config.switch.name, "mirror-sessions.json"),
+      portName: (i) => this.portName(i),
+      vnisChanged: () => this.queueVniUpdate(),
+      vtepSeen: (v) => void this.neighbours.ensure(v),
     });
   }
 
@@ -64,6 +73,7 @@ export class Runtime {
   /** Config plus what the features add, within the flood loop's bound. */
   private computeDesired(): DesiredState {
     const d = desiredState(this.opts.config, this.ifindexOf, this.evpn?.additions);
+    this.mirror.contribute(d);
     const slots = pipelineFor(this.opts.config).floodSlots;
     for (const [vni, list] of d.flood) {
       if (list.length <= slots) continue;
@@ -127,7 +137,7 @@ export class Runtime {
       rt.evpn = new EvpnFeature(cfg, target, log.child({ part: "evpn" }), {
         vnisChanged: () => rt.queueVniUpdate(),
         vtepSeen: (v) => void rt.neighbours.ensure(v),
-        fdbChanged: () => {},
+        fdbChanged: (vni, mac) => rt.mirror.fdbChanged(vni, mac),
       });
     }
     rt.desired = rt.computeDesired();
@@ -141,6 +151,7 @@ export class Runtime {
         log.error("data path event handling failed", { kind: e.kind, vni: e.vni, mac: e.mac, error: (err as Error).stack ?? String(err) });
       }
     });
+    rt.mirror.start();
     rt.l2.startAgeing();
     for (const ip of rt.knownRemoteVteps()) void rt.neighbours.ensure(ip);
     if (rt.evpn) await rt.evpn.start(() => rt.stopped);
@@ -179,6 +190,7 @@ export class Runtime {
   async release(): Promise<void> {
     this.stopped = true;
     this.l2.stop();
+    this.mirror.stop();
     // the fast path keeps forwarding: peers may keep our routes while we restart
     await this.evpn?.stop(true);
     this.target.release();
@@ -188,6 +200,7 @@ export class Runtime {
   async destroy(): Promise<void> {
     this.stopped = true;
     this.l2.stop();
+    this.mirror.stop();
     await this.evpn?.stop(false);
     this.target.destroy();
   }

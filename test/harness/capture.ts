@@ -202,6 +202,10 @@ export interface DecodedVxlan {
   flags: number;
   iFlag: boolean;
   vni: number;
+  /** Group Policy extension: G flag, D (don't learn) flag, and the policy ID (vxlan.gbp) when G is set. */
+  gFlag: boolean;
+  dFlag: boolean;
+  gbp?: number;
 }
 
 export interface DecodedArp {
@@ -362,6 +366,9 @@ function buildLevel(protocols: string[], objs: Array<[string, unknown]>): Decode
           flags: num(first(f, "vxlan.flags")),
           iFlag: first(f, "vxlan.flag_i") === "1",
           vni: num(first(f, "vxlan.vni")),
+          gFlag: first(f, "vxlan.flag_g") === "1",
+          dFlag: first(f, "vxlan.flag_d") === "1",
+          ...(first(f, "vxlan.gbp") !== undefined ? { gbp: num(first(f, "vxlan.gbp")) } : {}),
         };
         break;
     }

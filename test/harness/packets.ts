@@ -389,15 +389,21 @@ export function icmpEchoFrame(o: IcmpEchoFrameOptions): Buffer {
 
 export interface VxlanHeaderOptions {
   vni: number;
-  /** Flags byte; default 0x08 (I flag). */
+  /** Flags byte; default 0x08 (I flag), plus 0x80 (G) when gbp is given. */
   flags?: number;
+  /** Group Policy extension: the policy ID (a mirror copy's HOST ID), with the D (don't learn) bit. */
+  gbp?: number;
 }
 
 /** The 8-byte VXLAN header (RFC 7348). */
 export function vxlanHeader(o: VxlanHeaderOptions): Buffer {
   if (o.vni < 0 || o.vni > 0xffffff) throw new Error(`VNI ${o.vni} out of range`);
   const b = Buffer.alloc(8);
-  b[0] = o.flags ?? VXLAN_FLAG_I;
+  b[0] = o.flags ?? (o.gbp !== undefined ? VXLAN_FLAG_I | 0x80 : VXLAN_FLAG_I);
+  if (o.gbp !== undefined) {
+    b[1] = 0x40;
+    b.writeUInt16BE(o.gbp, 2);
+  }
   b.writeUInt32BE((o.vni << 8) >>> 0, 4);
   return b;
 }
@@ -421,6 +427,8 @@ export interface VxlanEncapOptions {
     };
   vni: number;
   flags?: number;
+  /** Group Policy ID (G flag + D bit): a mirror copy's HOST ID. */
+  gbp?: number;
   /** Complete inner Ethernet frame (no FCS). */
   inner: Buffer;
 }
@@ -431,7 +439,7 @@ export function vxlanEncap(o: VxlanEncapOptions): Buffer {
   const seg = udp({
     srcPort: out.srcPort ?? vxlanSourcePort(o.inner),
     dstPort: out.dstPort ?? VXLAN_PORT,
-    payload: Buffer.concat([vxlanHeader({ vni: o.vni, flags: o.flags }), o.inner]),
+    payload: Buffer.concat([vxlanHeader({ vni: o.vni, flags: o.flags, gbp: o.gbp }), o.inner]),
     srcIp: out.srcIp,
     dstIp: out.dstIp,
     checksum: out.udpChecksum ? "auto" : "none",

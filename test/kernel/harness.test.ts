@@ -108,7 +108,7 @@ describe.skipIf(!canRun)("kernel harness: two namespaces over a veth", () => {
     expect(pkt.eth).toMatchObject({ src: MAC_A, dst: MAC_B });
     expect(pkt.ip).toMatchObject({ src: "10.0.0.1", dst: "10.0.0.2", ttl: 33, proto: 17, df: true, checksumStatus: "good" });
     expect(pkt.udp).toMatchObject({ srcPort: 50000, dstPort: 4789, checksum: 0, checksumStatus: "not-present" });
-    expect(pkt.vxlan).toEqual({ flags: 0x0800, iFlag: true, vni: 100 });
+    expect(pkt.vxlan).toEqual({ flags: 0x0800, iFlag: true, vni: 100, gFlag: false, dFlag: false });
     expect(pkt.fields["vxlan.vni"]).toEqual(["100"]);
     // inner level
     const i = pkt.inner!;
@@ -240,7 +240,7 @@ describe.skipIf(!haveTool("tshark"))("builders against tshark (offline)", () => 
       { tpid: 0x8100, id: 20, pcp: 0, dei: 0, etype: 0x0800 },
     ]);
     expect(q!.udp?.checksumStatus).toBe("good");
-    expect(v!.vxlan).toEqual({ flags: 0x0800, iFlag: true, vni: 0xabcdef });
+    expect(v!.vxlan).toEqual({ flags: 0x0800, iFlag: true, vni: 0xabcdef, gFlag: false, dFlag: false });
     expect(v!.udp).toMatchObject({ dstPort: 8472, checksumStatus: "good" });
     expect(v!.inner?.arp).toMatchObject({ senderMac: INNER_SRC, targetIp: "192.168.1.2" });
     expect(v!.parsed.inner?.arp?.senderIp).toBe("192.168.1.1");

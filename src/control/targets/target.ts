@@ -33,6 +33,8 @@ export interface Target {
   readonly adopted: boolean;
   table<N extends TableName>(name: N): TableHandle<N>;
   counters(): Record<CounterName, CounterValue>;
+  /** A per-CPU table's entry summed over CPUs (undefined when absent). */
+  perCpuSum<N extends TableName>(name: N, key: TableKey<N>): TableValue<N> | undefined;
   ports(): PortAttachment[];
   /** Data-path events (learning, missing neighbours). */
   onEvent(cb: (e: DataPathEvent) => void): void;

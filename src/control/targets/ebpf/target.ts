@@ -379,6 +379,21 @@ export class EbpfTarget implements Target {
     return out;
   }
 
+  perCpuSum<N extends TableName>(name: N, key: TableKey<N>): TableValue<N> | undefined {
+    const m = this.maps.get(tables[name].mapName);
+    if (!m) throw new Error(`map ${tables[name].mapName} is not open`);
+    const codec = tableCodec(name);
+    const per = m.lookupPerCpu(codec.key.encode(key));
+    if (!per) return undefined;
+    const sum: Record<string, unknown> = {};
+    for (const b of per) {
+      for (const [f, v] of Object.entries(codec.value.decode(b) as Record<string, unknown>)) {
+        sum[f] = typeof v === "bigint" ? ((sum[f] as bigint | undefined) ?? 0n) + v : typeof v === "number" ? ((sum[f] as number | undefined) ?? 0) + v : v;
+      }
+    }
+    return sum as TableValue<N>;
+  }
+
   ports(): PortAttachment[] {
     return [...this.attached];
   }

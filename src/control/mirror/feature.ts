@@ -1,0 +1,303 @@
+// Match-mirror-encap as a feature of the switch: the sessions (from the config
+// file, from the management API, from BGP EVPN), the entries derived from them
+// and from the forwarding table (desired.ts), kept in the fast path's mirror
+// tables, recomputed whenever a MAC a session names changes place, and the
+// `show mirror` rows with each session's counters.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { SwitchConfig } from "../../config/types.ts";
+import { constants } from "../../codegen/tables.ts";
+import type { DesiredState } from "../l2/desired.ts";
+import type { Logger } from "../log.ts";
+import { reconcileTable } from "../reconcile.ts";
+import type { Target } from "../targets/target.ts";
+import { parseSessionJson, type MirrorSession } from "./config.ts";
+import { mirrorDesired, type Location, type MirrorDesired } from "./desired.ts";
+
+export type SessionOrigin = "config" | "api" | "bgp";
+
+export interface MirrorFeatureOptions {
+  /** where sessions added through the API are kept across control-plane restarts */
+  stateFile: string;
+  portName(ifindex: number): string;
+  /** the VNI flags changed: recompute and apply the VNI table */
+  vnisChanged(): void;
+  /** a remote VTEP a copy goes to: keep its outer next hop resolved */
+  vtepSeen(vtep: string): void;
+}
+
+export interface MirrorRow {
+  name: string;
+  origin: SessionOrigin;
+  hostId: number;
+  direction: MirrorSession["direction"];
+  match: MirrorSession["match"];
+  host: string;
+  hostAt: string;
+  server: string;
+  serverAt: string;
+  roles: string[];
+  shadowedBy?: string;
+  counters: { copiesLocal: bigint; copiesRemote: bigint; terminated: bigint; dropNoServer: bigint; dropOversize: bigint; dropOther: bigint; bytes: bigint };
+}
+
+/** Safety net: entries are recomputed on every FDB event that names a
+ * session's MAC; this sweep also catches changes no event reported. */
+const SWEEP_MS = 1000;
+
+export class MirrorFeature {
+  private readonly configSessions: MirrorSession[];
+  private apiSessions: MirrorSession[] = [];
+  private readonly bgpSessions = new Map<string, MirrorSession>();
+  private readonly slots = new Map<number, number>(); // HOST ID -> counter slot
+  private current?: MirrorDesired;
+  private queued = false;
+  private sweep?: NodeJS.Timeout;
+  private stopped = false;
+  /** (vni/mac) of every host and server a session names */
+  private watched = new Set<string>();
+  readonly stats = { recomputes: 0, written: 0, deleted: 0 };
+
+  constructor(
+    private readonly config: SwitchConfig,
+    private readonly target: Target,
+    private readonly log: Logger,
+    private readonly opts: MirrorFeatureOptions,
+  ) {
+    this.configSessions = config.mirror.sessions;
+    this.apiSessions = this.loadApiSessions();
+    this.adoptSlots();
+    this.refreshWatched();
+  }
+
+  get enabled(): boolean {
+    return this.config.mirror.enabled;
+  }
+
+  /** Every session this switch acts on, config first (a name is unique across origins). */
+  sessions(): { session: MirrorSession; origin: SessionOrigin }[] {
+    const seen = new Set<string>();
+    const out: { session: MirrorSession; origin: SessionOrigin }[] = [];
+    const add = (s: MirrorSession, origin: SessionOrigin) => {
+      if (seen.has(s.name)) return;
+      seen.add(s.name);
+      out.push({ session: s, origin });
+    };
+    for (const s of this.configSessions) add(s, "config");
+    for (const s of this.apiSessions) add(s, "api");
+    for (const s of this.bgpSessions.values()) add(s, "bgp");
+    return out;
+  }
+
+  // ------------------------------------------------------------ sessions
+
+  /** A controller adds a session (JSON body as the API received it). */
+  add(body: unknown): { session: MirrorSession } | { errors: string[] } {
+    if (!this.enabled) return { errors: ["mirroring is disabled on this switch (mirror.enabled: false in its config)"] };
+    const vnis = new Set(this.config.vnis.map((v) => v.vni));
+    const r = parseSessionJson(body, { vnis, existing: this.sessions().map((x) => x.session) });
+    if ("errors" in r) return r;
+    this.apiSessions.push(r.session);
+    this.saveApiSessions();
+    this.log.info("mirror session added", { name: r.session.name, hostId: r.session.hostId });
+    this.changed();
+    return r;
+  }
+
+  /** Remove a session added through the API. */
+  remove(name: string): { removed: true } | { errors: string[] } {
+    const i = this.apiSessions.findIndex((s) => s.name === name);
+    if (i < 0) {
+      if (this.configSessions.some((s) => s.name === name)) return { errors: [`session ${name} comes from the config file: remove it there and reload`] };
+      return { errors: [`no session named ${name} was added on this switch`] };
+    }
+    this.apiSessions.splice(i, 1);
+    this.saveApiSessions();
+    this.log.info("mirror session removed", { name });
+    this.changed();
+    return { removed: true };
+  }
+
+  private loadApiSessions(): MirrorSession[] {
+    if (!existsSync(this.opts.stateFile)) return [];
+    try {
+      return JSON.parse(readFileSync(this.opts.stateFile, "utf8")) as MirrorSession[];
+    } catch (e) {
+      this.log.warn("could not read the API's mirror sessions: starting without them", { file: this.opts.stateFile, error: String(e) });
+      return [];
+    }
+  }
+
+  private saveApiSessions(): void {
+    mkdirSync(dirname(this.opts.stateFile), { recursive: true });
+    const tmp = `${this.opts.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.apiSessions, null, 2));
+    renameSync(tmp, this.opts.stateFile);
+  }
+
+  // ------------------------------------------------------------ counter slots
+
+  /** A restarted control plane keeps the slots the fast path's entries use. */
+  private adoptSlots(): void {
+    for (const [, v] of this.target.table("mirror").entries()) this.slots.set(v.host_id, v.slot);
+    for (const [, v] of this.target.table("mirror_ip").entries()) this.slots.set(v.host_id, v.slot);
+    for (const [k, v] of this.target.table("mirror_term").entries()) this.slots.set(k.host_id, v.slot);
+  }
+
+  private slotOf = (s: MirrorSession): number => {
+    let slot = this.slots.get(s.hostId);
+    if (slot !== undefined) return slot;
+    const used = new Set(this.slots.values());
+    slot = 0;
+    while (used.has(slot)) slot++;
+    if (slot >= constants.MIRROR_SESSIONS_MAX) throw new Error(`more than ${constants.MIRROR_SESSIONS_MAX} mirror sessions`);
+    this.slots.set(s.hostId, slot);
+    // a reused slot starts from zero
+    this.target.table("mirror_stats").set({ slot }, { copies_local: 0n, copies_remote: 0n, terminated: 0n, drop_no_server: 0n, drop_oversize: 0n, drop_other: 0n, bytes: 0n });
+    return slot;
+  };
+
+  private releaseUnusedSlots(): void {
+    const live = new Set(this.sessions().map((x) => x.session.hostId));
+    for (const id of [...this.slots.keys()]) if (!live.has(id)) this.slots.delete(id);
+  }
+
+  // ------------------------------------------------------------ entries
+
+  private refreshWatched(): void {
+    this.watched = new Set(this.sessions().flatMap(({ session: s }) => [`${s.host.vni}/${s.host.mac}`, `${s.server.vni}/${s.server.mac}`]));
+  }
+
+  /** An FDB entry changed: recompute when a session names that MAC. */
+  fdbChanged(vni: number, mac: string): void {
+    if (this.watched.has(`${vni}/${mac}`)) this.queue();
+  }
+
+  /** Sessions changed. */
+  private changed(): void {
+    this.refreshWatched();
+    this.queue();
+  }
+
+  private queue(): void {
+    if (this.queued || this.stopped) return;
+    this.queued = true;
+    setImmediate(() => {
+      this.queued = false;
+      if (this.stopped) return;
+      try {
+        this.apply();
+      } catch (e) {
+        this.log.error("mirror entries update failed", { error: (e as Error).message });
+      }
+    });
+  }
+
+  private locate = (vni: number, mac: string): Location => {
+    const e = this.target.table("fdb").get({ vni, mac });
+    if (!e) return { kind: "unknown" };
+    if (e.kind === constants.FDB_LOCAL) return { kind: "local", ifindex: e.ifindex, vlan: e.vlan };
+    return { kind: "remote", vtep: e.remote };
+  };
+
+  private compute(): MirrorDesired {
+    const list = this.enabled ? this.sessions().map((x) => x.session) : [];
+    const d = mirrorDesired(list, this.locate, this.slotOf);
+    this.releaseUnusedSlots();
+    return d;
+  }
+
+  /** Recompute the entries and make the tables hold them. */
+  apply(): void {
+    const before = this.current;
+    const d = this.compute();
+    this.current = d;
+    this.stats.recomputes++;
+    // destination and termination entries before the flags that make them live
+    const macId = (k: { vni: number; mac: string; dir: number }) => `${k.vni}/${k.mac}/${k.dir}`;
+    const ipId = (k: { vni: number; ip: string; dir: number }) => `${k.vni}/${k.ip}/${k.dir}`;
+    const rs = [
+      reconcileTable(this.target, "mirror_term", d.term, (k) => String(k.host_id)),
+      reconcileTable(this.target, "mirror", d.mac, macId),
+      reconcileTable(this.target, "mirror_ip", d.ip, ipId),
+    ];
+    for (const r of rs) {
+      this.stats.written += r.written;
+      this.stats.deleted += r.deleted;
+    }
+    for (const [, v] of [...d.mac, ...d.ip]) if (v.kind === constants.MIRROR_TO_REMOTE) this.opts.vtepSeen(v.remote);
+    if (!before || !sameFlags(before.vniFlags, d.vniFlags)) this.opts.vnisChanged();
+    const changes = rs.reduce((n, r) => n + r.written + r.deleted, 0);
+    if (changes > 0) this.log.debug("mirror entries updated", { written: rs.reduce((n, r) => n + r.written, 0), deleted: rs.reduce((n, r) => n + r.deleted, 0) });
+  }
+
+  /** The mirror flags of each VNI, and every VTEP we know (vni 0) for the
+   * termination's source check, merged into the L2 desired state. */
+  contribute(d: DesiredState): void {
+    const flags = (this.current ?? this.compute()).vniFlags;
+    for (const [vni, v] of d.vnis) {
+      const f = flags.get(vni) ?? 0;
+      if (f) d.vnis.set(vni, { ...v, flags: v.flags | f });
+    }
+    const known = new Set(d.vteps.map(([k]) => k.remote));
+    for (const remote of known) d.vteps.push([{ vni: 0, remote }, { refs: 1 }]);
+  }
+
+  start(): void {
+    this.apply();
+    this.sweep = setInterval(() => {
+      if (this.watched.size) this.queue();
+    }, SWEEP_MS);
+    this.sweep.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.sweep) clearInterval(this.sweep);
+  }
+
+  // ------------------------------------------------------------ views
+
+  private where(l: Location | undefined): string {
+    if (!l || l.kind === "unknown") return "unknown";
+    if (l.kind === "local") return `local ${this.opts.portName(l.ifindex)}${l.vlan ? `.${l.vlan}` : ""}`;
+    return `remote ${l.vtep}`;
+  }
+
+  rows(): MirrorRow[] {
+    // a view never allocates slots (a read-only inspection must not write)
+    const d = this.current ?? mirrorDesired(this.enabled ? this.sessions().map((x) => x.session) : [], this.locate, (s) => this.slots.get(s.hostId) ?? 0);
+    return this.sessions().map(({ session: s, origin }) => {
+      const p = d.placement.get(s.name);
+      const slot = this.slots.get(s.hostId);
+      const c = slot !== undefined ? this.target.perCpuSum("mirror_stats", { slot }) : undefined;
+      const row: MirrorRow = {
+        name: s.name,
+        origin,
+        hostId: s.hostId,
+        direction: s.direction,
+        match: s.match,
+        host: `${s.host.mac} vni ${s.host.vni}${s.host.ip ? ` ${s.host.ip}` : ""}`,
+        hostAt: this.where(p?.host),
+        server: `${s.server.mac} vni ${s.server.vni}`,
+        serverAt: this.where(p?.server),
+        roles: p?.roles ?? [],
+        counters: {
+          copiesLocal: c?.copies_local ?? 0n,
+          copiesRemote: c?.copies_remote ?? 0n,
+          terminated: c?.terminated ?? 0n,
+          dropNoServer: c?.drop_no_server ?? 0n,
+          dropOversize: c?.drop_oversize ?? 0n,
+          dropOther: c?.drop_other ?? 0n,
+          bytes: c?.bytes ?? 0n,
+        },
+      };
+      if (p?.shadowedBy) row.shadowedBy = p.shadowedBy;
+      return row;
+    });
+  }
+}
+
+function sameFlags(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): boolean {
+  return a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
+}
