@@ -368,7 +368,7 @@ function buildLevel(protocols: string[], objs: Array<[string, unknown]>): Decode
           vni: num(first(f, "vxlan.vni")),
           gFlag: first(f, "vxlan.flag_g") === "1",
           dFlag: first(f, "vxlan.flag_d") === "1",
-          ...(first(f, "vxlan.gbp") !== undefined ? { gbp: num(first(f, "vxlan.gbp")) } : {}),
+          ...(first(f, "vxlan.flag_g") === "1" && first(f, "vxlan.gbp") !== undefined ? { gbp: num(first(f, "vxlan.gbp")) } : {}),
         };
         break;
     }

@@ -330,7 +330,7 @@ vnis:${statics(100)}${vlanFeature ? statics(200) : ""}
 function loadFixture(vlanFeature: boolean): Fixture {
   const cfg = parseConfig(trConfig(vlanFeature), `malformed-${vlanFeature ? "trunk" : "plain"}.yaml`);
   const p = pipelineFor(cfg);
-  expect(p.features).toEqual({ vlan: vlanFeature, learning: true });
+  expect(p.features).toEqual({ vlan: vlanFeature, learning: true, mirror: true });
   const built = buildPipeline(p);
   const obj = BpfObject.openFile(built.objectPath);
   obj.load();
@@ -553,6 +553,8 @@ describe.each([true, false])("BPF_PROG_TEST_RUN (trunks compiled in: %s)", (vlan
     const cases: [string, Buffer, number, CounterName][] = [
       ["no I flag", validUplink({ vxFlags: 0x00 }), DROP, "drop_bad_vxlan"],
       ["flags without I", validUplink({ vxFlags: 0xf7 }), DROP, "drop_bad_vxlan"],
+      // a Group Policy packet is a mirror copy or nothing: no termination entry for its HOST ID here
+      ["G flag (mirror copy) for a HOST ID nobody terminates", validUplink({ vxFlags: 0x88 }), DROP, "drop_mirror_unknown_id"],
       ["unknown VNI", validUplink({ vni: 999 }), DROP, "drop_unknown_vni"],
       ["VNI 0", validUplink({ vni: 0 }), DROP, "drop_unknown_vni"],
       ["spoofed VTEP for a non-learning VNI", validUplink({ vni: 300, srcIp: REMOTE_A }), DROP, "drop_spoof"],
