@@ -8,6 +8,11 @@
 // network namespace: there the access port h1 and the uplink eth0 exist, the
 // remote VTEP is routed via 192.0.2.1 and that next hop has a permanent
 // neighbour entry, so the encap's FIB lookup succeeds.
+//
+// A second ELF is built from the same config with `mirror: { enabled: false }`
+// (the match-mirror-encap stage not compiled in), so the encap can be measured
+// with and without the stage in the same run; the mirror sessions of the
+// config are applied by the worker one case at a time (see pkt-worker.ts).
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -31,6 +36,8 @@ export interface PktCostOptions {
 
 export interface PktCostResult extends WorkerResult {
   vxgHash: string;
+  /** the same switch built with mirror.enabled: false */
+  vxgNoMirrorHash: string;
   repeat: number;
   rounds: number;
 }
@@ -43,8 +50,37 @@ const NEXT_HOP = "192.0.2.1";
 const NEXT_HOP_MAC = "02:00:00:00:fe:01";
 const SPINE_MAC = "02:00:00:00:fe:02";
 const UPLINK_MAC = "02:00:00:00:fe:03";
+/** a second local host on h1: the session of the "not monitored" case watches it */
+const OTHER_HOST = "02:00:00:00:01:02";
+/** the monitoring server of both sessions, behind the remote VTEP (MIRROR_TO_REMOTE) */
+const MIRROR_SERVER = "02:00:00:00:09:01";
+/** session names in the config below, one per mirror case of the worker */
+const SESSION_OTHER = "watch-other";
+const SESSION_H1 = "watch-h1";
 
-function switchConfig(socket: string): string {
+/**
+ * mirror "sessions": the default build (mirror.enabled defaults to true) with
+ * two sessions the worker applies one at a time; "disabled": the same switch
+ * with the mirror stage not compiled in (no sessions allowed).
+ */
+function switchConfig(socket: string, mirror: "sessions" | "disabled"): string {
+  const mirrorSection =
+    mirror === "disabled"
+      ? `mirror:
+  enabled: false
+`
+      : `mirror:
+  sessions:
+    - name: ${SESSION_OTHER}
+      host: { mac: "${OTHER_HOST}", vni: 100 }
+      server: { mac: "${MIRROR_SERVER}", vni: 100 }
+      host_id: 7
+    - name: ${SESSION_H1}
+      host: { mac: "${LOCAL_HOST}", vni: 100 }
+      server: { mac: "${MIRROR_SERVER}", vni: 100 }
+      host_id: 8
+      direction: from-host
+`;
   return `switch:
   name: bench-pkt
 vtep:
@@ -59,9 +95,11 @@ vnis:
     static_macs:
       - { mac: "${LOCAL_HOST}", port: h1 }
       - { mac: "${REMOTE_HOST}", remote: ${REMOTE_VTEP} }
+      - { mac: "${OTHER_HOST}", port: h1 }
+      - { mac: "${MIRROR_SERVER}", remote: ${REMOTE_VTEP} }
 management:
   socket: ${socket}
-`;
+${mirrorSection}`;
 }
 
 /** clang flags as src/codegen/build.ts uses them for the vxgate ELF */
@@ -71,9 +109,16 @@ export async function runPktCost(opts: PktCostOptions): Promise<PktCostResult> {
   const lab = new Lab("bench-pkt");
   try {
     const dir = lab.tmpdir;
-    const configText = switchConfig(join(dir, "unused.sock"));
-    const built = buildPipeline(pipelineFor(parseConfig(configText, "bench-switch.yaml")), opts.cacheDir);
+    const configText = switchConfig(join(dir, "unused.sock"), "sessions");
+    const cfg = parseConfig(configText, "bench-switch.yaml");
+    if (!cfg.mirror.enabled) throw new Error("bench config: mirror.enabled should default to true");
+    const built = buildPipeline(pipelineFor(cfg), opts.cacheDir);
     opts.log(`   vxgate ELF ${built.hash} (${built.reused ? "cached" : "compiled now"}): ${built.objectPath}`);
+    const noMirrorConfigText = switchConfig(join(dir, "unused.sock"), "disabled");
+    const noMirrorPipeline = pipelineFor(parseConfig(noMirrorConfigText, "bench-switch-nomirror.yaml"));
+    if (noMirrorPipeline.features.mirror) throw new Error("bench config: mirror.enabled: false still compiles the mirror stage");
+    const builtNoMirror = buildPipeline(noMirrorPipeline, opts.cacheDir);
+    opts.log(`   vxgate ELF without the mirror stage ${builtNoMirror.hash} (${builtNoMirror.reused ? "cached" : "compiled now"}): ${builtNoMirror.objectPath}`);
     const harnessObject = join(dir, "xdp-harness.bpf.o");
     execFileSync("clang", [...CLANG, "-c", join(REPO, "bench/xdp-harness.bpf.c"), "-o", harnessObject], { stdio: ["ignore", "pipe", "pipe"] });
     opts.log(`   baselines + tail-call harness compiled: ${harnessObject}`);
@@ -112,8 +157,11 @@ export async function runPktCost(opts: PktCostOptions): Promise<PktCostResult> {
     });
     const spec: WorkerSpec = {
       vxgObject: built.objectPath,
+      vxgNoMirrorObject: builtNoMirror.objectPath,
       harnessObject,
       configText,
+      noMirrorConfigText,
+      mirrorSessions: { other: SESSION_OTHER, monitored: SESSION_H1 },
       accessIf: "h1",
       uplinkIf: "eth0",
       accessFrame: accessFrame.toString("hex"),
@@ -129,14 +177,17 @@ export async function runPktCost(opts: PktCostOptions): Promise<PktCostResult> {
     opts.log(`   timing: ${opts.rounds} rounds x ${opts.repeat} runs per program, inside netns ${ns}`);
 
     const argv = [`--net=${lab.netnsPath(ns)}`, process.execPath, "--import", "tsx", join(REPO, "bench/pkt-worker.ts"), specPath];
-    // an upper bound well above 6 programs x rounds x repeat x 1 us
-    const timeoutMs = 60_000 + 6 * opts.rounds * opts.repeat * 0.001;
+    // an upper bound well above 9 programs x rounds x repeat x 1 us
+    const timeoutMs = 60_000 + 9 * opts.rounds * opts.repeat * 0.001;
     for (let attempt = 1; ; attempt++) {
       const r = await runAsync(null, "nsenter", argv, { timeoutMs });
       const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
       if (r.status === 0 && line) {
         const res = JSON.parse(line.slice("RESULT ".length)) as WorkerResult;
-        return { ...res, vxgHash: built.hash, repeat: opts.repeat, rounds: opts.rounds };
+        for (const p of res.programs) {
+          opts.log(`   ${p.name} (${p.build}): ${p.xlatedInsns} insns after the verifier (xlated ${p.xlatedBytes} B), JITed ${p.jitedBytes} B`);
+        }
+        return { ...res, vxgHash: built.hash, vxgNoMirrorHash: builtNoMirror.hash, repeat: opts.repeat, rounds: opts.rounds };
       }
       const why = `${r.signal ? `killed by ${r.signal}` : `exit ${r.status}`}: ${(r.stderr || r.stdout).trim()}`;
       // another engineer may be rebuilding the addon: wait and retry a few times
