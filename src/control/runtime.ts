@@ -138,7 +138,8 @@ export class Runtime {
         vnisChanged: () => rt.queueVniUpdate(),
         vtepSeen: (v) => void rt.neighbours.ensure(v),
         fdbChanged: (vni, mac) => rt.mirror.fdbChanged(vni, mac),
-      });
+      }, rt.mirror.evpnExtensions(cfg.vtep.sourceIp));
+      rt.mirror.connectSpeaker(rt.evpn.speaker);
     }
     rt.desired = rt.computeDesired();
     const rep = reconcile(target, rt.desired);

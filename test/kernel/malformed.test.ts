@@ -450,6 +450,8 @@ function uplinkModel(fx: Fixture, f: Buffer): Expect {
   if (!(f[vx]! & 0x08)) return { verdict: DROP, counter: "drop_bad_vxlan" };
   const inner = vx + 8;
   if (f.length < inner + 14) return { verdict: DROP, counter: "drop_malformed" };
+  // Group Policy (G): a mirror copy, and this fixture terminates no HOST ID
+  if (f[vx]! & 0x80) return { verdict: DROP, counter: "drop_mirror_unknown_id" };
   const vni = f.readUInt32BE(vx + 4) >>> 8;
   const src = [...f.subarray(26, 30)].join(".");
   const strict = fx.strictVnis[vni];

@@ -8,7 +8,7 @@ import type { Logger } from "../log.ts";
 import type { Target } from "../targets/target.ts";
 import type { RuntimeAdditions } from "../l2/desired.ts";
 import { FastPathEvpnPort } from "./port.ts";
-import { EvpnSpeaker } from "./speaker.ts";
+import { EvpnSpeaker, type RouteExtensions } from "./speaker.ts";
 
 export interface EvpnFeatureHooks {
   /** flood or admit sets changed: recompute and apply the VNI tables */
@@ -31,6 +31,7 @@ export class EvpnFeature {
     private readonly target: Target,
     private readonly log: Logger,
     hooks: EvpnFeatureHooks,
+    extensions?: RouteExtensions,
   ) {
     const staticMacs = new Set(config.vnis.flatMap((v) => v.staticMacs.map((m) => `${v.vni}/${m.mac}`)));
     this.port = new FastPathEvpnPort(
@@ -47,6 +48,7 @@ export class EvpnFeature {
     // restart R/F bits), so peers keep our routes until our End-of-RIB
     this.speaker = new EvpnSpeaker(config.bgp!, config.vtep.sourceIp, config.vnis.map((v) => v.vni), this.port, log, {
       forwardingPreserved: target.adopted,
+      ...(extensions ? { extensions } : {}),
     });
     const seeded = this.port.seedFromFastPath(new Map(config.vnis.map((v) => [v.vni, v.flood])));
     if (seeded.macs + seeded.flood > 0) log.info("adopted EVPN state from the fast path, stale until routes confirm it", seeded);

@@ -63,7 +63,20 @@ import { BgpSession, type DownInfo, type SessionHandler, type SessionState } fro
 
 export type { EvpnSwitchPort } from "./macs.ts";
 
+/** What another feature adds to our routes (optional transitive attributes)
+ * and learns from received ones. The speaker knows nothing of their meaning. */
+export interface RouteExtensions {
+  /** extra attributes for our type-3 route of `vni` */
+  imet?(vni: number): PathAttribute[];
+  /** extra attributes for our type-2 route of `mac` carrying `vnis` */
+  mac?(mac: string, vnis: readonly number[]): PathAttribute[];
+  /** the best path another speaker sent for a route key changed (undefined: none left) */
+  received?(key: string, route: EvpnRoute, best: { attrs: readonly PathAttribute[]; nextHop: string } | undefined): void;
+}
+
 export interface SpeakerOptions {
+  /** Attributes other features carry on our routes, and what they learn. */
+  extensions?: RouteExtensions;
   /** Reconnect backoff base/max (ms); defaults 1000/60000. */
   retryBaseMs?: number;
   retryMaxMs?: number;
@@ -132,6 +145,8 @@ export interface RouteRow {
   clusterList?: string;
   /** Kept for a peer in graceful restart, not yet re-announced. */
   stale?: boolean;
+  /** Attributes the codec does not interpret, as "code/flags/value hex" (what reflectors must pass unchanged). */
+  unknownAttrs?: string[];
 }
 
 interface PeerState {
@@ -421,6 +436,18 @@ export class EvpnSpeaker {
     this.macs.forgetLocal(vni, mac.toLowerCase());
   }
 
+  /** Re-originates our type-3 routes (an extension's attributes changed). */
+  refreshImets(): void {
+    if (!this.running) return;
+    for (const r of this.resolved.values()) this.originateImet(r);
+  }
+
+  /** Re-originates the type-2 routes of these local MACs now, skipping the
+   * aggregation window (an extension's attributes changed). */
+  refreshLocalMacs(macs: Iterable<string>): void {
+    for (const mac of macs) if (this.localKeysByMac.has(mac.toLowerCase())) this.rebuildLocalMac(mac.toLowerCase());
+  }
+
   /** Lifts a duplicate-detection freeze. */
   clearDuplicate(vni: number, mac: string): boolean {
     return this.macs.clearFrozen(vni, mac.toLowerCase());
@@ -467,6 +494,7 @@ export class EvpnSpeaker {
     const attrs: PathAttribute[] = [
       ...this.commonAttrs([...this.rtComms(r.exportRts), { type: "encapsulation", tunnelType: TunnelEncapType.VXLAN }]),
       { type: "pmsi-tunnel", leafInfoRequired: false, label: r.vni, tunnel: { type: "ingress-replication", endpoint: this.localVtepIp } },
+      ...(this.opts.extensions?.imet?.(r.vni) ?? []),
     ];
     const key = evpnRouteKey(route);
     const p: Path = { key, route, nextHop: this.localVtepIp, attrs, at: Date.now() };
@@ -481,6 +509,8 @@ export class EvpnSpeaker {
     if (e.seq > 0 || e.sticky) ext.push({ type: "mac-mobility", sticky: e.sticky, sequence: e.seq });
     const attrs = this.commonAttrs(ext);
     if (extra && extra.length) attrs.push(encodeMultiVni(extra));
+    const ours = this.opts.extensions?.mac?.(mac, [vni, ...(extra ?? []).map((x) => x.vni)]);
+    if (ours) attrs.push(...ours);
     return { key: evpnRouteKey(route), route, nextHop: this.localVtepIp, attrs, at: Date.now() };
   }
 
@@ -639,6 +669,7 @@ export class EvpnSpeaker {
     this.markDirty(ch.key);
     const best = ch.best && ch.best.from ? ch.best : undefined; // local bests import nothing
     const route = (ch.best ?? ch.old)!.route;
+    this.opts.extensions?.received?.(ch.key, route, best ? { attrs: best.attrs, nextHop: best.nextHop } : undefined);
     if (route.type === "mac-ip") this.macs.setClaims(ch.key, best ? this.expandMac(best) : []);
     else if (route.type === "imet") this.setFlood(ch.key, best ? this.floodOf(best) : undefined);
   }
@@ -855,6 +886,8 @@ export class EvpnSpeaker {
       const cl = findAttribute(path.attrs, "cluster-list");
       if (cl) row.clusterList = cl.ids.join(" ");
       if (path.from && this.peers.get(path.from.id.toLowerCase())?.gr?.stale.has(path.key)) row.stale = true;
+      const unknown = (agg ?? path).attrs.flatMap((a) => (a.type === "unknown" ? [`${a.code}/${a.flags.toString(16)}/${a.value.toString("hex")}`] : []));
+      if (unknown.length) row.unknownAttrs = unknown;
       rows.push(row);
     };
     for (const k of this.rib.keys()) {

@@ -13,6 +13,13 @@ import { reconcileTable } from "../reconcile.ts";
 import type { Target } from "../targets/target.ts";
 import { parseSessionJson, type MirrorSession } from "./config.ts";
 import { mirrorDesired, type Location, type MirrorDesired } from "./desired.ts";
+import { MirrorEvpn } from "./evpn.ts";
+
+/** What the mirror feature asks of the EVPN speaker. */
+export interface MirrorSpeaker {
+  refreshImets(): void;
+  refreshLocalMacs(macs: Iterable<string>): void;
+}
 
 export type SessionOrigin = "config" | "api" | "bgp";
 
@@ -29,6 +36,8 @@ export interface MirrorFeatureOptions {
 export interface MirrorRow {
   name: string;
   origin: SessionOrigin;
+  /** the switch that defined a session learned over BGP */
+  owner?: string;
   hostId: number;
   direction: MirrorSession["direction"];
   match: MirrorSession["match"];
@@ -48,7 +57,9 @@ const SWEEP_MS = 1000;
 export class MirrorFeature {
   private readonly configSessions: MirrorSession[];
   private apiSessions: MirrorSession[] = [];
-  private readonly bgpSessions = new Map<string, MirrorSession>();
+  private bgpSessions: { session: MirrorSession; owner: string }[] = [];
+  private evpn?: MirrorEvpn;
+  private speaker?: MirrorSpeaker;
   private readonly slots = new Map<number, number>(); // HOST ID -> counter slot
   private current?: MirrorDesired;
   private queued = false;
@@ -74,19 +85,59 @@ export class MirrorFeature {
     return this.config.mirror.enabled;
   }
 
-  /** Every session this switch acts on, config first (a name is unique across origins). */
-  sessions(): { session: MirrorSession; origin: SessionOrigin }[] {
-    const seen = new Set<string>();
-    const out: { session: MirrorSession; origin: SessionOrigin }[] = [];
-    const add = (s: MirrorSession, origin: SessionOrigin) => {
-      if (seen.has(s.name)) return;
-      seen.add(s.name);
-      out.push({ session: s, origin });
+  /** Sessions this switch defined itself: it owns them, and advertises them. */
+  own(): MirrorSession[] {
+    const names = new Set(this.configSessions.map((s) => s.name));
+    return [...this.configSessions, ...this.apiSessions.filter((s) => !names.has(s.name))];
+  }
+
+  /** Every session this switch acts on, its own first. A name, and a HOST ID,
+   * belongs to one session: a learned one that collides is left out. */
+  sessions(): { session: MirrorSession; origin: SessionOrigin; owner?: string }[] {
+    const names = new Set<string>();
+    const ids = new Set<number>();
+    const out: { session: MirrorSession; origin: SessionOrigin; owner?: string }[] = [];
+    const add = (s: MirrorSession, origin: SessionOrigin, owner?: string) => {
+      if (names.has(s.name) || ids.has(s.hostId)) return;
+      names.add(s.name);
+      ids.add(s.hostId);
+      out.push({ session: s, origin, ...(owner ? { owner } : {}) });
     };
     for (const s of this.configSessions) add(s, "config");
     for (const s of this.apiSessions) add(s, "api");
-    for (const s of this.bgpSessions.values()) add(s, "bgp");
+    for (const b of this.bgpSessions) add(b.session, "bgp", b.owner);
     return out;
+  }
+
+  // ------------------------------------------------------------ BGP EVPN
+
+  /** The attributes our routes carry and what we learn from others' (owner = our VTEP). */
+  evpnExtensions(owner: string): MirrorEvpn | undefined {
+    const carrier = this.config.vnis[0]?.vni;
+    if (!this.enabled || carrier === undefined) return undefined;
+    this.evpn = new MirrorEvpn(owner, carrier, { own: () => this.own(), learnedChanged: () => this.learnedChanged() }, this.log);
+    return this.evpn;
+  }
+
+  connectSpeaker(speaker: MirrorSpeaker): void {
+    this.speaker = speaker;
+  }
+
+  /** Only sessions whose host or server VNI is switched here concern this switch. */
+  private learnedChanged(): void {
+    const local = new Set(this.config.vnis.map((v) => v.vni));
+    const before = this.bgpSessions;
+    this.bgpSessions = (this.evpn?.learned() ?? []).filter((b) => local.has(b.session.host.vni) || local.has(b.session.server.vni));
+    // the type-2 routes of local hosts carry the sessions their owners advertise
+    this.speaker?.refreshLocalMacs(new Set([...before, ...this.bgpSessions].map((b) => b.session.host.mac)));
+    this.changed();
+  }
+
+  /** Our own sessions changed: advertise it (type-3), and on the host's route where it is local. */
+  private ownChanged(hostMacs: string[]): void {
+    this.speaker?.refreshImets();
+    this.speaker?.refreshLocalMacs(hostMacs);
+    this.changed();
   }
 
   // ------------------------------------------------------------ sessions
@@ -100,7 +151,7 @@ export class MirrorFeature {
     this.apiSessions.push(r.session);
     this.saveApiSessions();
     this.log.info("mirror session added", { name: r.session.name, hostId: r.session.hostId });
-    this.changed();
+    this.ownChanged([r.session.host.mac]);
     return r;
   }
 
@@ -111,10 +162,10 @@ export class MirrorFeature {
       if (this.configSessions.some((s) => s.name === name)) return { errors: [`session ${name} comes from the config file: remove it there and reload`] };
       return { errors: [`no session named ${name} was added on this switch`] };
     }
-    this.apiSessions.splice(i, 1);
+    const [gone] = this.apiSessions.splice(i, 1);
     this.saveApiSessions();
     this.log.info("mirror session removed", { name });
-    this.changed();
+    this.ownChanged([gone!.host.mac]);
     return { removed: true };
   }
 
@@ -267,13 +318,14 @@ export class MirrorFeature {
   rows(): MirrorRow[] {
     // a view never allocates slots (a read-only inspection must not write)
     const d = this.current ?? mirrorDesired(this.enabled ? this.sessions().map((x) => x.session) : [], this.locate, (s) => this.slots.get(s.hostId) ?? 0);
-    return this.sessions().map(({ session: s, origin }) => {
+    return this.sessions().map(({ session: s, origin, owner }) => {
       const p = d.placement.get(s.name);
       const slot = this.slots.get(s.hostId);
       const c = slot !== undefined ? this.target.perCpuSum("mirror_stats", { slot }) : undefined;
       const row: MirrorRow = {
         name: s.name,
         origin,
+        ...(owner ? { owner } : {}),
         hostId: s.hostId,
         direction: s.direction,
         match: s.match,
