@@ -18,6 +18,9 @@ import type { MirrorRow } from "../../src/control/mirror/feature.ts";
 import type { FdbRow } from "../../src/control/runtime.ts";
 
 const VTEPS = ["198.18.0.1", "198.18.0.2", "198.18.0.3"] as const;
+/** A stock Linux VTEP (vxlan device + bridge) in VNI 100, in every switch's flood list. */
+const KERNEL_VTEP = "198.18.0.4";
+const K1 = { mac: "02:00:00:0a:00:21", ip: "198.51.100.21" };
 const SUBNET = "198.51.100";
 
 // sw1: a (monitored by watch-a), b (monitored by watch-b), sv1 (server of watch-b)
@@ -50,6 +53,7 @@ const SESSIONS = `mirror:
 
 let lab: Lab;
 let fabric: Fabric;
+let kv: string;
 const names: string[] = [];
 
 beforeAll(async () => {
@@ -60,6 +64,7 @@ beforeAll(async () => {
     names.push(name);
     const ports = HOST_NAMES.filter((h) => HOSTS[h]!.sw === i).map((h) => `  - { name: ${HOSTS[h]!.port}, vni: 100 }`);
     if (i === 1) ports.push(`  - { name: h9, vni: 100 }`); // where a moves to
+    if (i === 0) ports.push(`  - { name: h8, vni: 100 }`); // where sv3 moves to
     const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
     writeFileSync(
       configPath,
@@ -71,7 +76,7 @@ ports:
 ${ports.join("\n")}
 vnis:
   - vni: 100
-    flood: [${VTEPS.filter((v) => v !== vtep).join(", ")}]
+    flood: [${[...VTEPS.filter((v) => v !== vtep), KERNEL_VTEP].join(", ")}]
 ${SESSIONS}`,
     );
     return { configPath, hosts: HOST_NAMES.filter((h) => HOSTS[h]!.sw === i).map((h) => HOSTS[h]!) };
@@ -80,6 +85,27 @@ ${SESSIONS}`,
   // the spare cable for the move test: a's second interface, on sw2
   lab.veth(fabric.hostNs("a"), "eth1", fabric.switchNs(names[1]!), "h9", { macA: HOSTS.a!.mac, txChecksum: false });
   lab.down(fabric.hostNs("a"), "eth1");
+  // ... and sv3's, on sw1
+  lab.veth(fabric.hostNs("sv3"), "eth1", fabric.switchNs(names[0]!), "h8", { macA: HOSTS.sv3!.mac, txChecksum: false });
+  lab.down(fabric.hostNs("sv3"), "eth1");
+  // the Linux VTEP: one more leaf on the spine, flooding to the three switches
+  kv = lab.ns("kvtep", { forwarding: true });
+  lab.veth(kv, "eth0", fabric.spine, "s9", { mtu: 1600 });
+  lab.addr(kv, "eth0", "192.0.2.102/30");
+  lab.addr(fabric.spine, "s9", "192.0.2.101/30");
+  lab.addr(kv, "lo", `${KERNEL_VTEP}/32`);
+  lab.route(kv, "default", { via: "192.0.2.101" });
+  lab.route(fabric.spine, `${KERNEL_VTEP}/32`, { via: "192.0.2.102" });
+  lab.ip(kv, "link", "add", "vx100", "type", "vxlan", "id", "100", "local", KERNEL_VTEP, "dstport", "4789", "learning", "noudpcsum");
+  lab.ip(kv, "link", "add", "br0", "type", "bridge");
+  lab.ip(kv, "link", "set", "vx100", "master", "br0");
+  const k1 = lab.ns("k1");
+  lab.veth(k1, "eth0", kv, "hk", { macA: K1.mac, txChecksum: false });
+  lab.addr(k1, "eth0", `${K1.ip}/24`);
+  lab.ip(kv, "link", "set", "hk", "master", "br0");
+  lab.up(kv, "vx100");
+  lab.up(kv, "br0");
+  for (const v of VTEPS) lab.exec(kv, "bridge", ["fdb", "append", "00:00:00:00:00:00", "dev", "vx100", "dst", v]);
   for (const n of names) await fabric.start(n);
   // real kernels answer ARP and send ICMP errors: static neighbours keep them quiet
   for (const h of HOST_NAMES)
@@ -266,7 +292,7 @@ describe("match-mirror-encap across three switches", () => {
     for (const p of got.hosts.sv3) expect(p.raw.equals(f)).toBe(true);
     expect(copies(got, 0, f)).toHaveLength(1);
     expectCopy(copies(got, 0, f)[0]!, 0, 2, 7, f);
-    expect(plain(got, 0, f).map((p) => p.ip!.dst).sort()).toEqual([VTEPS[1], VTEPS[2]]);
+    expect(plain(got, 0, f).map((p) => p.ip!.dst).sort()).toEqual([VTEPS[1], VTEPS[2], KERNEL_VTEP]);
   });
 
   it("a session added through the API copies at once, and its removal stops the copies", async () => {
@@ -326,21 +352,118 @@ describe("match-mirror-encap across three switches", () => {
     expect(BigInt(t.counters.terminated)).toBeGreaterThanOrEqual(5n);
   });
 
+  it("match: ip - a session keyed on the host's IPv4 address; two sessions with one server give one copy", async () => {
+    const watchD = { name: "watch-d-ip", host: { mac: HOSTS.d!.mac, vni: 100, ip: HOSTS.d!.ip }, server: { mac: HOSTS.sv1!.mac, vni: 100 }, host_id: 10, direction: "to-host", match: "ip" };
+    for (const sw of [0, 1, 2]) expect((await api(sw, "POST", "/v1/mirror/sessions", watchD)).status).toBe(201);
+    // the server is local to sw1: it also terminates copies from the others
+    await expect.poll(async () => (await rows(0)).find((r) => r.name === "watch-d-ip")?.roles, { timeout: 5000 }).toEqual(["destination", "termination"]);
+    // a -> d: a's session copies to sv3 (remote), d's to sv1 (local)
+    let f = udp("a", "d", "ip match");
+    let caps = await captureAll(HOSTS.a!.mac);
+    await sendFrames(fabric.hostNs("a"), "eth0", [f]);
+    let got = await collect(caps, { d: 1, sv1: 1, sv3: 1 });
+    expect(counts(got)).toEqual({ ...none, d: 1, sv1: 1, sv3: 1 });
+    expect(got.hosts.sv1[0]!.raw.equals(f)).toBe(true);
+    // b -> d: b's session (from-host) and d's session both name sv1: one copy
+    f = udp("b", "d", "one server");
+    caps = await captureAll(HOSTS.b!.mac);
+    await sendFrames(fabric.hostNs("b"), "eth0", [f]);
+    got = await collect(caps, { d: 1, sv1: 1 });
+    expect(counts(got)).toEqual({ ...none, d: 1, sv1: 1 });
+    for (const sw of [0, 1, 2]) expect((await api(sw, "DELETE", "/v1/mirror/sessions/watch-d-ip")).status).toBe(200);
+  });
+
+  it("a Linux VXLAN VTEP in the VNI gets the flood but never a copy", async () => {
+    const f = arpRequest({ srcMac: HOSTS.a!.mac, srcIp: HOSTS.a!.ip, targetIp: NOBODY });
+    const atKernel = await startCapture(kv, "eth0", { lab, filter: "udp port 4789", direction: "in", timeoutMs: 30_000 });
+    const caps = await captureAll(HOSTS.a!.mac);
+    await sendFrames(fabric.hostNs("a"), "eth0", [f]);
+    await collect(caps, { sv3: 2 });
+    const k = (await atKernel.stop()).filter((p) => p.raw.subarray(50).equals(f));
+    expect(k.map((p) => [p.ip!.src, p.vxlan!.gFlag])).toEqual([[VTEPS[0], false]]);
+  });
+
+  it("a copy larger than the underlay takes is dropped and counted; the original is not affected", async () => {
+    const sw1 = fabric.switchNs(names[0]!);
+    for (const [ns, dev] of [[fabric.hostNs("a"), "eth0"], [sw1, "h1"], [sw1, "h2"], [fabric.hostNs("b"), "eth0"]] as const) lab.ip(ns, "link", "set", dev, "mtu", "2000");
+    try {
+      // fits every port on the way to b, but not the 1600-byte underlay once encapsulated
+      const f = udp("a", "b", "x".repeat(1560));
+      const before = await counters(0);
+      const caps = await captureAll(HOSTS.a!.mac);
+      await sendFrames(fabric.hostNs("a"), "eth0", [f]);
+      const got = await collect(caps, { b: 1 });
+      expect(counts(got)).toEqual({ ...none, b: 1 });
+      expect(got.hosts.b[0]!.raw.equals(f)).toBe(true);
+      expect(copies(got, 0, f)).toHaveLength(0);
+      const after = await counters(0);
+      expect(after.drop_mirror_oversize! - before.drop_mirror_oversize!).toBe(1n);
+      expect((await rows(0)).find((r) => r.name === "watch-a")!.counters.dropOversize).not.toBe("0");
+    } finally {
+      for (const [ns, dev] of [[fabric.hostNs("a"), "eth0"], [sw1, "h1"], [sw1, "h2"], [fabric.hostNs("b"), "eth0"]] as const) lab.ip(ns, "link", "set", dev, "mtu", "1500");
+    }
+  });
+
+  it("copies keep flowing while the host's switch's control plane is killed and restarted; the restart adopts, nothing doubles", async () => {
+    const f = udp("a", "c", "through a restart");
+    const caps = await captureAll(HOSTS.a!.mac);
+    const sending = sendFrames(fabric.hostNs("a"), "eth0", [f], { repeat: 300, intervalMs: 10 });
+    await new Promise((r) => setTimeout(r, 500));
+    await fabric.kill(names[0]!, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 700));
+    await fabric.start(names[0]!);
+    await sending;
+    const got = await collect(caps, { c: 300, sv3: 300 }, 800);
+    expect(counts(got)).toEqual({ ...none, c: 300, sv3: 300 });
+    expect(copies(got, 0, f)).toHaveLength(300);
+    expect(fabric.logOf(names[0]!)).toMatch(/adopted pinned fast path/);
+    expect((await rows(0)).map((r) => [r.name, r.roles])).toEqual([
+      ["watch-a", ["source", "destination"]],
+      ["watch-b", ["source", "termination"]],
+    ]);
+  });
+
+  it("follows the server when it moves: termination entry moves with it, copies are re-pointed", async () => {
+    const t0 = performance.now();
+    await moveHost(fabric, { host: "sv3", mac: HOSTS.sv3!.mac, ip: HOSTS.sv3!.ip, prefixLen: 24, vni: 100, toIf: "eth1", toSwitch: names[0]!, toPort: "h8" });
+    await expect.poll(async () => (await rows(0)).find((r) => r.name === "watch-a"), { timeout: 5000, interval: 5 }).toMatchObject({ serverAt: "local h8", roles: ["source", "destination", "termination"] });
+    await expect.poll(async () => (await rows(1)).find((r) => r.name === "watch-a")?.serverAt, { timeout: 5000, interval: 5 }).toBe(`remote ${VTEPS[0]}`);
+    await expect.poll(async () => (await rows(2)).find((r) => r.name === "watch-a")?.roles, { timeout: 5000, interval: 5 }).toEqual(["destination"]);
+    console.log(`mirror: server move followed on every switch within ${(performance.now() - t0).toFixed(0)} ms of the gratuitous ARP`);
+    const sv3If = (h: Host) => (h === "sv3" ? "eth1" : "eth0");
+    // a -> c: the server is local now: out of its port, nothing on the wire
+    let f = udp("a", "c", "server moved");
+    let caps = await captureAll(HOSTS.a!.mac, sv3If);
+    await sendFrames(fabric.hostNs("a"), "eth0", [f]);
+    let got = await collect(caps, { c: 1, sv3: 1 });
+    expect(counts(got)).toEqual({ ...none, c: 1, sv3: 1 });
+    expect(copies(got, 0, f)).toHaveLength(0);
+    // c -> a: sw2's copy now goes to sw1, which terminates it
+    f = udp("c", "a", "server moved back");
+    caps = await captureAll(HOSTS.c!.mac, sv3If);
+    await sendFrames(fabric.hostNs("c"), "eth0", [f]);
+    got = await collect(caps, { a: 1, sv3: 1 });
+    expect(counts(got)).toEqual({ ...none, a: 1, sv3: 1 });
+    expectCopy(copies(got, 1, f)[0]!, 1, 0, 7, f);
+    expect(copies(got, 1, f)).toHaveLength(1);
+  });
+
   it("follows the monitored host when it moves to another switch: source entry moves, no duplicate copies", async () => {
     const moved = await moveHost(fabric, { host: "a", mac: HOSTS.a!.mac, ip: HOSTS.a!.ip, prefixLen: 24, vni: 100, toIf: "eth1", toSwitch: names[1]!, toPort: "h9" });
     const t0 = performance.now();
     await expect.poll(async () => (await rows(1)).find((r) => r.name === "watch-a")?.roles, { timeout: 5000, interval: 5 }).toEqual(["source", "destination"]);
     const followMs = moved.convergenceMs + (performance.now() - t0);
-    await expect.poll(async () => (await rows(0)).find((r) => r.name === "watch-a")?.roles, { timeout: 5000 }).toEqual(["destination"]);
+    // sw1 keeps terminating for the server, which moved there before
+    await expect.poll(async () => (await rows(0)).find((r) => r.name === "watch-a")?.roles, { timeout: 5000 }).toEqual(["destination", "termination"]);
     console.log(`mirror: host move followed within ${followMs.toFixed(0)} ms of the gratuitous ARP (FDB ${moved.convergenceMs.toFixed(0)} ms)`);
     // from its new switch: exactly one copy, from sw2
     const f = udp("a", "b", "after the move");
-    const caps = await captureAll(HOSTS.a!.mac, (h) => (h === "a" ? "eth1" : "eth0"));
+    const caps = await captureAll(HOSTS.a!.mac, (h) => (h === "a" || h === "sv3" ? "eth1" : "eth0"));
     await sendFrames(fabric.hostNs("a"), "eth1", [f]);
     const got = await collect(caps, { b: 1, sv3: 1 });
     expect(counts(got)).toEqual({ ...none, b: 1, sv3: 1 });
     expect(copies(got, 1, f)).toHaveLength(1);
-    expectCopy(copies(got, 1, f)[0]!, 1, 2, 7, f);
+    expectCopy(copies(got, 1, f)[0]!, 1, 0, 7, f);
     expect(copies(got, 0, f)).toHaveLength(0);
   });
 });
