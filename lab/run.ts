@@ -10,6 +10,9 @@ import { ping, udpExchange } from "../test/harness/ping.ts";
 import { renderTable } from "../src/cli/table.ts";
 import { renderEvpnView } from "../src/control/evpn/show.ts";
 import { moveHost } from "./mobility.ts";
+import { addLabSession, mirroredExchange } from "./mirror.ts";
+import { MIRROR } from "./topology.ts";
+import { renderMirror } from "../src/control/mirror/show.ts";
 
 const keep = process.argv.includes("--keep");
 const say = (s = "") => process.stdout.write(s + "\n");
@@ -59,6 +62,16 @@ async function main(): Promise<number> {
       say(`   udp  ${from} -> ${to} (${ip}:9000): ${r.received}/${r.sent} datagrams${ok ? "" : "  FAILED"}`);
     }
 
+    say(`\n== match-mirror-encap: ${MIRROR.server.name} (on lab-sw1) monitors ${MIRROR.host.name} (on lab-sw3); the session is added on ${MIRROR.addedOn}`);
+    say(`   ${await addLabSession(fabric)} - and reached every switch through BGP EVPN`);
+    for (const sw of fabric.switchNames) {
+      say(`-- ${sw}: vxgate show mirror`);
+      process.stdout.write(renderMirror(await fabric.api(sw, "mirror")));
+    }
+    const mirrored = await mirroredExchange(fabric, { name: "a1", ip: "198.51.100.1" }, 200);
+    if (mirrored.copies !== mirrored.expected) failures++;
+    say(`   a1 <-> c1, 200 datagrams each way: ${MIRROR.server.name} received ${mirrored.copies} copies, expected ${mirrored.expected}${mirrored.copies === mirrored.expected ? "" : "  FAILED"}`);
+
     // the last MACs learned are still inside the aggregation window: let every
     // switch hear of all six hosts before printing (bounded)
     const hosts = LAB_SWITCHES.reduce((n, sw) => n + sw.hosts.length, 0);
@@ -92,6 +105,17 @@ async function main(): Promise<number> {
     const after = await ping(lab, fabric.hostNs("a1"), "198.51.100.3", { count: 3, timeoutS: 2 });
     if (after.received !== after.sent) failures++;
     say(`   ping a1 -> c1 at its new place: ${after.received}/${after.sent} replies${after.received === after.sent ? "" : "  FAILED"}`);
+
+    say(`\n== mirror after the move: ${MIRROR.host.name} is behind lab-sw2 now, which re-originates the session on its route`);
+    for (let i = 0; i < 50; i++) {
+      const row = (await fabric.api<{ name: string; roles: string[] }[]>("lab-sw2", "mirror")).find((r) => r.name === MIRROR.session);
+      if (row?.roles.includes("source")) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    process.stdout.write(renderMirror(await fabric.api("lab-sw2", "mirror")));
+    const moved2 = await mirroredExchange(fabric, { name: "a1", ip: "198.51.100.1" }, 100);
+    if (moved2.copies !== moved2.expected) failures++;
+    say(`   a1 <-> c1, 100 datagrams each way: ${MIRROR.server.name} received ${moved2.copies} copies, expected ${moved2.expected}${moved2.copies === moved2.expected ? "" : "  FAILED"}`);
 
     say(`\n== result: ${failures === 0 ? "all traffic crossed the fabric" : `${failures} exchanges FAILED`}`);
 

@@ -12,6 +12,8 @@ export const LAB_SWITCHES: SwitchSpec[] = [
     hosts: [
       { name: "a1", port: "h1", mac: SAME_MAC, cidr: "198.51.100.1/24" },
       { name: "a2", port: "h2", mac: SAME_MAC, cidr: "203.0.113.1/24" },
+      // the monitoring server of the lab's mirror step
+      { name: "s1", port: "h3", mac: "02:00:00:00:01:09", cidr: "198.51.100.9/24" },
     ],
   },
   {
@@ -39,6 +41,17 @@ export const MOVE = {
   toIf: "eth1",
   toSwitch: "lab-sw2",
   toPort: "h3",
+};
+
+/** The mirror step: s1 (on sw1) watches c1 (on sw3, the host that moves to
+ * sw2); the session is added through sw2's API, so it reaches the others
+ * through BGP EVPN. */
+export const MIRROR = {
+  session: "watch-c1",
+  host: { name: "c1", mac: MOVE.mac, vni: MOVE.vni, ip: MOVE.ip },
+  server: { name: "s1", mac: "02:00:00:00:01:09", vni: 100 },
+  hostId: 100,
+  addedOn: "lab-sw2",
 };
 
 /** The spare cable for the mobility step: host side down until the move. */

@@ -346,7 +346,8 @@ export class EbpfTarget implements Target {
     if (existsSync(linkDir)) for (const f of readdirSync(linkDir)) names.add(f.replace(/^(xdp|tc)-/, ""));
     for (const n of names) this.detachPort(n);
     rmSync(this.pinDir, { recursive: true, force: true });
-    rmSync(this.stateFile, { force: true });
+    // the switch's run directory (pin state, sessions added through the API) goes with it
+    rmSync(join(this.opts.runRoot ?? RUN_ROOT, this.opts.switchName), { recursive: true, force: true });
     this.attached = [];
   }
 
