@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "node:http";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
+import { CLI, Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
 import { moveHost } from "../../lab/mobility.ts";
 import { arpRequest, sendFrames, startCapture, udpFrame, vxlanEncap, type Capture, type DecodedPacket } from "../harness/index.ts";
 import type { MirrorRow } from "../../src/control/mirror/feature.ts";
@@ -350,6 +350,33 @@ describe("match-mirror-encap across three switches", () => {
     expect(BigInt(r.counters.copiesRemote)).toBeGreaterThanOrEqual(4n);
     const t = (await rows(2)).find((x) => x.name === "watch-a")!;
     expect(BigInt(t.counters.terminated)).toBeGreaterThanOrEqual(5n);
+  });
+
+  it("the CLI adds, shows and removes a session; a server nowhere to be found gets no copy, only a count", async () => {
+    const socket = fabric.config(names[0]!).management.socket;
+    const cli = (...args: string[]) => lab.exec(null, process.execPath, ["--import", "tsx", CLI, ...args, "--socket", socket]);
+    const ghost = "02:00:00:0a:00:99"; // a server MAC no switch has seen
+    expect(cli("mirror", "add", "watch-ghost", "--host-mac", HOSTS.d!.mac, "--host-vni", "100", "--server-mac", ghost, "--server-vni", "100", "--host-id", "11", "--direction", "to-host")).toMatch(/mirror session watch-ghost added \(host_id 11\)/);
+    // refused with the API's own words
+    expect(() => cli("mirror", "add", "bad", "--host-mac", HOSTS.a!.mac, "--host-vni", "100", "--server-mac", ghost, "--server-vni", "100", "--host-id", "70000")).toThrow(/host_id: 70000 out of range 1..65535/);
+    const shown = cli("show", "mirror");
+    expect(shown).toMatch(/^NAME\s+HOSTID\s+DIRECTION/m);
+    expect(shown).toMatch(/watch-ghost\s+11\s+to-host\s+02:00:00:0a:00:04 vni 100\s+remote 198.18.0.3\s+02:00:00:0a:00:99 vni 100\s+unknown\s+destination/);
+    const json = JSON.parse(cli("show", "mirror", "--json")) as MirrorRow[];
+    expect(json.map((r) => r.name)).toEqual(["watch-a", "watch-b", "watch-ghost"]);
+    // b -> d: copied for watch-b (sv1, local); watch-ghost's server is nowhere: no copy, counted
+    const f = udp("b", "d", "ghost");
+    const before = await counters(0);
+    const caps = await captureAll(HOSTS.b!.mac);
+    await sendFrames(fabric.hostNs("b"), "eth0", [f]);
+    const got = await collect(caps, { d: 1, sv1: 1 });
+    expect(counts(got)).toEqual({ ...none, d: 1, sv1: 1 });
+    expect(copies(got, 0, f)).toHaveLength(0);
+    const after = await counters(0);
+    expect(after.drop_mirror_no_server! - before.drop_mirror_no_server!).toBe(1n);
+    expect((await rows(0)).find((r) => r.name === "watch-ghost")!.counters.dropNoServer).toBe("1");
+    expect(cli("mirror", "del", "watch-ghost")).toMatch(/removed/);
+    expect(() => cli("mirror", "del", "watch-a")).toThrow(/comes from the config file/);
   });
 
   it("match: ip - a session keyed on the host's IPv4 address; two sessions with one server give one copy", async () => {
