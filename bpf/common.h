@@ -16,6 +16,7 @@
 #define VXG_ETH_P_8021AD 0x88A8
 #define VXG_IP_MF 0x2000
 #define VXG_IP_OFFSET 0x1FFF
+#define VXG_VLAN_HLEN 4
 
 #define VXLAN_FLAG_I 0x08
 /* VXLAN Group Policy extension (the carrier of a mirror copy's HOST ID): G flag
@@ -50,6 +51,11 @@ static __always_inline int mac_is_multicast(const __u8 *mac)
 static __always_inline int mac_is_zero(const __u8 *mac)
 {
 	return !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
+
+static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
+{
+	return *(const __u32 *)a == *(const __u32 *)b && *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
 }
 
 static __always_inline void mac_copy(__u8 *dst, const __u8 *src)

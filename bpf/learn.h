@@ -23,8 +23,26 @@ static __always_inline void emit_event(__u8 kind, __u32 vni, const __u8 *mac, __
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* want: the entry as it should be (kind, vlan, ifindex or remote filled in). */
-static __always_inline void learn(__u32 vni, const __u8 *mac, struct fdb_value *want)
+#if VXG_FEATURE_MAC_LIMITS
+static __always_inline struct mac_limit_value *mac_limit(__u8 kind, __u32 id)
+{
+	struct mac_limit_key k = { .kind = kind, .id = id };
+	return bpf_map_lookup_elem(&vxg_mac_limits, &k);
+}
+
+/* Room for one more learned MAC on this port (0: remote) and in this VNI?
+ * The counts go up here as entries are learned; the control plane recounts
+ * them from the FDB (ageing, moves), so a race costs at most a few entries. */
+static __always_inline int mac_limit_room(struct mac_limit_value *port, struct mac_limit_value *vni)
+{
+	return !(port && port->count >= port->max) && !(vni && vni->count >= vni->max);
+}
+#endif
+
+/* want: the entry as it should be (kind, vlan, ifindex or remote filled in).
+ * Returns 0, or 1 when a new MAC is refused by its port's or VNI's limit (the
+ * caller drops the frame: port security's "restrict"). */
+static __always_inline int learn(__u32 vni, const __u8 *mac, struct fdb_value *want)
 {
 	struct fdb_key k = { .vni = vni };
 	mac_copy(k.mac, mac);
@@ -43,11 +61,11 @@ static __always_inline void learn(__u32 vni, const __u8 *mac, struct fdb_value *
 				cur->event_ns = now;
 				emit_event(VXG_EVT_MOVE, vni, mac, want->vlan, want->ifindex, want->remote);
 			}
-			return;
+			return 0;
 		}
 		if (cur->flags & (VXG_FDB_STATIC | VXG_FDB_FROZEN)) {
 			count(VXG_CNT_DROP_STATIC_CONFLICT, 0);
-			return;
+			return 0;
 		}
 		/* a move: replace the whole value so readers see old or new, never a mix */
 		struct fdb_value moved = *want;
@@ -62,8 +80,16 @@ static __always_inline void learn(__u32 vni, const __u8 *mac, struct fdb_value *
 			if (report)
 				emit_event(VXG_EVT_MOVE, vni, mac, want->vlan, want->ifindex, want->remote);
 		}
-		return;
+		return 0;
 	}
+#if VXG_FEATURE_MAC_LIMITS
+	struct mac_limit_value *lp = want->ifindex ? mac_limit(VXG_LIMIT_PORT, want->ifindex) : 0;
+	struct mac_limit_value *lv = mac_limit(VXG_LIMIT_VNI, vni);
+	if (!mac_limit_room(lp, lv)) {
+		count(VXG_CNT_DROP_MAC_LIMIT, 0);
+		return 1;
+	}
+#endif
 	struct fdb_value fresh = *want;
 	fresh.flags = 0;
 	fresh.seen_ns = now;
@@ -71,20 +97,27 @@ static __always_inline void learn(__u32 vni, const __u8 *mac, struct fdb_value *
 	long rc = bpf_map_update_elem(&vxg_fdb, &k, &fresh, BPF_NOEXIST);
 	if (rc == 0) {
 		count(VXG_CNT_LEARN_NEW, 0);
+#if VXG_FEATURE_MAC_LIMITS
+		if (lp)
+			__sync_fetch_and_add(&lp->count, 1);
+		if (lv)
+			__sync_fetch_and_add(&lv->count, 1);
+#endif
 		emit_event(VXG_EVT_LEARN, vni, mac, want->vlan, want->ifindex, want->remote);
 	} else if (rc != -17 /* EEXIST: another CPU learned it first */) {
 		count(VXG_CNT_ERR_LEARN_FULL, 0);
 	}
+	return 0;
 }
 
-static __always_inline void learn_local(__u32 vni, const __u8 *mac, __u32 ifindex, __u16 vlan)
+static __always_inline int learn_local(__u32 vni, const __u8 *mac, __u32 ifindex, __u16 vlan)
 {
 	struct fdb_value want = { .kind = VXG_FDB_LOCAL, .vlan = vlan, .ifindex = ifindex };
-	learn(vni, mac, &want);
+	return learn(vni, mac, &want);
 }
 
-static __always_inline void learn_remote(__u32 vni, const __u8 *mac, __be32 remote)
+static __always_inline int learn_remote(__u32 vni, const __u8 *mac, __be32 remote)
 {
 	struct fdb_value want = { .kind = VXG_FDB_REMOTE, .remote = remote };
-	learn(vni, mac, &want);
+	return learn(vni, mac, &want);
 }

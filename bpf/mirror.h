@@ -168,20 +168,19 @@ static __always_inline int mirror_terminate(struct xdp_md *ctx, const struct vxl
 		count(VXG_CNT_DROP_MALFORMED, len);
 		return XDP_DROP;
 	}
-	if (len > rx->frame_len && bpf_xdp_adjust_tail(ctx, -(int)(len - rx->frame_len))) {
-		count(VXG_CNT_ERR_ADJUST, len);
-		return XDP_DROP;
-	}
-	if (bpf_xdp_adjust_head(ctx, (int)outer_len)) {
-		count(VXG_CNT_ERR_ADJUST, len);
-		return XDP_DROP;
-	}
-	if (xdp_retag(ctx, 0, out_vlan)) {
-		count(VXG_CNT_ERR_ADJUST, len);
-		return XDP_DROP;
-	}
 	__u32 inner_len = rx->frame_len - outer_len;
+	int too_long = xdp_egress_mtu_check(ctx, out_if, inner_len + (out_vlan ? VXG_VLAN_HLEN : 0), len, VXG_CNT_DROP_MIRROR_OVERSIZE);
+	if (too_long) {
+		mirror_count(slot, too_long > 0 ? VXG_MIRROR_STAT_OVERSIZE : VXG_MIRROR_STAT_OTHER, 0);
+		return XDP_DROP;
+	}
+	/* a server port XDP cannot transmit on: TC terminates it (tc_mirror_terminate) */
+	int act = xdp_egress(out_if, len);
+	if (act != XDP_REDIRECT)
+		return act;
+	if (xdp_decap(ctx, rx, len, out_vlan))
+		return XDP_DROP;
 	count(VXG_CNT_MIRROR_TERMINATED, inner_len);
 	mirror_count(slot, VXG_MIRROR_STAT_TERMINATED, inner_len);
-	return bpf_redirect(out_if, 0);
+	return XDP_REDIRECT;
 }

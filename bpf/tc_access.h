@@ -1,8 +1,31 @@
 /* Access port TC ingress: XDP hands up broadcast, multicast and unknown
  * unicast (copied to every local member of the VNI but the ingress, and one
- * VXLAN copy per remote VTEP), and frames that match mirror entries (copied to
- * their monitoring servers, then forwarded as XDP would have). */
+ * VXLAN copy per remote VTEP), frames that match mirror entries (copied to
+ * their monitoring servers, then forwarded as XDP would have), and known
+ * unicast that XDP cannot transmit on its way out (egress_via_tc: forwarded
+ * here, as XDP would have). */
 #pragma once
+
+/* A known unicast destination: its one copy, through the skb path. */
+static __always_inline int tc_access_unicast(struct flood_ctx *c, const struct fdb_value *dst)
+{
+	if (dst->kind == VXG_FDB_LOCAL) {
+		if (dst->ifindex == c->in_if && dst->vlan == c->in_vlan) {
+			count(VXG_CNT_DROP_SAME_PORT, c->skb->len);
+			return TC_ACT_SHOT;
+		}
+		return tc_to_port(c, dst->ifindex, dst->vlan, VXG_CNT_LOCAL_FWD);
+	}
+	__be32 remote = dst->remote;
+	int rc = tc_encap_once(c);
+	if (rc == 0)
+		rc = tc_vxlan_copy(c, remote, 0);
+	if (rc == 0)
+		count(VXG_CNT_ENCAP_FWD, c->inner_len);
+	else
+		count(-rc, c->skb->len);
+	return TC_ACT_SHOT;
+}
 
 SEC("tc")
 int vxg_tc_access(struct __sk_buff *skb)
@@ -30,6 +53,14 @@ int vxg_tc_access(struct __sk_buff *skb)
 			return rc;
 	}
 #endif
+	struct ethhdr eth;
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return TC_ACT_SHOT;
+	if (!mac_is_multicast(eth.h_dest)) {
+		struct fdb_value *dst = fdb_lookup(vni, eth.h_dest);
+		if (dst)
+			return tc_access_unicast(&c, dst);
+	}
 	__u32 n = flood_bound(vc->flood_count);
 	bpf_loop(n, flood_local_one, &c, 0);
 	bpf_loop(n, flood_remote_one, &c, 0);

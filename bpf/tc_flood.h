@@ -54,6 +54,10 @@ static long flood_local_one(__u32 i, void *arg)
 		count(VXG_CNT_ERR_ADJUST, skb->len);
 		return 0;
 	}
+	if (tc_too_long(skb, out)) {
+		count(VXG_CNT_DROP_EGRESS_MTU, skb->len);
+		return 0;
+	}
 	if (bpf_clone_redirect(skb, out, 0))
 		count(VXG_CNT_ERR_CLONE, skb->len);
 	else
@@ -139,6 +143,49 @@ static long flood_remote_one(__u32 i, void *arg)
 	}
 	count(-rc, c->inner_len);
 	return rc == -VXG_CNT_ERR_ADJUST; /* the frame is no longer usable: stop */
+}
+
+/* The one copy of a known unicast frame, to a local port. XDP sends these
+ * itself unless it cannot transmit on the port (egress_via_tc): then the
+ * frame comes up here and leaves through the skb path. Counted as `what`. */
+static __always_inline int tc_to_port(struct flood_ctx *c, __u32 out, __u16 vlan, __u32 what)
+{
+	struct __sk_buff *skb = c->skb;
+	if (tc_vlan_set(skb, &c->cur_vlan, vlan)) {
+		count(VXG_CNT_ERR_ADJUST, skb->len);
+		return TC_ACT_SHOT;
+	}
+	if (tc_too_long(skb, out)) {
+		count(VXG_CNT_DROP_EGRESS_MTU, skb->len);
+		return TC_ACT_SHOT;
+	}
+	count(what, skb->len);
+	return bpf_redirect(out, 0);
+}
+
+/* Decapsulate in place to exactly the inner frame (`inner`: its MAC header,
+ * read by the caller): padding past the UDP payload goes. The shrink needs
+ * 20 bytes after the inner Ethernet header (the kernel checks it against the
+ * outer IPv4 header size), so a runt shorter than that is padded to the
+ * Ethernet minimum of 60 bytes, as a physical port would pad it. Returns 0
+ * or -1 (counted). */
+static __always_inline int tc_decap(struct __sk_buff *skb, const struct vxlan_rx *rx, const struct ethhdr *inner)
+{
+	__u32 outer_len = rx->outer_len;
+	__u32 want_len = rx->frame_len < outer_len + 14 + 20 ? outer_len + 60 : rx->frame_len;
+	if (skb->len != want_len && bpf_skb_change_tail(skb, want_len, 0)) {
+		count(VXG_CNT_ERR_ADJUST, skb->len);
+		return -1;
+	}
+	/* drop the outer IP/UDP/VXLAN and the inner MAC header from behind the
+	 * outer MAC header, then write the inner MAC header in its place */
+	if (bpf_skb_adjust_room(skb, -(int)outer_len, BPF_ADJ_ROOM_MAC, 0)) {
+		count(VXG_CNT_ERR_ADJUST, skb->len);
+		return -1;
+	}
+	if (bpf_skb_store_bytes(skb, 0, inner, sizeof(*inner), 0))
+		return -1;
+	return 0;
 }
 
 static __always_inline __u32 flood_bound(__u32 n)

@@ -43,6 +43,11 @@ static __always_inline void tc_mirror_local(struct flood_ctx *c, const struct mi
 		count(VXG_CNT_ERR_ADJUST, skb->len);
 		return;
 	}
+	if (tc_too_long(skb, t->ifindex)) {
+		count(VXG_CNT_DROP_MIRROR_OVERSIZE, skb->len);
+		mirror_count(t->slot, VXG_MIRROR_STAT_OVERSIZE, skb->len);
+		return;
+	}
 	if (bpf_clone_redirect(skb, t->ifindex, 0)) {
 		count(VXG_CNT_ERR_CLONE, skb->len);
 		return;
@@ -105,6 +110,8 @@ static __always_inline int tc_access_mirror(struct flood_ctx *c, const struct vn
 			count(VXG_CNT_DROP_SAME_PORT, skb->len);
 		} else if (tc_vlan_set(skb, &c->cur_vlan, out_vlan)) {
 			count(VXG_CNT_ERR_ADJUST, skb->len);
+		} else if (tc_too_long(skb, out_if)) {
+			count(VXG_CNT_DROP_EGRESS_MTU, skb->len);
 		} else if (bpf_clone_redirect(skb, out_if, 0)) {
 			count(VXG_CNT_ERR_CLONE, skb->len);
 		} else {
@@ -135,4 +142,47 @@ static __always_inline int tc_access_mirror(struct flood_ctx *c, const struct vn
 		if (i < p.n)
 			tc_mirror_remote(c, &p.t[i]);
 	return TC_ACT_SHOT;
+}
+
+/* Uplink: a mirror copy whose server port XDP cannot transmit on came up
+ * unchanged (egress_via_tc); terminate it as mirror_terminate does. */
+static __always_inline int tc_mirror_terminate(struct __sk_buff *skb, const struct vxlan_rx *rx)
+{
+	__u32 id = rx->gbp_id;
+	struct mirror_term_value *t = bpf_map_lookup_elem(&vxg_mirror_term, &id);
+	if (!t) {
+		count(VXG_CNT_DROP_MIRROR_UNKNOWN_ID, skb->len);
+		return TC_ACT_SHOT;
+	}
+	struct vtep_key tk = { .vni = 0, .remote = rx->outer_src };
+	if (!bpf_map_lookup_elem(&vxg_vteps, &tk)) {
+		count(VXG_CNT_DROP_MIRROR_UNKNOWN_SRC, skb->len);
+		mirror_count(t->slot, VXG_MIRROR_STAT_OTHER, 0);
+		return TC_ACT_SHOT;
+	}
+	__u32 out_if = t->ifindex;
+	__u16 out_vlan = t->vlan;
+	__u16 slot = t->slot;
+	struct ethhdr inner;
+	if (rx->outer_len > 14 + 60 + 16 || bpf_skb_load_bytes(skb, rx->outer_len, &inner, sizeof(inner)))
+		return TC_ACT_SHOT;
+	if (inner.h_proto == bpf_htons(VXG_ETH_P_8021Q) || inner.h_proto == bpf_htons(VXG_ETH_P_8021AD)) {
+		count(VXG_CNT_DROP_MALFORMED, skb->len);
+		return TC_ACT_SHOT;
+	}
+	if (tc_decap(skb, rx, &inner))
+		return TC_ACT_SHOT;
+	__u16 cur_vlan = 0;
+	if (tc_vlan_set(skb, &cur_vlan, out_vlan)) {
+		count(VXG_CNT_ERR_ADJUST, skb->len);
+		return TC_ACT_SHOT;
+	}
+	if (tc_too_long(skb, out_if)) {
+		count(VXG_CNT_DROP_MIRROR_OVERSIZE, skb->len);
+		mirror_count(slot, VXG_MIRROR_STAT_OVERSIZE, 0);
+		return TC_ACT_SHOT;
+	}
+	count(VXG_CNT_MIRROR_TERMINATED, skb->len);
+	mirror_count(slot, VXG_MIRROR_STAT_TERMINATED, skb->len);
+	return bpf_redirect(out_if, 0);
 }

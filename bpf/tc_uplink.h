@@ -1,5 +1,7 @@
 /* Uplink TC ingress: BUM from the overlay that XDP handed up is decapsulated
- * and copied to the local members of its VNI only (split horizon). */
+ * and copied to the local members of its VNI only (split horizon). A known
+ * unicast frame (or a mirror copy) comes up only when XDP cannot transmit on
+ * its port: it is decapsulated to that port alone. */
 #pragma once
 
 SEC("tc")
@@ -7,6 +9,12 @@ int vxg_tc_uplink(struct __sk_buff *skb)
 {
 	struct globals_value *g = get_globals();
 	if (!g)
+		return TC_ACT_OK;
+	/* XDP parses untagged outer frames only: a tagged one (802.1Q, 802.1ad,
+	 * priority tag; the kernel has moved the tag into the skb by now) was left
+	 * to the kernel, and it stays the kernel's. A tagged underlay is an uplink
+	 * that is a VLAN device (eth0.100), where XDP sees the frames untagged. */
+	if (skb->vlan_present)
 		return TC_ACT_OK;
 	__u32 want = skb->len < 128 ? skb->len : 128;
 	bpf_skb_pull_data(skb, want);
@@ -21,9 +29,13 @@ int vxg_tc_uplink(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	if (rx.gbp) {
-		/* mirror copies are XDP's alone: never flooded */
+		/* mirror copies are never flooded */
+#if VXG_FEATURE_MIRROR
+		return tc_mirror_terminate(skb, &rx);
+#else
 		count(VXG_CNT_DROP_BAD_VXLAN, skb->len);
 		return TC_ACT_SHOT;
+#endif
 	}
 	struct vni_value *vc;
 	rc = overlay_admit(&rx, &vc);
@@ -42,24 +54,22 @@ int vxg_tc_uplink(struct __sk_buff *skb)
 		count(VXG_CNT_DROP_MALFORMED, skb->len);
 		return TC_ACT_SHOT;
 	}
-	/* exactly the inner frame: padding past the UDP payload goes. The shrink
-	 * below needs 20 bytes after the inner Ethernet header (the kernel checks it
-	 * against the outer IPv4 header size), so a runt shorter than that is padded
-	 * to the Ethernet minimum of 60 bytes, as a physical port would pad it. */
-	__u32 want_len = rx.frame_len < outer_len + 14 + 20 ? outer_len + 60 : rx.frame_len;
-	if (skb->len != want_len && bpf_skb_change_tail(skb, want_len, 0)) {
-		count(VXG_CNT_ERR_ADJUST, skb->len);
-		return TC_ACT_SHOT;
+	struct fdb_value *dst = mac_is_multicast(inner.h_dest) ? 0 : fdb_lookup(rx.vni, inner.h_dest);
+	__u32 out_if = 0;
+	__u16 out_vlan = 0;
+	if (dst) {
+		if (dst->kind != VXG_FDB_LOCAL) {
+			count(VXG_CNT_DROP_HAIRPIN, skb->len);
+			return TC_ACT_SHOT;
+		}
+		out_if = dst->ifindex;
+		out_vlan = dst->vlan;
 	}
-	/* decapsulate: drop the outer IP/UDP/VXLAN and the inner MAC header from
-	 * behind the outer MAC header, then write the inner MAC header in its place */
-	if (bpf_skb_adjust_room(skb, -(int)outer_len, BPF_ADJ_ROOM_MAC, 0)) {
-		count(VXG_CNT_ERR_ADJUST, skb->len);
-		return TC_ACT_SHOT;
-	}
-	if (bpf_skb_store_bytes(skb, 0, &inner, sizeof(inner), 0))
+	if (tc_decap(skb, &rx, &inner))
 		return TC_ACT_SHOT;
 	struct flood_ctx c = { .skb = skb, .g = g, .vni = rx.vni };
+	if (out_if)
+		return tc_to_port(&c, out_if, out_vlan, VXG_CNT_DECAP_FWD);
 	bpf_loop(flood_bound(n), flood_local_one, &c, 0);
 	return TC_ACT_SHOT;
 }

@@ -159,6 +159,11 @@ static __always_inline int parse_vxlan(void *data, void *end, const struct globa
 	struct ethhdr *inner = (void *)(vx + 1);
 	if ((void *)(inner + 1) > end)
 		return -VXG_CNT_DROP_MALFORMED;
+	/* a VTEP is a unicast address that is not ours: never learn, admit or
+	 * answer 0.0.0.0, loopback, multicast/broadcast (and class E), or self */
+	__u8 first = ((const __u8 *)&ip->saddr)[0];
+	if (ip->saddr == 0 || first == 127 || first >= 224 || ip->saddr == g->vtep_ip)
+		return -VXG_CNT_DROP_BAD_OUTER_SRC;
 	rx->outer_src = ip->saddr;
 	rx->vni = bpf_ntohl(vx->vni_reserved) >> 8;
 	rx->gbp = (vx->flags & VXLAN_FLAG_G) != 0;
@@ -183,5 +188,18 @@ static __always_inline int overlay_admit(const struct vxlan_rx *rx, struct vni_v
 			return -VXG_CNT_DROP_SPOOF;
 	}
 	*vc_out = vc;
+	return 0;
+}
+
+/* XDP: strip the outer headers (and any Ethernet padding past the UDP
+ * payload, which is not part of the inner frame) and tag the inner frame for
+ * its port. 0, or -1 after counting err_adjust. */
+static __always_inline int xdp_decap(struct xdp_md *ctx, const struct vxlan_rx *rx, __u32 len, __u16 out_vlan)
+{
+	if ((len > rx->frame_len && bpf_xdp_adjust_tail(ctx, -(int)(len - rx->frame_len))) ||
+	    bpf_xdp_adjust_head(ctx, (int)rx->outer_len) || xdp_retag(ctx, 0, out_vlan)) {
+		count(VXG_CNT_ERR_ADJUST, len);
+		return -1;
+	}
 	return 0;
 }

@@ -4,17 +4,28 @@
  * which makes the copies. */
 #pragma once
 
-/* Encapsulate the (untagged) frame in place and send it to `remote`. */
-static __always_inline int xdp_encap(struct xdp_md *ctx, struct globals_value *g, __u32 vni, __be32 remote, __u32 hash)
+/* Encapsulate the frame (tagged `vlan` on the access port) in place and send
+ * it to `remote`. The VNI replaces the VLAN: the inner frame travels untagged. */
+static __always_inline int xdp_encap(struct xdp_md *ctx, struct globals_value *g, __u32 vni, __be32 remote, __u32 hash, __u16 vlan)
 {
 	struct vxlan_encap h = {};
-	__u32 inner_len = ctx->data_end - ctx->data;
+	__u32 len = ctx->data_end - ctx->data;
+	__u32 inner_len = len - (vlan ? VXG_VLAN_HLEN : 0);
 	encap_fill(&h, g, remote, vni, inner_len, hash);
+	/* the FIB lookup also checks the outer packet against the route's MTU */
 	int out = encap_resolve(ctx, &h, g, inner_len + VXG_ENCAP_LEN);
 	if (out < 0) {
 		if (out == -VXG_CNT_DROP_NO_NEIGH)
 			report_no_neigh(g, remote);
 		count(-out, inner_len);
+		return XDP_DROP;
+	}
+	/* decided before the frame changes: TC takes it as it came */
+	int act = xdp_egress(out, len);
+	if (act != XDP_REDIRECT)
+		return act;
+	if (xdp_retag(ctx, vlan, 0)) {
+		count(VXG_CNT_ERR_ADJUST, len);
 		return XDP_DROP;
 	}
 	if (bpf_xdp_adjust_head(ctx, -(int)VXG_ENCAP_LEN)) {
@@ -27,7 +38,7 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct globals_value *g
 		return XDP_DROP;
 	__builtin_memcpy(data, &h, VXG_ENCAP_LEN);
 	count(VXG_CNT_ENCAP_FWD, inner_len);
-	return bpf_redirect(out, 0);
+	return XDP_REDIRECT;
 }
 
 SEC("xdp")
@@ -60,8 +71,8 @@ int vxg_xdp_access(struct xdp_md *ctx)
 	__u32 vflags = vc ? vc->flags : 0;
 #endif
 #if VXG_FEATURE_LEARNING
-	if (vflags & VXG_VNI_LEARN_LOCAL)
-		learn_local(vni, eth->h_source, in_if, l2.vlan);
+	if ((vflags & VXG_VNI_LEARN_LOCAL) && learn_local(vni, eth->h_source, in_if, l2.vlan))
+		return XDP_DROP; /* a new source beyond its port's or VNI's limit */
 #endif
 #if VXG_FEATURE_MIRROR
 	/* the one check unmonitored traffic pays: does its VNI have mirror entries? */
@@ -86,22 +97,23 @@ int vxg_xdp_access(struct xdp_md *ctx)
 			count(VXG_CNT_DROP_SAME_PORT, len);
 			return XDP_DROP;
 		}
+		__u32 out_len = len - (l2.vlan ? VXG_VLAN_HLEN : 0) + (out_vlan ? VXG_VLAN_HLEN : 0);
+		if (xdp_egress_mtu_check(ctx, out_if, out_len, len, VXG_CNT_DROP_EGRESS_MTU))
+			return XDP_DROP;
+		int act = xdp_egress(out_if, len);
+		if (act != XDP_REDIRECT)
+			return act;
 		if (xdp_retag(ctx, l2.vlan, out_vlan)) {
 			count(VXG_CNT_ERR_ADJUST, len);
 			return XDP_DROP;
 		}
 		count(VXG_CNT_LOCAL_FWD, len);
-		return bpf_redirect(out_if, 0);
+		return XDP_REDIRECT;
 	}
 	__be32 remote = dst->remote;
 	struct globals_value *g = get_globals();
 	if (!g)
 		return XDP_DROP;
 	__u32 hash = inner_flow_hash(data, end, &l2);
-	/* the VNI replaces the VLAN: the inner frame travels untagged */
-	if (xdp_retag(ctx, l2.vlan, 0)) {
-		count(VXG_CNT_ERR_ADJUST, len);
-		return XDP_DROP;
-	}
-	return xdp_encap(ctx, g, vni, remote, hash);
+	return xdp_encap(ctx, g, vni, remote, hash, l2.vlan);
 }

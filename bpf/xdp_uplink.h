@@ -4,6 +4,22 @@
  * known-unicast frames straight to the local port. BUM goes to the TC stage. */
 #pragma once
 
+/* The kernel drops a frame whose destination MAC is not its port's
+ * (PACKET_OTHERHOST) before IP sees it, so neither does the overlay take
+ * one. A broadcast or multicast outer destination goes too: the VTEP address
+ * is unicast, and a host should discard a unicast datagram that came as a
+ * link-layer broadcast (RFC 1122 3.3.6; the kernel does with
+ * drop_unicast_in_l2_multicast). */
+static __always_inline int outer_dst_is_us(struct xdp_md *ctx, const struct globals_value *g, const struct ethhdr *eth)
+{
+	/* the first uplink's MAC is in the globals at hand: no lookup for most frames */
+	if (ctx->ingress_ifindex == g->fib_ifindex)
+		return mac_equal(eth->h_dest, g->uplink_mac);
+	struct port_key pk = { .ifindex = ctx->ingress_ifindex };
+	struct port_value *port = bpf_map_lookup_elem(&vxg_ports, &pk);
+	return port && mac_equal(eth->h_dest, port->mac);
+}
+
 SEC("xdp")
 int vxg_xdp_uplink(struct xdp_md *ctx)
 {
@@ -21,6 +37,10 @@ int vxg_xdp_uplink(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	count(VXG_CNT_UPLINK_RX, len);
+	if (!outer_dst_is_us(ctx, g, data)) {
+		count(VXG_CNT_DROP_OUTER_DST_MAC, len);
+		return XDP_DROP;
+	}
 	if (rc < 0) {
 		count(-rc, len);
 		return XDP_DROP;
@@ -59,8 +79,8 @@ int vxg_xdp_uplink(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 #if VXG_FEATURE_LEARNING
-	if (vc->flags & VXG_VNI_LEARN_REMOTE)
-		learn_remote(rx.vni, inner->h_source, rx.outer_src);
+	if ((vc->flags & VXG_VNI_LEARN_REMOTE) && learn_remote(rx.vni, inner->h_source, rx.outer_src))
+		return XDP_DROP; /* a new source beyond its VNI's limit */
 #endif
 	if (mac_is_multicast(inner->h_dest)) {
 		count(VXG_CNT_BUM_TO_TC, len);
@@ -78,19 +98,15 @@ int vxg_xdp_uplink(struct xdp_md *ctx)
 	}
 	__u32 out_if = dst->ifindex;
 	__u16 out_vlan = dst->vlan;
-	/* trailing bytes beyond the UDP payload (Ethernet padding) are not part of the inner frame */
-	if (len > rx.frame_len && bpf_xdp_adjust_tail(ctx, -(int)(len - rx.frame_len))) {
-		count(VXG_CNT_ERR_ADJUST, len);
+	__u32 inner_len = rx.frame_len - outer_len;
+	if (xdp_egress_mtu_check(ctx, out_if, inner_len + (out_vlan ? VXG_VLAN_HLEN : 0), len, VXG_CNT_DROP_EGRESS_MTU))
 		return XDP_DROP;
-	}
-	if (bpf_xdp_adjust_head(ctx, (int)outer_len)) {
-		count(VXG_CNT_ERR_ADJUST, len);
+	/* decided before the frame changes: TC takes it as it came */
+	int act = xdp_egress(out_if, len);
+	if (act != XDP_REDIRECT)
+		return act;
+	if (xdp_decap(ctx, &rx, len, out_vlan))
 		return XDP_DROP;
-	}
-	if (xdp_retag(ctx, 0, out_vlan)) {
-		count(VXG_CNT_ERR_ADJUST, len);
-		return XDP_DROP;
-	}
-	count(VXG_CNT_DECAP_FWD, rx.frame_len - outer_len);
-	return bpf_redirect(out_if, 0);
+	count(VXG_CNT_DECAP_FWD, inner_len);
+	return XDP_REDIRECT;
 }

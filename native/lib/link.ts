@@ -1,5 +1,6 @@
 import { addon, type NativeLink, type NativeLinkInfo } from "./native.ts";
 import { checkInternal, HANDLE, INTERNAL } from "./internal.ts";
+import type { BpfProgram } from "./program.ts";
 
 export type LinkKind = "xdp" | "tcx" | "tc-netlink";
 export type XdpMode = "native" | "generic";
@@ -72,6 +73,11 @@ export class BpfLink {
   /** Detaches the program from the interface (bpf_link_detach / bpf_tc_detach). */
   detach(): void {
     this.#h.detach();
+  }
+
+  /** Replaces the attached program atomically (BPF_LINK_UPDATE; xdp and tcx links only). */
+  update(program: BpfProgram): void {
+    this.#h.update(program.fd);
   }
 
   /** Drops our fd. An unpinned xdp/tcx link is detached by the kernel when its last fd goes; a pinned one stays. */

@@ -44,6 +44,7 @@ class NativeLink : public Napi::ObjectWrap<NativeLink> {
                            InstanceMethod<&NativeLink::Pin>("pin"),
                            InstanceMethod<&NativeLink::Unpin>("unpin"),
                            InstanceMethod<&NativeLink::Detach>("detach"),
+                           InstanceMethod<&NativeLink::Update>("update"),
                            InstanceMethod<&NativeLink::Close>("close"),
                        });
   }
@@ -164,6 +165,20 @@ class NativeLink : public Napi::ObjectWrap<NativeLink> {
       int r = bpf_link_detach(init_.fd);
       if (r < 0) ThrowBpfError(env, "detach " + What(), ErrFromRet(r), "", &cap.text);
     }
+    return env.Undefined();
+  }
+
+  // Swap the attached program atomically (BPF_LINK_UPDATE): no moment without
+  // a program on the interface, which detach + attach would leave.
+  Napi::Value Update(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t progFd = GetU32(env, info[0], "programFd");
+    CheckOpen(env, "update link");
+    if (init_.kind == LinkKind::TcNetlink)
+      ThrowBpfError(env, "update " + What(), EOPNOTSUPP, "tc-netlink attachments have no bpf_link to update");
+    LogCapture cap;
+    int r = bpf_link_update(init_.fd, static_cast<int>(progFd), nullptr);
+    if (r < 0) ThrowBpfError(env, "bpf_link_update(" + What() + ")", ErrFromRet(r), "", &cap.text);
     return env.Undefined();
   }
 

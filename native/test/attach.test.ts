@@ -119,6 +119,18 @@ describe.skipIf(!isRoot)("attach", () => {
       expect(["EBUSY", "EEXIST"]).toContain(e2.code);
     });
 
+    it("update() swaps the program of a live link in place, without detaching", () => {
+      const o = open("xdp_count");
+      const o2 = open("xdp_rewrite");
+      const link = track(o.program("xdp_count").attachXdp(veth.hostIfindex, { mode: "native" }));
+      const id = link.info().id;
+      link.update(o2.program("xdp_rewrite"));
+      // the same link (no detach), now running the other program
+      expect(link.info()).toMatchObject({ id, ifindex: veth.hostIfindex, progId: o2.program("xdp_rewrite").id });
+      sendFrames(veth.ns, veth.peer, 3);
+      expect(xdpTestFrames(o.map("pkt_count"))).toBe(0n);
+    });
+
     it("closing an unpinned link detaches the program", async () => {
       const o = open("xdp_count");
       const link = o.program("xdp_count").attachXdp(veth.hostIfindex, { mode: "native" });
@@ -207,6 +219,18 @@ describe.skipIf(!isRoot)("attach", () => {
       link.detach();
       sendFrames(veth.ns, veth.peer, 2);
       expect(tcTestFrames(o.map("tc_hits"))).toBe(6n);
+    });
+
+    it("update() swaps the program of a tcx link in place", () => {
+      const o = open("tc_count");
+      const o2 = open("tc_count");
+      const link = track(o.program("tc_count").attachTc(veth.hostIfindex, "ingress"));
+      const id = link.info().id;
+      link.update(o2.program("tc_count"));
+      expect(link.info()).toMatchObject({ id, progId: o2.program("tc_count").id });
+      sendFrames(veth.ns, veth.peer, 4);
+      expect(tcTestFrames(o.map("tc_hits"))).toBe(0n);
+      expect(tcTestFrames(o2.map("tc_hits"))).toBe(4n);
     });
 
     it("XDP and tcx run together; a pinned tcx link survives close and is reopened", () => {

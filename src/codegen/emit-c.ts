@@ -36,6 +36,7 @@ const MAP_TYPE: Record<TableDecl["kind"], string> = {
   array: "BPF_MAP_TYPE_ARRAY",
   percpu_array: "BPF_MAP_TYPE_PERCPU_ARRAY",
   ringbuf: "BPF_MAP_TYPE_RINGBUF",
+  devmap_hash: "BPF_MAP_TYPE_DEVMAP_HASH",
 };
 
 function emitMap(t: TableDecl, maxEntries: number): string {
@@ -51,6 +52,7 @@ export function emitTablesHeader(p: Pipeline): string {
   out.push(`#define VXG_FEATURE_VLAN ${p.features.vlan ? 1 : 0}`);
   out.push(`#define VXG_FEATURE_LEARNING ${p.features.learning ? 1 : 0}`);
   out.push(`#define VXG_FEATURE_MIRROR ${p.features.mirror ? 1 : 0}`);
+  out.push(`#define VXG_FEATURE_MAC_LIMITS ${p.features.macLimits ? 1 : 0}`);
   out.push(`#define VXG_FLOOD_SLOTS ${p.floodSlots}`);
   for (const [k, v] of Object.entries(constants)) out.push(`#define VXG_${k} ${v}${v > 0xffffffff ? "ULL" : ""}`);
   out.push("");
@@ -82,6 +84,7 @@ export function stageFragments(p: Pipeline): string[] {
     ["classify.h", true],
     ["learn.h", p.features.learning],
     ["vxlan.h", true],
+    ["egress.h", true],
     ["mirror.h", p.features.mirror],
     ["xdp_access.h", true],
     ["xdp_uplink.h", true],

@@ -12,6 +12,8 @@ export interface Pipeline {
     learning: boolean;
     /** match-mirror-encap (mirror.enabled): match on access ingress, copies in TC, termination on the uplink. */
     mirror: boolean;
+    /** a port or VNI has max_macs: learning checks and counts its limit */
+    macLimits: boolean;
   };
   /** max_entries per map (bytes for the ring buffer). */
   sizes: Record<TableName, number>;
@@ -27,22 +29,25 @@ export function pipelineFor(cfg: SwitchConfig): Pipeline {
       vlan: cfg.ports.some((p) => p.vlans.length > 0),
       learning: cfg.vnis.some((v) => v.learning),
       mirror: cfg.mirror.enabled,
+      macLimits: cfg.ports.some((p) => p.maxMacs !== undefined) || cfg.vnis.some((v) => v.maxMacs !== undefined),
     },
     floodSlots,
     sizes: {
       globals: 1,
       ports: 1024,
+      xdp_tx: 1024,
       vlans: 65536,
       vnis: t.vnis,
       flood: Math.min(t.vnis * floodSlots, 1 << 20),
       vteps: t.remoteVteps,
       fdb: t.fdb,
+      mac_limits: 1024 + t.vnis,
       mirror: 16384,
       mirror_ip: 16384,
       mirror_term: constants.MIRROR_SESSIONS_MAX,
       mirror_stats: constants.MIRROR_SESSIONS_MAX,
       counters: counterNames.length,
-      events: constants.EVENTS_RING_BYTES,
+      events: t.eventRing,
     },
   };
 }

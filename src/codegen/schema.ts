@@ -13,7 +13,8 @@ export interface FieldDecl {
   doc?: string;
 }
 
-export type MapKind = "hash" | "array" | "percpu_array" | "ringbuf";
+/** devmap_hash: ports an XDP program may redirect into (bpf_redirect_map), keyed by ifindex. */
+export type MapKind = "hash" | "array" | "percpu_array" | "ringbuf" | "devmap_hash";
 
 export interface StructDecl {
   /** C struct name without the "struct " prefix. */

@@ -28,6 +28,9 @@ export const constants = {
   // flood_value.kind
   FLOOD_LOCAL: 1,
   FLOOD_REMOTE: 2,
+  // mac_limit_key.kind
+  LIMIT_PORT: 1, // learned MACs on one access port
+  LIMIT_VNI: 2, // learned MACs in one VNI (local and, in flood-and-learn, remote)
   // mirror_key.dir / mirror_ip_key.dir
   MIRROR_SRC: 1, // frames from the monitored host (it is local here)
   MIRROR_DST: 2, // frames to the monitored host
@@ -45,7 +48,6 @@ export const constants = {
   // hard bounds
   FLOOD_SLOTS_MAX: 256,
   MIRROR_SESSIONS_MAX: 1024, // counter slots; HOST IDs are 16-bit but a switch watches far fewer hosts
-  EVENTS_RING_BYTES: 256 * 1024,
   // minimum interval between refreshes of an entry's timestamp / events for one MAC
   LEARN_REFRESH_NS: 1_000_000_000,
 } as const;
@@ -89,6 +91,11 @@ export const counterNames = [
   "drop_mirror_oversize",
   "drop_mirror_unknown_id",
   "drop_mirror_unknown_src",
+  "egress_via_tc", // XDP handed a frame to TC because XDP cannot transmit on its egress port (not in xdp_tx)
+  "drop_egress_mtu", // longer than the egress port's MTU allows (+ Ethernet header + 4 bytes of VLAN slack, as the kernel sends)
+  "drop_outer_dst_mac", // VXLAN for our VTEP whose outer destination MAC is not the uplink's (PACKET_OTHERHOST)
+  "drop_bad_outer_src", // VXLAN from 0.0.0.0, loopback, multicast/broadcast or our own address: never a VTEP
+  "drop_mac_limit", // a new source MAC beyond its port's or VNI's max_macs: not learned, frame dropped
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 
@@ -105,6 +112,8 @@ const mirrorValue = {
     { name: "server", type: "u32", doc: "identifies the server: one copy per frame per server" },
   ],
 } as const satisfies StructDecl;
+
+const portKey = { name: "port_key", fields: [{ name: "ifindex", type: "u32" }] } as const satisfies StructDecl;
 
 const fdbKey = {
   name: "fdb_key",
@@ -141,9 +150,8 @@ export const tables = {
       fields: [
         { name: "vtep_ip", type: "ipv4" },
         { name: "udp_port", type: "be16" },
-        { name: "_pad", type: { pad: 2 } },
+        { name: "uplink_mac", type: "mac", doc: "MAC of the fib_ifindex uplink, where most VXLAN arrives: its outer destination, compared without a ports lookup" },
         { name: "fib_ifindex", type: "u32", doc: "uplink whose routing view the outer next hop is looked up in" },
-        { name: "_pad2", type: { pad: 4 } },
         { name: "no_neigh_ns", type: "u64", doc: "data path: when the last no-neighbour event went out (rate limit)" },
       ],
     },
@@ -153,15 +161,25 @@ export const tables = {
     mapName: "vxg_ports",
     kind: "hash",
     doc: "Every port the switch owns, by ifindex",
-    key: { name: "port_key", fields: [{ name: "ifindex", type: "u32" }] },
+    key: portKey,
     value: {
       name: "port_value",
       fields: [
         { name: "role", type: "u8", doc: "PORT_ROLE_ACCESS | PORT_ROLE_UPLINK" },
-        { name: "_pad", type: { pad: 3 } },
+        { name: "_pad", type: { pad: 1 } },
+        { name: "mac", type: "mac", doc: "the port's own MAC: on an uplink, the outer destination VXLAN for us must carry" },
         { name: "vni", type: "u32", doc: "untagged frames belong to this VNI; 0 = drop untagged" },
       ],
     },
+  },
+  xdp_tx: {
+    name: "xdp_tx",
+    mapName: "vxg_xdp_tx",
+    kind: "devmap_hash",
+    doc: "Ports XDP can transmit on (bpf_redirect_map target); frames for any other port go through TC. Filled by the target from what it finds at attach time",
+    key: portKey,
+    // struct bpf_devmap_val without its optional program: the port itself
+    value: { name: "xdp_tx_value", fields: [{ name: "ifindex", type: "u32" }] },
   },
   vlans: {
     name: "vlans",
@@ -236,6 +254,27 @@ export const tables = {
     doc: "Forwarding database (vni, mac) -> local port or remote VTEP",
     key: fdbKey,
     value: fdbValue,
+  },
+  mac_limits: {
+    name: "mac_limits",
+    mapName: "vxg_mac_limits",
+    kind: "hash",
+    doc: "Learned-MAC limits per access port and per VNI: the data path counts up as it learns, the control plane recounts from the FDB",
+    key: {
+      name: "mac_limit_key",
+      fields: [
+        { name: "kind", type: "u8", doc: "LIMIT_PORT | LIMIT_VNI" },
+        { name: "_pad", type: { pad: 3 } },
+        { name: "id", type: "u32", doc: "ifindex or VNI" },
+      ],
+    },
+    value: {
+      name: "mac_limit_value",
+      fields: [
+        { name: "count", type: "u32", doc: "learned entries now (approximate between recounts)" },
+        { name: "max", type: "u32" },
+      ],
+    },
   },
   mirror: {
     name: "mirror",

@@ -42,7 +42,7 @@ export function reconcile(target: Target, want: DesiredState, opts: ReconcileOpt
   // globals: the data path owns no_neigh_ns, so compare the rest
   const g = target.table("globals");
   const gcur = g.get({ index: 0 });
-  if (!gcur || gcur.vtep_ip !== want.globals.vtep_ip || gcur.udp_port !== want.globals.udp_port || gcur.fib_ifindex !== want.globals.fib_ifindex) {
+  if (!gcur || !same({ ...want.globals, no_neigh_ns: 0n }, { ...gcur, no_neigh_ns: 0n })) {
     g.set({ index: 0 }, want.globals);
     r.written++;
   }

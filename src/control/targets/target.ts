@@ -17,6 +17,14 @@ export interface CounterValue {
   bytes: bigint;
 }
 
+/** How full a table is (metrics). */
+export interface TableOccupancy {
+  table: TableName;
+  maxEntries: number;
+  /** absent when the target cannot count without walking the table */
+  entries?: number;
+}
+
 export interface PortAttachment {
   name: string;
   ifindex: number;
@@ -36,8 +44,13 @@ export interface Target {
   /** A per-CPU table's entry summed over CPUs (undefined when absent). */
   perCpuSum<N extends TableName>(name: N, key: TableKey<N>): TableValue<N> | undefined;
   ports(): PortAttachment[];
+  /** Entries and capacity of each hash table, read without walking them. */
+  tableOccupancy?(): TableOccupancy[];
   /** Data-path events (learning, missing neighbours). */
   onEvent(cb: (e: DataPathEvent) => void): void;
+  /** After the first reconcile: put programs loaded by an upgrade on the ports
+   * (the old ones forward until then, on tables already filled for the new). */
+  activate(): void;
   /** Stop consuming events and drop our handles; forwarding continues on pinned state. */
   release(): void;
   /** Detach everything and remove every pin this switch owns. */

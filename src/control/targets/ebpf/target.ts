@@ -10,9 +10,10 @@ import { BpfLink, BpfMap, BpfObject, BpfProgram, RingBuffer, bpffsMounted } from
 import { counterNames, tables, type CounterName, type TableName } from "../../../codegen/tables.ts";
 import type { TableDecl } from "../../../codegen/schema.ts";
 import { eventCodec, tableCodec, type DataPathEvent, type TableKey, type TableValue } from "../../codec.ts";
-import type { CounterValue, PortAttachment, TableHandle, Target } from "../target.ts";
+import type { CounterValue, PortAttachment, TableHandle, TableOccupancy, Target } from "../target.ts";
+import { MapCounter } from "./map-count.ts";
 import type { Logger } from "../../log.ts";
-import { ifindexOf, listNetDevs } from "../../netdev.ts";
+import { ifindexOf, listNetDevs, xdpTxCheck, type XdpTxCheck } from "../../netdev.ts";
 
 export const BPFFS_ROOT = "/sys/fs/bpf/vxgate";
 export const RUN_ROOT = "/run/vxgate";
@@ -89,9 +90,13 @@ export class EbpfTarget implements Target {
   private readonly handles = new Map<string, TableHandle<TableName>>();
   private ring?: RingBuffer;
   private attached: PortAttachment[] = [];
+  /** an upgrade whose programs are loaded but not yet on the ports */
+  private pendingSwap?: PinnedState;
   adopted = false;
 
-  private constructor(private readonly opts: EbpfTargetOptions) {}
+  private eventCallback?: (e: DataPathEvent) => void;
+
+  private constructor(private opts: EbpfTargetOptions) {}
 
   get pinDir(): string {
     return join(this.opts.bpffsRoot ?? BPFFS_ROOT, this.opts.switchName);
@@ -146,7 +151,56 @@ export class EbpfTarget implements Target {
         throw e;
       }
     }
-    this.writeState();
+    this.refreshXdpTx();
+    // until activate() the ports run the old programs: a control plane that
+    // dies before then must upgrade again, not adopt
+    this.writeState(this.pendingSwap?.hash);
+  }
+
+  /** Fill vxg_xdp_tx with the ports XDP can transmit on (see bpf/egress.h): the
+   * data path sends frames for every other port through TC. Checked whenever
+   * the switch boots (fresh, upgrade or adopt: a port's peer may have changed
+   * meanwhile), not while it runs. When no port runs XDP natively every
+   * redirect takes the skb path, which any port takes. */
+  private refreshXdpTx(): void {
+    const native = this.attached.some((p) => p.fastPath === "xdp native");
+    const devs = listNetDevs();
+    const tx = this.table("xdp_tx");
+    const ok = new Set<number>();
+    for (const p of this.attached) {
+      let c: XdpTxCheck;
+      if (!native) c = { ok: true };
+      else if (p.fastPath !== "xdp native") c = { ok: false, reason: "its driver has no native XDP (attached in generic mode), so no XDP transmit either" };
+      else {
+        try {
+          c = xdpTxCheck(p.name);
+        } catch (e) {
+          c = { ok: false, reason: `cannot check its veth peer: ${(e as Error).message}` };
+        }
+      }
+      if (c.ok) {
+        ok.add(p.ifindex);
+        // an entry rewritten is a new one to the kernel: leave a live one alone
+        if (tx.get({ ifindex: p.ifindex })?.ifindex !== p.ifindex) tx.set({ ifindex: p.ifindex }, { ifindex: p.ifindex });
+      } else {
+        this.opts.log.warn("XDP cannot transmit on this port: frames for it go through TC (slower, but they arrive)", {
+          port: p.name,
+          peer: c.peer,
+          netns: c.netns,
+          reason: c.reason,
+          fix: c.fix,
+        });
+      }
+      const mtu = devs.get(p.name)?.mtu;
+      if (c.peerMtu !== undefined && mtu !== undefined && c.peerMtu < mtu)
+        this.opts.log.warn("the port's veth peer has a smaller MTU: frames between the two MTUs are dropped by the kernel after they were counted forwarded", {
+          port: p.name,
+          mtu,
+          peer: c.peer,
+          peerMtu: c.peerMtu,
+        });
+    }
+    for (const [k] of tx.entries()) if (!ok.has(k.ifindex)) tx.delete(k);
   }
 
   /** A different program (config or code change) over a running switch: keep every
@@ -160,6 +214,9 @@ export class EbpfTarget implements Target {
       for (const t of Object.values(tables) as TableDecl[]) {
         const pin = this.mapPin(t.mapName);
         if (!existsSync(pin) || state.layouts?.[t.mapName] !== want[t.mapName]) continue;
+        // the kernel adds BPF_F_RDONLY_PROG to a devmap's flags, so libbpf never
+        // takes a pinned one as compatible: it is rebuilt (refreshXdpTx fills it)
+        if (t.kind.startsWith("devmap")) continue;
         const old = BpfMap.openPinned(pin);
         const nm = obj.map(t.mapName);
         const same = old.type === nm.type && old.keySize === nm.keySize && old.valueSize === nm.valueSize && old.maxEntries === nm.maxEntries;
@@ -178,21 +235,69 @@ export class EbpfTarget implements Target {
         obj.map(t.mapName).pin(this.mapPin(t.mapName));
       }
       this.pinPrograms(obj);
-      const wanted = new Set(this.opts.ports.map((p) => p.name));
-      for (const p of state.ports) this.detachPort(p.name);
-      this.attached = [];
-      for (const p of this.opts.ports) this.attachPort(p, (name) => obj.program(name));
-      this.opts.log.info("fast path upgraded in place", {
+      this.opts.log.info("fast path upgrade loaded: the new programs go live after the first reconcile", {
         old: state.hash,
         new: this.opts.hash,
         mapsKept: kept.length,
         mapsNew: Object.keys(tables).length - kept.length,
-        portsRemoved: state.ports.filter((p) => !wanted.has(p.name)).map((p) => p.name),
       });
     } finally {
       obj.close();
     }
     this.openPinnedMaps();
+    // the old programs keep forwarding until activate(): the new ones must not
+    // run on maps the control plane has not filled yet
+    this.attached = state.ports;
+    this.pendingSwap = state;
+  }
+
+  /** After an upgrade, once the tables are reconciled: every port that stays
+   * gets the new programs by an atomic link update (no moment without a
+   * program, no frame lost), new ports are attached, removed ones detached. */
+  activate(): void {
+    const state = this.pendingSwap;
+    if (!state) return;
+    this.pendingSwap = undefined;
+    const program = (name: string) => BpfProgram.openPinned(this.progPin(name));
+    const wanted = new Map(this.opts.ports.map((p) => [p.name, p]));
+    const swapped: string[] = [];
+    for (const old of state.ports) {
+      const w = wanted.get(old.name);
+      if (w && w.role === old.role && this.swapPort(old, program)) swapped.push(old.name);
+      else this.detachPort(old.name);
+    }
+    this.attached = state.ports.filter((p) => swapped.includes(p.name));
+    for (const p of this.opts.ports) if (!swapped.includes(p.name)) this.attachPort(p, program);
+    this.refreshXdpTx();
+    this.writeState();
+    this.opts.log.info("fast path upgraded in place", {
+      hash: this.opts.hash,
+      portsSwapped: swapped.length,
+      portsAttached: this.opts.ports.length - swapped.length,
+      portsRemoved: state.ports.filter((p) => !wanted.has(p.name)).map((p) => p.name),
+    });
+  }
+
+  /** Both of a port's links move to the new programs; false when a link cannot (then the port is re-attached). */
+  private swapPort(p: PortAttachment, program: (name: string) => BpfProgram): boolean {
+    const progs = PROGRAMS[p.role];
+    try {
+      for (const [kind, name] of [["xdp", progs.xdp], ["tc", progs.tc]] as const) {
+        const l = BpfLink.openPinned(this.linkPin(kind, p.name));
+        const prog = program(name);
+        try {
+          if (l.info().ifindex !== p.ifindex) return false;
+          l.update(prog);
+        } finally {
+          prog.close();
+          l.close();
+        }
+      }
+      return true;
+    } catch (e) {
+      this.opts.log.warn("atomic program swap failed: re-attaching the port", { port: p.name, error: (e as Error).message });
+      return false;
+    }
   }
 
   private readState(): PinnedState | undefined {
@@ -203,9 +308,9 @@ export class EbpfTarget implements Target {
     }
   }
 
-  private writeState(): void {
+  private writeState(hash: string = this.opts.hash): void {
     mkdirSync(join(this.opts.runRoot ?? RUN_ROOT, this.opts.switchName), { recursive: true });
-    const s: PinnedState = { hash: this.opts.hash, objectPath: this.opts.objectPath, ports: this.attached, layouts: currentLayouts(), netns: currentNetns() };
+    const s: PinnedState = { hash, objectPath: this.opts.objectPath, ports: this.attached, layouts: currentLayouts(), netns: currentNetns() };
     writeFileSync(this.stateFile, JSON.stringify(s, null, 2));
   }
 
@@ -399,9 +504,53 @@ export class EbpfTarget implements Target {
     return [...this.attached];
   }
 
+  private mapCounter?: MapCounter;
+
+  /** Entries per hash table from the kernel's own count (map-count.ts; pinned
+   * beside the maps, so `stop` removes it with them), never by walking a map. */
+  tableOccupancy(): TableOccupancy[] {
+    this.mapCounter ??= new MapCounter(join(this.pinDir, "map_counts"), this.opts.log);
+    const counts = this.mapCounter.read();
+    return (Object.values(tables) as TableDecl[])
+      .filter((t) => t.kind === "hash" && this.maps.has(t.mapName))
+      .map((t) => {
+        const m = this.maps.get(t.mapName)!;
+        const entries = counts?.get(m.id);
+        return { table: t.name as TableName, maxEntries: m.maxEntries, ...(entries !== undefined ? { entries } : {}) };
+      });
+  }
+
   onEvent(cb: (e: DataPathEvent) => void): void {
     this.ring?.close();
+    this.eventCallback = cb;
     this.ring = new RingBuffer(this.maps.get(tables.events.mapName)!, (data) => cb(eventCodec.decode(data)));
+  }
+
+  /** A running switch takes a changed config (`vxgate reload`): another
+   * program (when the pipeline changed) and/or other ports. Like a restart
+   * that upgrades: maps whose layout is unchanged are kept, the new maps are
+   * filled by the caller's reconcile, and activate() then swaps the programs
+   * atomically, attaches new ports and detaches removed ones. */
+  reconfigure(next: { objectPath: string; hash: string; ports: PortSpec[] }): void {
+    const cur = this.readState();
+    if (!cur) throw new Error("no pinned state to reconfigure");
+    const newProgram = next.hash !== cur.hash;
+    this.opts = { ...this.opts, ...next };
+    if (newProgram) {
+      // our handles point at maps an upgrade may replace
+      this.ring?.close();
+      this.ring = undefined;
+      for (const m of this.maps.values()) m.close();
+      this.maps.clear();
+      this.handles.clear();
+      this.upgrade(cur);
+      if (this.eventCallback) this.onEvent(this.eventCallback);
+    } else {
+      this.attached = cur.ports;
+      this.pendingSwap = cur;
+    }
+    this.refreshXdpTx();
+    this.writeState(cur.hash);
   }
 
   release(): void {
