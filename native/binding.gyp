@@ -10,7 +10,8 @@
         "src/program.cc",
         "src/link.cc",
         "src/map.cc",
-        "src/ringbuf.cc"
+        "src/ringbuf.cc",
+        "src/socket.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -13,6 +13,20 @@ export {
 export { BpfLink, type LinkKind, type XdpMode } from "./link.ts";
 export { BpfMap, type UpdateFlag } from "./map.ts";
 export { RingBuffer, type RingBufferOptions } from "./ringbuf.ts";
+export {
+  closeFd,
+  type Md5Key,
+  savedSynTtl,
+  setIpMinTtl,
+  setIpTtl,
+  setTcpMd5Key,
+  socketFd,
+  tcpListenerFd,
+  tcpSocket,
+  tcpSocketFd,
+  type TcpListenerOptions,
+  type TcpSecurityOptions,
+} from "./socket.ts";
 
 /** Number of possible CPUs (the per-CPU map value count). */
 export function numPossibleCpus(): number {

@@ -81,6 +81,7 @@ export interface NativeLink {
   pin(path: string): void;
   unpin(): void;
   detach(): void;
+  update(programFd: number): void;
   close(): void;
 }
 
@@ -109,6 +110,14 @@ export interface NativeAddon {
     map: NativeMap,
     onBatch: (records: Buffer[], err: Error | undefined) => void,
   ) => NativeRingBuffer;
+  // socket.cc (wrapped by socket.ts)
+  tcpSocket(family: 4 | 6, opts: object): number;
+  tcpListen(host: string, port: number, opts: object): number;
+  tcpSetMd5(fd: number, address: string, key: Uint8Array | null): void;
+  ipSetTtl(fd: number, ttl: number): void;
+  ipSetMinTtl(fd: number, minTtl: number): void;
+  tcpSavedSynTtl(fd: number): number;
+  closeFd(fd: number): void;
 }
 
 function loadAddon(): NativeAddon {

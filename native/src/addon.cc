@@ -13,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMap(env, exports, data);
   InitLink(env, exports, data);
   InitRingBuffer(env, exports, data);
+  InitSocket(env, exports, data);
   return exports;
 }
 

@@ -125,6 +125,7 @@ void InitMap(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitLink(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitRingBuffer(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitUtil(Napi::Env env, Napi::Object exports, AddonData* data);
+void InitSocket(Napi::Env env, Napi::Object exports, AddonData* data);
 
 // Construction of wrappers from C++ (JS cannot call these constructors
 // directly: the first argument must be an External carrying one of these).

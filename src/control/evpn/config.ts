@@ -16,8 +16,13 @@
 //         passive: false             # only accept, never connect
 //         port: 179                  # the peer's TCP port (default 179)
 //         aggregation: true          # per-peer override of evpn.aggregation.enabled
-//         md5_password: ...          # refused: TCP-MD5 needs TCP_MD5SIG (see below)
-//         ttl_security: 1            # refused: GTSM needs IP_TTL/IP_MINTTL (see below)
+//         md5_password: "s3cret"     # TCP-MD5 (RFC 2385): 1..80 printable ASCII characters, the peer's password
+//         ttl_security: 1            # GTSM (RFC 5082), FRR's `ttl-security hops N`: 1..254; send with TTL 255,
+//                                    #   accept only TTL >= 256 - N (1 = directly connected)
+//         max_prefixes: 10000        # more accepted EVPN routes than this: Cease / Maximum Number of
+//                                    #   Prefixes Reached (RFC 4486), its routes dropped, session Idle
+//         max_prefixes_restart: 300  # 0..86400 s before the session starts again (0, the default: it
+//                                    #   stays down until an operator resets it); FRR's `restart` is in minutes
 //     route_reflector:
 //       cluster_id: 10.0.0.1         # default router_id
 //     graceful_restart:              # RFC 4724 (+ RFC 8538 N bit) for L2VPN EVPN; absent = these defaults
@@ -40,10 +45,13 @@
 //         an auto-derived import RT also matches any AS with the same VNI
 //         ("*:<vni>"), so eBGP peers in other ASes import each other's routes.
 // TCP-MD5 (RFC 2385) and GTSM (RFC 5082) need setsockopt(TCP_MD5SIG /
-// IP_TTL / IP_MINTTL), which node:net does not expose; rather than silently
-// ignoring a security setting, the loader refuses them.
+// IP_TTL / IP_MINTTL), which node:net does not expose: the sessions create
+// those sockets through the native addon (session/tcp.ts). The listener
+// carries the key of every neighbor with a password; a password is never
+// echoed in an error message.
 
 import { isIPv4, isIPv6 } from "node:net";
+import { isScalar } from "yaml";
 import { type AdminAssigned, formatAdminValue, parseAdminValue } from "./bgp/rd.ts";
 import { tryParseIpv4 } from "../../config/net.ts";
 import { bool, int, list, obj, opt, req, section, str, type Path, type Pos, type Report, type V } from "../../config/schema.ts";
@@ -59,8 +67,14 @@ export interface BgpNeighborConfig {
   port: number;
   /** Per-peer override of evpn.aggregation.enabled; absent = the global setting. */
   aggregation?: boolean;
+  /** TCP-MD5 (RFC 2385) password: 1..80 printable ASCII characters. */
   md5Password?: string;
+  /** GTSM (RFC 5082) hops, 1..254: send with TTL 255, accept only TTL >= 256 - hops. */
   ttlSecurity?: number;
+  /** Most accepted EVPN routes from this peer; one more: Cease / Maximum Number of Prefixes Reached (RFC 4486). */
+  maxPrefixes?: number;
+  /** Seconds before a session ended by maxPrefixes starts again; absent or 0: only an operator's reset starts it. */
+  maxPrefixesRestart?: number;
 }
 
 export interface BgpVniOverride {
@@ -208,6 +222,34 @@ const holdTime: V<number> = (node, r, path, label, anchor) => {
   return v;
 };
 
+/** TCP_MD5SIG_MAXKEYLEN */
+export const MD5_PASSWORD_MAX = 80;
+
+/**
+ * A TCP-MD5 password: 1..80 printable ASCII characters (the key bytes must be
+ * the same on both routers whatever their config encoding). The value is never
+ * echoed in a message.
+ */
+const md5Password: V<string> = (node, r, path, label, anchor) => {
+  const n = r.resolve(node);
+  const pos = r.at(path) ?? anchor;
+  if (!isScalar(n) || typeof n.value !== "string") {
+    r.error(pos, `${label} must be a string (put the password in quotes)`);
+    return undefined;
+  }
+  const s = n.value;
+  if (s.length < 1 || s.length > MD5_PASSWORD_MAX) {
+    r.error(pos, `${label} must be 1..${MD5_PASSWORD_MAX} characters long, got ${s.length}`);
+    return undefined;
+  }
+  const bad = [...s].findIndex((c) => c < " " || c > "~");
+  if (bad >= 0) {
+    r.error(pos, `${label}: character ${bad + 1} is not printable ASCII (space to ~)`);
+    return undefined;
+  }
+  return s;
+};
+
 const role = str((s, label) =>
   s === "peer" || s === "rr-client" ? undefined : `${label} ${JSON.stringify(s)} must be peer or rr-client`,
 );
@@ -227,8 +269,10 @@ export const bgpSchema = obj({
         passive: opt(bool(), false),
         port: opt(int(1, 65535), 179),
         aggregation: opt(bool()),
-        md5_password: opt(str()),
+        md5_password: opt(md5Password),
         ttl_security: opt(int(1, 254)),
+        max_prefixes: opt(int(1, 4294967295)),
+        max_prefixes_restart: opt(int(0, 86400)),
       }),
     ),
     () => [],
@@ -302,17 +346,8 @@ export function checkBgpSemantics(bgp: RawBgp, r: Report, declaredVnis: Set<numb
         `neighbor ${who} is an rr-client but remote_asn ${n.remoteAsn} is not asn ${bgp.asn} (route reflection is iBGP only, RFC 4456)`,
       );
     }
-    if (r.has([...p, "md5_password"])) {
-      r.error(
-        keyAt([...p, "md5_password"]),
-        `neighbor ${who}: md5_password is not supported (TCP-MD5 needs setsockopt TCP_MD5SIG, which node:net cannot set)`,
-      );
-    }
-    if (r.has([...p, "ttl_security"])) {
-      r.error(
-        keyAt([...p, "ttl_security"]),
-        `neighbor ${who}: ttl_security is not supported (GTSM needs setsockopt IP_TTL/IP_MINTTL, which node:net cannot set)`,
-      );
+    if (r.has([...p, "max_prefixes_restart"]) && !r.has([...p, "max_prefixes"])) {
+      r.error(keyAt([...p, "max_prefixes_restart"]), `neighbor ${who}: max_prefixes_restart needs max_prefixes`);
     }
   });
 
@@ -368,6 +403,8 @@ export function buildBgp(raw: RawBgp): BgpConfig {
       if (n.aggregation !== undefined) nb.aggregation = n.aggregation;
       if (n.md5Password !== undefined) nb.md5Password = n.md5Password;
       if (n.ttlSecurity !== undefined) nb.ttlSecurity = n.ttlSecurity;
+      if (n.maxPrefixes !== undefined) nb.maxPrefixes = n.maxPrefixes;
+      if (n.maxPrefixesRestart !== undefined) nb.maxPrefixesRestart = n.maxPrefixesRestart;
       return nb;
     }),
     evpn: {

@@ -17,30 +17,36 @@ export interface EvpnFeatureHooks {
   vtepSeen(vtep: string): void;
   /** a route installed, replaced or removed an FDB entry */
   fdbChanged(vni: number, mac: string): void;
+  /** is (vni, mac) a static MAC added at run time (management API)? Routes never replace those either */
+  staticMac?(vni: number, mac: string): boolean;
 }
+
+const staticMacsOf = (cfg: SwitchConfig) => new Set(cfg.vnis.flatMap((v) => v.staticMacs.map((m) => `${v.vni}/${m.mac}`)));
 
 export class EvpnFeature {
   readonly speaker: EvpnSpeaker;
+  /** vni/mac of the config's static MACs, which routes never replace */
+  private staticMacs: Set<string>;
   readonly port: FastPathEvpnPort;
 
   /** The speaker and its port, before the first reconcile: what an earlier
    * control plane installed from routes is adopted (stale until confirmed), so
    * the reconcile keeps those flood lists and admissions and nothing stops. */
   constructor(
-    private readonly config: SwitchConfig,
+    private config: SwitchConfig,
     private readonly target: Target,
     private readonly log: Logger,
     hooks: EvpnFeatureHooks,
     extensions?: RouteExtensions,
   ) {
-    const staticMacs = new Set(config.vnis.flatMap((v) => v.staticMacs.map((m) => `${v.vni}/${m.mac}`)));
+    this.staticMacs = staticMacsOf(config);
     this.port = new FastPathEvpnPort(
       target,
       {
         vnisChanged: hooks.vnisChanged,
         vtepSeen: hooks.vtepSeen,
         fdbChanged: hooks.fdbChanged,
-        configStatic: (vni, mac) => staticMacs.has(`${vni}/${mac}`),
+        configStatic: (vni, mac) => this.staticMacs.has(`${vni}/${mac}`) || !!hooks.staticMac?.(vni, mac),
       },
       log,
     );
@@ -85,6 +91,37 @@ export class EvpnFeature {
 
   localGone(vni: number, mac: string): void {
     this.speaker.localMacGone(vni, mac);
+  }
+
+  /** An operator lifts a duplicate-detection freeze (`vxgate evpn
+   * clear-duplicate`): in the speaker's MAC table, and the FDB_FROZEN flag that
+   * stops the data path from moving the entry. False for each that was not frozen. */
+  clearDuplicate(vni: number, mac: string): { speaker: boolean; fdb: boolean } {
+    const speaker = this.speaker.clearDuplicate(vni, mac);
+    const fdb = this.target.table("fdb");
+    const e = fdb.get({ vni, mac });
+    const frozen = !!e && (e.flags & constants.FDB_FROZEN) !== 0;
+    if (frozen) fdb.set({ vni, mac }, { ...e, flags: e.flags & ~constants.FDB_FROZEN });
+    // the reports of it are answered
+    for (let i = this.port.duplicates.length - 1; i >= 0; i--) {
+      const d = this.port.duplicates[i]!;
+      if (d.vni === vni && d.mac === mac) this.port.duplicates.splice(i, 1);
+    }
+    return { speaker, fdb: frozen };
+  }
+
+  /** Static MACs may change on reload (the VNIs and the bgp section may not:
+   * the runtime refuses that reload). Local static MACs added are announced,
+   * removed ones withdrawn. */
+  setConfig(cfg: SwitchConfig): void {
+    const local = (c: SwitchConfig) =>
+      new Map(c.vnis.flatMap((v) => v.staticMacs.filter((m) => m.port !== undefined).map((m) => [`${v.vni}/${m.mac}`, { vni: v.vni, mac: m.mac }] as const)));
+    const before = local(this.config);
+    const after = local(cfg);
+    this.config = cfg;
+    this.staticMacs = staticMacsOf(cfg);
+    for (const [k, m] of after) if (!before.has(k)) this.speaker.localMacLearned(m.vni, m.mac, { sticky: true });
+    for (const [k, m] of before) if (!after.has(k)) this.speaker.localMacGone(m.vni, m.mac);
   }
 
   /** graceful: peers keep our routes while the control plane restarts */

@@ -24,6 +24,9 @@ export interface EvpnPortHooks {
   fdbChanged(vni: number, mac: string): void;
 }
 
+/** A route moved (vni, mac): from a local port (by ifindex) or a VTEP, to a VTEP. */
+export type RouteMoveListener = (vni: number, mac: string, from: { ifindex: number } | { vtep: string }, to: string) => void;
+
 export interface DuplicateReport {
   vni: number;
   mac: string;
@@ -44,12 +47,27 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   /** adopted from the fast path at boot and not yet confirmed by a route */
   private readonly staleFlood = new Set<string>(); // vni/vtep
   private readonly staleMacs = new Set<string>(); // vni/mac
+  /** vni/mac -> ifindex of a local entry deleted because a remote route won;
+   * the route's entry is installed right after (macs.ts), which makes the move */
+  private readonly leaving = new Map<string, number>();
+  private moveListener?: RouteMoveListener;
 
   constructor(
     private readonly target: Target,
     private readonly hooks: EvpnPortHooks,
     private readonly log: Logger,
   ) {}
+
+  /** Hear of every move a route makes. Set by the runtime once the features
+   * exist (the port is built before them; routes flow only after start). */
+  onMove(listener: RouteMoveListener): void {
+    this.moveListener = listener;
+  }
+
+  /** The VTEP of the remote entry a route installed for (vni, mac), if any. */
+  installedVtep(vni: number, mac: string): string | undefined {
+    return this.installed.get(`${vni}/${mac}`);
+  }
 
   installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }): void {
     const fdb = this.target.table("fdb");
@@ -61,6 +79,8 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
     }
     const id = `${vni}/${mac}`;
     const prev = this.installed.get(id);
+    const leftPort = this.leaving.get(id);
+    this.leaving.delete(id);
     fdb.set(key, {
       kind: constants.FDB_REMOTE,
       flags: constants.FDB_CONTROL | (info.sticky ? constants.FDB_STATIC : 0),
@@ -77,6 +97,9 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       this.ref(vni, vtep);
     }
     this.hooks.fdbChanged(vni, mac);
+    // a move: the host left a local port for another switch, or went from one VTEP to another
+    if (leftPort !== undefined) this.moveListener?.(vni, mac, { ifindex: leftPort }, vtep);
+    else if (prev !== undefined && prev !== vtep) this.moveListener?.(vni, mac, { vtep: prev }, vtep);
   }
 
   removeRemoteMac(vni: number, mac: string, vtep: string): void {
@@ -165,7 +188,12 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
     const e = fdb.get({ vni, mac });
     if (e && e.kind === constants.FDB_LOCAL && !(e.flags & constants.FDB_STATIC)) {
       fdb.delete({ vni, mac });
-      this.log.info("local MAC removed: the host moved to another switch", { vni, mac });
+      // per MAC: debug (the l2 activity summary counts the move at info level)
+      this.log.debug("local MAC removed: the host moved to another switch", { vni, mac });
+      const id = `${vni}/${mac}`;
+      this.leaving.set(id, e.ifindex);
+      // the winning route's entry follows in the same call (macs.ts); never let it linger
+      queueMicrotask(() => this.leaving.delete(id));
       this.hooks.fdbChanged(vni, mac);
     }
   }

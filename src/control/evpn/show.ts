@@ -23,7 +23,7 @@ export function renderBgpSummary(rows: SummaryRow[]): string {
       neighbor: r.neighbor,
       as: r.remoteAs,
       type: r.type + (r.role === "rr-client" ? " (rr-client)" : ""),
-      state: r.state,
+      state: r.idleReason ? `${r.state} (${r.idleReason}; ${r.restartInSeconds !== undefined ? `restart in ${r.restartInSeconds} s` : "until reset"})` : r.state,
       up: duration(r.upSeconds),
       pfxRcvd: r.pfxRcvd,
       pfxSent: r.pfxSent,

@@ -16,6 +16,13 @@
 //    pass routes between peers, RFC 4724 §4.1); `initialSync` resolves once
 //    every configured peer sent End-of-RIB (or after a bound), which is when
 //    the runtime purges adopted fast-path entries no route confirmed.
+//
+// max_prefixes (RFC 4486): an UPDATE that would take a peer's accepted EVPN
+// routes (its Adj-RIB-In) past the limit is not applied; the session ends
+// with Cease / Maximum Number of Prefixes Reached (data: AFI, SAFI, limit;
+// wrapped in Hard Reset where the N bit was negotiated, RFC 8538 §5), the
+// peer's routes are removed, and the session stays Idle (incoming connections
+// refused) for max_prefixes_restart seconds, or until resetNeighbor() when 0.
 
 import {
   resolveEvpnVnis,
@@ -91,6 +98,8 @@ export interface SpeakerOptions {
   forwardingPreserved?: boolean;
   /** Bound for `initialSync` (ms); default graceful_restart.restart_time. */
   initialSyncTimeoutMs?: number;
+  /** Outgoing connect timeout (ms), default 10000. */
+  connectTimeoutMs?: number;
 }
 
 /** How the first exchange with the peers after start() ended. */
@@ -124,6 +133,12 @@ export interface SummaryRow {
   gracefulRestart: string;
   description?: string;
   lastError?: string;
+  /** Why the session is held down (state Idle): e.g. its max_prefixes was exceeded. */
+  idleReason?: string;
+  /** Seconds until a held-down session starts again by itself (absent: only a reset starts it). */
+  restartInSeconds?: number;
+  /** The neighbor's max_prefixes (the limit on pfxAccepted). */
+  maxPrefixes?: number;
 }
 
 export interface RouteRow {
@@ -254,6 +269,9 @@ export class EvpnSpeaker {
           ...(specific ? { localAddress: cfg.listen.host } : {}),
           ...(opts.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
           ...(opts.retryMaxMs !== undefined ? { retryMaxMs: opts.retryMaxMs } : {}),
+          ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+          ...(n.md5Password !== undefined ? { md5Password: n.md5Password } : {}),
+          ...(n.ttlSecurity !== undefined ? { ttlSecurity: n.ttlSecurity } : {}),
           extraCapabilities: () => this.grCapabilities(n.address),
         },
         handler,
@@ -289,7 +307,7 @@ export class EvpnSpeaker {
     for (const r of this.resolved.values()) this.originateImet(r);
     this.listener = new BgpListener((remote) => this.peers.get(remote)?.session, this.log.child({ part: "listener" }));
     try {
-      this.boundPort = await this.listener.listen(this.cfg.listen.host, this.cfg.listen.port);
+      this.boundPort = await this.listener.listen(this.cfg.listen.host, this.cfg.listen.port, this.cfg.neighbors);
       this.log.info("BGP listening", { host: this.cfg.listen.host, port: this.boundPort });
     } catch (e) {
       this.log.error("BGP listener failed; only outgoing sessions will work", { error: (e as Error).message });
@@ -453,18 +471,59 @@ export class EvpnSpeaker {
     return this.macs.clearFrozen(vni, mac.toLowerCase());
   }
 
+  /**
+   * An operator resets one neighbor (`vxgate bgp reset`). Hard: the session
+   * ends with Cease / Administrative Reset (its routes go, as for any session
+   * ended by a NOTIFICATION) and starts again at once. Soft: our whole table
+   * goes out again, then End-of-RIB, as for a ROUTE-REFRESH from the peer; the
+   * session stays up. False for an unknown neighbor; soft throws when the
+   * session is not Established.
+   */
+  resetNeighbor(address: string, opts: { soft?: boolean } = {}): boolean {
+    const p = this.peers.get(address.toLowerCase());
+    if (!p) return false;
+    if (opts.soft) {
+      if (!p.session.established) throw new Error(`the session to ${p.cfg.address} is ${p.session.state}, not Established: nothing to re-send`);
+      this.onRouteRefresh(p.cfg.address);
+      return true;
+    }
+    if (!this.running) throw new Error("the BGP speaker is not running");
+    p.session.stop("reset by the operator", { reset: true });
+    p.session.start();
+    return true;
+  }
+
+  /**
+   * A MAC's local VNI set (or an entry in it) changed. A MAC we do not
+   * advertise yet goes out with the next batch (every change made in one turn
+   * of the event loop, so a burst of new hosts is a few UPDATEs packed with
+   * NLRIs, not one per MAC); so does an urgent change (a MAC taken over from
+   * another switch). Any other change to an advertised MAC is held for the
+   * aggregation window, so hosts that show up in several VNIs together update
+   * their one route once. (A new MAC that appears in a second VNI later
+   * updates the same route: it is keyed by its first VNI.)
+   */
   private localMacChanged(mac: string, urgent: boolean): void {
     if (!this.cfg.evpn.advertiseLocalMacs) return;
     const w = this.cfg.evpn.aggregation.enabled ? this.cfg.evpn.aggregation.windowSeconds : 0;
     const pending = this.macTimers.get(mac);
-    // Before start() (hosts already in the fast path at boot): no window, so
+    const fresh = !this.localKeysByMac.has(mac);
+    // Before start() (hosts already in the fast path at boot): at once, so
     // they are in the initial table that precedes our End-of-RIB.
-    if (urgent || w === 0 || !this.running) {
+    if (!this.running) {
       if (pending) {
         clearTimeout(pending);
         this.macTimers.delete(mac);
       }
       this.rebuildLocalMac(mac);
+      return;
+    }
+    if (urgent || fresh || w === 0) {
+      if (pending) {
+        clearTimeout(pending);
+        this.macTimers.delete(mac);
+      }
+      this.batchMac(mac);
       return;
     }
     if (pending) return; // merged into the open window
@@ -475,6 +534,20 @@ export class EvpnSpeaker {
         this.rebuildLocalMac(mac);
       }, w * 1000),
     );
+  }
+
+  private readonly macBatch = new Set<string>();
+
+  /** Rebuild `mac`'s routes with every other change of this turn of the event loop. */
+  private batchMac(mac: string): void {
+    if (this.macBatch.size === 0)
+      setImmediate(() => {
+        const macs = [...this.macBatch];
+        this.macBatch.clear();
+        if (!this.running) return;
+        for (const m of macs) this.rebuildLocalMac(m);
+      });
+    this.macBatch.add(mac);
   }
 
   private commonAttrs(ext: ExtCommunity[]): PathAttribute[] {
@@ -629,6 +702,7 @@ export class EvpnSpeaker {
     if (withdrawn.length) this.withdrawFrom(id, withdrawn);
     if (!announced.length) return;
     const attrs = u.attributes.filter((a) => a.type !== "mp-reach" && a.type !== "mp-unreach");
+    if (p.cfg.maxPrefixes !== undefined && this.exceedsMaxPrefixes(p, announced, nextHop!, attrs)) return;
     for (const route of announced) {
       const key = evpnRouteKey(route);
       if (route.type === "raw" && !isKnownEvpnRouteType(route.routeType)) {
@@ -651,6 +725,40 @@ export class EvpnSpeaker {
       p.gr?.stale.delete(key);
       this.apply(this.rib.upsert(path));
     }
+  }
+
+  /**
+   * Would these announcements take the peer past its max_prefixes? Then the
+   * session ends (nothing of this UPDATE is applied; onDown removes the rest)
+   * and stays down for max_prefixes_restart seconds (0: until a reset).
+   */
+  private exceedsMaxPrefixes(p: PeerState, announced: EvpnRoute[], nextHop: string, attrs: PathAttribute[]): boolean {
+    const limit = p.cfg.maxPrefixes!;
+    const fresh = new Set<string>();
+    for (const route of announced) {
+      if (route.type === "raw" && !isKnownEvpnRouteType(route.routeType)) continue;
+      const key = evpnRouteKey(route);
+      if (p.adjIn.has(key) || fresh.has(key)) continue;
+      if (rejectReason({ key, route, nextHop, attrs, from: p.ref, at: 0 }, this.me)) continue;
+      fresh.add(key);
+    }
+    const total = p.adjIn.size + fresh.size;
+    if (total <= limit) return false;
+    const restart = p.cfg.maxPrefixesRestart ?? 0;
+    const reason = `${total} EVPN routes from the peer, max_prefixes ${limit}`;
+    this.log.warn("neighbor exceeded max_prefixes: session ended, routes removed", {
+      peer: p.cfg.address,
+      routes: total,
+      maxPrefixes: limit,
+      restart: restart > 0 ? `in ${restart} s` : "only by a reset",
+    });
+    // RFC 4486 §4: AFI (2) + SAFI (1) + the upper bound (4)
+    const data = Buffer.alloc(7);
+    data.writeUInt16BE(Afi.L2VPN, 0);
+    data.writeUInt8(Safi.EVPN, 2);
+    data.writeUInt32BE(limit, 3);
+    p.session.cease(CeaseSubcode.MAXIMUM_NUMBER_OF_PREFIXES_REACHED, data, reason, { restartSeconds: restart, hardReset: true, idleReason: `max_prefixes ${limit} exceeded` });
+    return true;
   }
 
   private withdrawFrom(id: string, routes: EvpnRoute[]): void {
@@ -837,6 +945,11 @@ export class EvpnSpeaker {
       if (st.peerRouterId) row.peerRouterId = st.peerRouterId;
       if (p.cfg.description) row.description = p.cfg.description;
       if (st.lastError) row.lastError = st.lastError;
+      if (st.idleReason && st.state === "Idle") {
+        row.idleReason = st.idleReason;
+        if (st.restartAt !== undefined) row.restartInSeconds = Math.max(0, Math.ceil((st.restartAt - Date.now()) / 1000));
+      }
+      if (p.cfg.maxPrefixes !== undefined) row.maxPrefixes = p.cfg.maxPrefixes;
       return row;
     });
   }

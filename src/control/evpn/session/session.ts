@@ -30,6 +30,15 @@
 //   collision: 6/7 on the losing connection; stop(): 6/2 (RFC 9003 text),
 //     or 6/9 Hard Reset wrapping it when both sides advertised the Graceful
 //     Restart N bit (RFC 8538 §3.1: otherwise the peer would keep our routes)
+//   cease(): any Cease (the speaker's max_prefixes: 6/1 with AFI/SAFI and the
+//     limit, RFC 4486), then Idle until start() or the restart delay
+//
+// Collisions (RFC 4271 §6.8) are not errors: the losing connection, whether
+// we close it (6/7 sent) or the peer does (6/7 received), sets no lastError,
+// counts no flap and logs at info. When the peer resolves a collision against
+// a connection we already took to Established while the other one is still
+// opening (each side saw the race at a different moment), the session goes
+// on over the other connection without a flap.
 //
 // Graceful restart (RFC 4724 / RFC 8538) is the speaker's business; the
 // session only carries it: extra OPEN capabilities (SessionConfig.
@@ -39,12 +48,24 @@
 // the N bit was negotiated, then Cease / Administrative Shutdown (not Hard
 // Reset). An OPEN on a new connection from a peer whose Established session
 // negotiated graceful restart replaces that session (RFC 4724 §4.2: the peer
-// restarted and we did not notice yet) instead of losing the collision.
+// restarted and we did not notice yet) instead of losing the collision -- but
+// a peer that connected at the same moment as we did sends the same OPEN while
+// it is alive on the established connection. So the new connection waits
+// (restartProbeMs, 2 s) after a KEEPALIVE on the established one: anything
+// the peer sends there (a vxgate peer in the same position sends the same
+// probe) makes it a collision (6/7 on the new connection); the established
+// connection closing (a restarted host answers with a RST), or silence, makes
+// it a restart.
 //
-// TCP-MD5 and GTSM are not implemented: node:net offers no setsockopt for
-// TCP_MD5SIG / IP_TTL / IP_MINTTL (the config loader refuses both settings).
+// TCP-MD5 (RFC 2385) and GTSM (RFC 5082): SessionConfig.md5Password /
+// ttlSecurity. node:net cannot set TCP_MD5SIG / IP_TTL / IP_MINTTL, so the
+// outgoing socket comes from the native addon (tcp.ts) with the options set
+// before connect() (the listener's side: listener.ts). The kernel drops
+// unsigned, wrongly signed or low-TTL segments silently; a connect timeout's
+// lastError quotes the namespace's TcpExt drop counters (tcp.ts dropHint).
 
-import { connect, type Socket } from "node:net";
+import { connect, isIPv6, type Socket } from "node:net";
+import { type DropCounters, dropHint, GTSM_TTL, gtsmMinTtl, loadNativeSockets, nativeSockets, needsNativeSocket, tcpDropCounters } from "./tcp.ts";
 import {
   AS_TRANS,
   Afi,
@@ -92,6 +113,12 @@ export interface SessionConfig {
   connectTimeoutMs?: number;
   /** Capabilities appended to each OPEN (asked again for every OPEN, e.g. Graceful Restart). */
   extraCapabilities?: () => Capability[];
+  /** TCP-MD5 (RFC 2385) password shared with the peer. */
+  md5Password?: string;
+  /** GTSM (RFC 5082): the peer is at most this many hops away (send TTL 255, accept >= 256 - hops). */
+  ttlSecurity?: number;
+  /** How long an OPEN on a new connection waits for a sign of life on the established one (ms), default 2000. */
+  restartProbeMs?: number;
 }
 
 /** What ended an Established session. */
@@ -127,6 +154,8 @@ export function grNegotiated(local: OpenMessage, peer: OpenMessage): boolean {
 
 type ConnState = "Connect" | "OpenSent" | "OpenConfirm" | "Established";
 
+const COLLISION: NotificationData = { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION, data: Buffer.alloc(0) };
+
 const OPENSENT_HOLD_S = 240;
 const EMPTY = Buffer.alloc(0);
 
@@ -140,6 +169,15 @@ class Conn {
   holdTimer?: NodeJS.Timeout;
   kaTimer?: NodeJS.Timeout;
   closed = false;
+  /** The session's message count when this connection came / when it last received one. */
+  attachSeq = 0;
+  rxSeq = 0;
+  /** Its OPEN waits for the restart-or-collision probe of the established connection. */
+  held?: { timer: NodeJS.Timeout; keepalive: boolean };
+  /** TcpExt drop counters when the connect started (for the lastError of a timeout). */
+  drops?: DropCounters;
+  /** GTSM: notes why the peer's OPEN does not come (its segments below the minimum TTL). */
+  openWatch?: NodeJS.Timeout;
   constructor(
     readonly socket: Socket,
     readonly dir: "out" | "in",
@@ -159,6 +197,10 @@ export interface SessionStats {
   lastError?: string;
   peerRouterId?: string;
   negotiatedHold?: number;
+  /** Why the session is held down by cease() (until start(), or restartAt). */
+  idleReason?: string;
+  /** When a held-down session starts again by itself (ms since the epoch). */
+  restartAt?: number;
 }
 
 function idNum(ip: string): number {
@@ -171,6 +213,10 @@ export class BgpSession {
   private failures = 0;
   private retryTimer?: NodeJS.Timeout;
   private connectTimer?: NodeJS.Timeout;
+  private restartTimer?: NodeJS.Timeout;
+  private loadingSockets = false;
+  /** Messages received on any connection (orders events across connections). */
+  private rxCount = 0;
   private est?: Conn;
   readonly stats: SessionStats = { state: "Idle", flaps: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0 };
   readonly ibgp: boolean;
@@ -202,6 +248,10 @@ export class BgpSession {
     if (this.running) return;
     this.running = true;
     this.failures = 0;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.stats.idleReason = undefined;
+    this.stats.restartAt = undefined;
     if (this.cfg.passive) this.setState("Active");
     else this.connectOut();
   }
@@ -212,9 +262,13 @@ export class BgpSession {
    * wrapped in Cease / Hard Reset (RFC 8538 §3.1) so the peer drops our
    * routes, unless `graceful`: then the peer is meant to keep them (we come
    * back): Administrative Shutdown with the N bit, a plain TCP close without it
-   * (RFC 4724 §4: any NOTIFICATION would end graceful restart).
+   * (RFC 4724 §4: any NOTIFICATION would end graceful restart). `reset`: an
+   * operator's reset (start() follows): Administrative Reset (RFC 4486) instead.
    */
-  stop(text = "vxgate shutting down", opts: { graceful?: boolean } = {}): void {
+  stop(text = "vxgate shutting down", opts: { graceful?: boolean; reset?: boolean } = {}): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.stats.restartAt = undefined;
     if (!this.running) return;
     this.running = false;
     this.clearRetry();
@@ -224,7 +278,8 @@ export class BgpSession {
     } catch {
       /* too long: no text */
     }
-    const shutdown = { code: ErrorCode.CEASE, subcode: CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, data: comm };
+    const what = opts.reset ? "administrative reset" : "administrative shutdown";
+    const shutdown = { code: ErrorCode.CEASE, subcode: opts.reset ? CeaseSubcode.ADMINISTRATIVE_RESET : CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, data: comm };
     for (const c of [...this.conns]) {
       if (c.state === "Connect") {
         this.closeConn(c, "stopped");
@@ -240,24 +295,69 @@ export class BgpSession {
         this.closeConn(c, "stopped for a graceful restart", false);
       } else if (nBit && !opts.graceful) {
         const data = Buffer.concat([Buffer.from([shutdown.code, shutdown.subcode]), comm]);
-        this.fail(c, { code: ErrorCode.CEASE, subcode: CeaseSubcode.HARD_RESET, data }, "administrative shutdown (hard reset)");
+        this.fail(c, { code: ErrorCode.CEASE, subcode: CeaseSubcode.HARD_RESET, data }, `${what} (hard reset)`);
       } else {
-        this.fail(c, shutdown, opts.graceful ? "administrative shutdown (graceful restart)" : "administrative shutdown");
+        this.fail(c, shutdown, opts.graceful ? "administrative shutdown (graceful restart)" : what);
       }
     }
     this.setState("Idle");
   }
 
+  /**
+   * Ends the session with a Cease NOTIFICATION (subcode, data) and holds it
+   * down: Idle with `stats.idleReason`, no reconnect, incoming connections
+   * closed, until start() (an operator's reset) or, with `restartSeconds`,
+   * until that delay has passed. `hardReset`: where both sides sent the
+   * Graceful Restart N bit it goes out wrapped in Cease / Hard Reset (RFC
+   * 8538 §5 suggests it for Maximum Number of Prefixes Reached), so the peer
+   * does not keep our routes either.
+   */
+  cease(subcode: number, data: Buffer, reason: string, opts: { restartSeconds?: number; hardReset?: boolean; idleReason?: string } = {}): void {
+    if (!this.running) return;
+    this.running = false;
+    this.clearRetry();
+    for (const c of [...this.conns]) {
+      if (c.state === "Connect") {
+        this.closeConn(c, reason);
+        continue;
+      }
+      const nBit = !!opts.hardReset && c.state === "Established" && !!c.localOpen && !!c.peerOpen && notificationGrNegotiated(c.localOpen, c.peerOpen);
+      if (nBit) {
+        const wrapped = Buffer.concat([Buffer.from([ErrorCode.CEASE, subcode]), data]);
+        this.fail(c, { code: ErrorCode.CEASE, subcode: CeaseSubcode.HARD_RESET, data: wrapped }, `${reason} (hard reset)`);
+      } else this.fail(c, { code: ErrorCode.CEASE, subcode, data }, reason);
+    }
+    this.stats.idleReason = opts.idleReason ?? reason;
+    const secs = opts.restartSeconds ?? 0;
+    if (secs > 0) {
+      this.stats.restartAt = Date.now() + secs * 1000;
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        this.log.info("held-down session starts again", { after: `${secs} s`, reason });
+        this.start();
+      }, secs * 1000);
+    }
+    this.setState("Idle");
+  }
+
+  /** The listener refused a connection from this peer (GTSM, TCP-MD5): why, for lastError. */
+  refusedIncoming(reason: string): void {
+    // a peer retrying every second: warn when the reason is new
+    this.log[this.stats.lastError === reason ? "debug" : "warn"]("incoming connection refused", { reason });
+    this.stats.lastError = reason;
+  }
+
   /** A connection the listener accepted from this peer's address. */
   acceptIncoming(sock: Socket): void {
     if (!this.running) {
+      this.log.debug("incoming connection closed: the session is down", { ...(this.stats.idleReason ? { reason: this.stats.idleReason } : {}) });
       sock.destroy();
       return;
     }
     if (this.est && !this.estRestartable()) {
       // RFC 4271 §6.8: a collision with an Established connection closes the new one.
       const c = this.attach(sock, "in");
-      this.fail(c, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION, data: EMPTY }, "collision with the established connection");
+      this.fail(c, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION, data: EMPTY }, "collision with the established connection", false);
       return;
     }
     // (With graceful restart negotiated the new connection goes on to OpenSent:
@@ -316,15 +416,50 @@ export class BgpSession {
   private connectOut(): void {
     if (!this.running || this.cfg.passive) return;
     if (this.est || this.conns.some((c) => c.dir === "out")) return;
-    const sock = connect({
+    const target = {
       host: this.cfg.peerAddress,
       port: this.cfg.peerPort,
       ...(this.cfg.localAddress ? { localAddress: this.cfg.localAddress } : {}),
-    });
+    };
+    const drops = tcpDropCounters();
+    let sock: Socket;
+    if (needsNativeSocket(this.cfg)) {
+      const sockets = nativeSockets();
+      if (!sockets) {
+        // first use: load the addon, then connect
+        if (this.loadingSockets) return;
+        this.loadingSockets = true;
+        loadNativeSockets().then(
+          () => {
+            this.loadingSockets = false;
+            this.connectOut();
+          },
+          (e: Error) => {
+            this.loadingSockets = false;
+            this.connectFailed(`connect: ${e.message}`);
+          },
+        );
+        return;
+      }
+      try {
+        sock = sockets.tcpSocket(isIPv6(this.cfg.peerAddress) ? 6 : 4, {
+          ...(this.cfg.md5Password !== undefined ? { md5: [{ address: this.cfg.peerAddress, password: this.cfg.md5Password }] } : {}),
+          ...(this.cfg.ttlSecurity !== undefined ? { ttl: GTSM_TTL, minTtl: gtsmMinTtl(this.cfg.ttlSecurity) } : {}),
+        });
+      } catch (e) {
+        this.connectFailed(`connect: cannot set up the socket: ${(e as Error).message}`);
+        return;
+      }
+    } else sock = connect(target);
     const c = this.attach(sock, "out");
+    if (drops) c.drops = drops;
+    if (needsNativeSocket(this.cfg)) sock.connect(target);
+    const timeoutMs = this.cfg.connectTimeoutMs ?? 10_000;
     this.connectTimer = setTimeout(() => {
-      if (c.state === "Connect") this.closeConn(c, "connect timeout");
-    }, this.cfg.connectTimeoutMs ?? 10_000);
+      if (c.state !== "Connect" || c.closed) return;
+      this.stats.lastError = `connect: no answer from ${this.cfg.peerAddress}:${this.cfg.peerPort} in ${timeoutMs / 1000} s${dropHint(c.drops, tcpDropCounters(), this.cfg)}`;
+      this.closeConn(c, "connect timeout");
+    }, timeoutMs);
     sock.once("connect", () => {
       clearTimeout(this.connectTimer);
       if (c.closed) return;
@@ -336,8 +471,19 @@ export class BgpSession {
     this.refreshState();
   }
 
+  /** An outgoing connection could not even start: lastError, then the retry backoff. */
+  private connectFailed(why: string): void {
+    this.stats.lastError = why;
+    this.log.error("cannot connect", { reason: why });
+    if (!this.running || this.conns.length > 0) return;
+    this.failures++;
+    this.scheduleRetry();
+    this.refreshState();
+  }
+
   private attach(sock: Socket, dir: "out" | "in"): Conn {
     const c = new Conn(sock, dir);
+    c.attachSeq = this.rxCount;
     this.conns.push(c);
     sock.setNoDelay(true);
     sock.on("data", (d: Buffer) => this.onData(c, d));
@@ -361,6 +507,21 @@ export class BgpSession {
     c.localOpen = open;
     this.send(c, encodeMessage(open));
     this.armHold(c, OPENSENT_HOLD_S);
+    const hops = this.cfg.ttlSecurity;
+    if (hops !== undefined) {
+      // The handshake can pass GTSM while the peer's later segments do not
+      // (GoBGP answers from a listener with TTL 255, then sends with 1): the
+      // session would sit in OpenSent for its hold time without a word.
+      const since = c.drops ?? tcpDropCounters();
+      const ms = this.cfg.connectTimeoutMs ?? 10_000;
+      c.openWatch = setTimeout(() => {
+        if (c.closed || c.peerOpen) return;
+        const now = tcpDropCounters();
+        if (!since || !now || now.TCPMinTTLDrop <= since.TCPMinTTLDrop) return;
+        this.stats.lastError = `connected, but no OPEN from the peer in ${ms / 1000} s${dropHint(since, now, { ttlSecurity: hops })}`;
+        this.log.warn("no OPEN from the peer: its segments fail GTSM", { lastError: this.stats.lastError });
+      }, ms);
+    }
   }
 
   private send(c: Conn, b: Buffer): boolean {
@@ -413,6 +574,7 @@ export class BgpSession {
 
   private onMessage(c: Conn, msg: Buffer): void {
     const type = msg[18];
+    c.rxSeq = ++this.rxCount;
     // Any message resets the hold timer (RFC 4271 §8.2.2 KEEPALIVE/UPDATE; harmless for the others).
     if (c.state !== "OpenSent") this.armHold(c, c.hold);
     if (type === 3) {
@@ -421,13 +583,33 @@ export class BgpSession {
       const text = n ? describeNotification(n.code, n.subcode) : "malformed NOTIFICATION";
       const comm = n && n.code === ErrorCode.CEASE && (n.subcode === 2 || n.subcode === 4) ? decodeShutdownCommunication(n.data) : undefined;
       c.notification = n ? { code: n.code, subcode: n.subcode, sent: false } : { code: 0, subcode: 0, sent: false };
+      if (n && n.code === ErrorCode.CEASE && n.subcode === CeaseSubcode.CONNECTION_COLLISION_RESOLUTION) {
+        // RFC 4271 §6.8: the peer resolved a collision against this connection.
+        // Not an error; not a flap either when the session goes on over the
+        // other connection (closeConn hands over).
+        const other = this.conns.some((o) => o !== c && !o.closed && o.state !== "Connect");
+        if (c !== this.est || other) {
+          this.log.info("connection closed by the peer's collision resolution", { dir: c.dir, state: c.state, ...(c === this.est ? { established: true } : {}) });
+          this.closeConn(c, "connection collision resolved by the peer", true, true);
+          return;
+        }
+      }
       this.stats.lastError = `received NOTIFICATION ${text}${comm ? `: "${comm}"` : ""}`;
       this.log.warn("NOTIFICATION received", { notification: text, ...(comm ? { communication: comm } : {}) });
       this.closeConn(c, this.stats.lastError);
       return;
     }
+    // The peer speaks on the established connection: it is alive there, so an
+    // OPEN waiting on a new connection is a collision, not a restart.
+    if (c === this.est) for (const h of [...this.conns]) if (h.held) this.fail(h, COLLISION, "collision with the established connection (the peer is alive on it)", false);
     switch (c.state) {
       case "OpenSent":
+        if (c.held) {
+          // the peer's OPEN is in; its KEEPALIVE (it is in OpenConfirm) waits with it
+          if (type === 4) c.held.keepalive = true;
+          else this.fail(c, { code: ErrorCode.FSM, subcode: FsmSubcode.UNEXPECTED_MESSAGE_IN_OPENSENT, data: EMPTY }, `message type ${type} in OpenSent`);
+          return;
+        }
         return this.inOpenSent(c, msg, type!);
       case "OpenConfirm":
         if (type === 4) return this.toEstablished(c);
@@ -459,16 +641,48 @@ export class BgpSession {
     });
     if (bad) return this.fail(c, bad.notification!, `OPEN refused: ${bad.reason}`);
     c.peerOpen = open;
-    if (this.est && this.est !== c) {
+    const est = this.est;
+    if (est && est !== c) {
       if (!this.estRestartable() || !gracefulRestartOf(open.capabilities)) {
-        return this.fail(c, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION, data: EMPTY }, "collision with the established connection");
+        return this.fail(c, COLLISION, "collision with the established connection", false);
       }
       // RFC 4724 §4.2: an OPEN on a new connection while the session is
-      // Established: the peer restarted before we noticed. The old session
-      // ends as if its TCP connection had failed (its routes become stale).
-      this.log.info("OPEN on a new connection from a graceful-restart peer: the established session is replaced");
-      this.closeConn(this.est, "peer restarted (OPEN on a new connection)");
+      // Established means the peer restarted before we noticed -- or that it
+      // connected at the same moment as we did and is alive on the established
+      // connection. Anything it sent there since this connection came decides
+      // for the latter; otherwise ask with a KEEPALIVE and hold this OPEN.
+      if (est.rxSeq > c.attachSeq) return this.fail(c, COLLISION, "collision with the established connection (the peer is alive on it)", false);
+      const ms = this.cfg.restartProbeMs ?? 2000;
+      this.log.debug("OPEN on a new connection while Established: probing the established one", { ms });
+      c.held = {
+        keepalive: false,
+        timer: setTimeout(() => {
+          if (c.closed || !c.held) return;
+          if (this.est) {
+            this.log.info("OPEN on a new connection from a graceful-restart peer, silent on the established one: the established session is replaced");
+            this.closeConn(this.est, "peer restarted (OPEN on a new connection)"); // releases c
+          } else this.release(c);
+        }, ms),
+      };
+      this.send(est, encodeMessage({ type: "keepalive" }));
+      return;
     }
+    this.openReceived(c, open);
+  }
+
+  /** A held OPEN goes on (the established connection is gone). */
+  private release(c: Conn): void {
+    if (!c.held) return;
+    clearTimeout(c.held.timer);
+    const keepalive = c.held.keepalive;
+    c.held = undefined;
+    if (c.closed) return;
+    this.openReceived(c, c.peerOpen!);
+    if (keepalive && c.state === "OpenConfirm" && !c.closed) this.toEstablished(c);
+  }
+
+  /** A valid OPEN on `c` with no established connection in the way: collision detection, then OpenConfirm. */
+  private openReceived(c: Conn, open: OpenMessage): void {
     // RFC 4271 §6.8 collision detection against the other connection.
     for (const o of this.conns) {
       if (o === c || o.closed || (o.state !== "OpenConfirm" && o.state !== "OpenSent")) continue;
@@ -478,7 +692,7 @@ export class BgpSession {
       // The higher BGP Identifier keeps the connection it initiated.
       const loser = localWins ? (c.dir === "in" ? c : o) : c.dir === "out" ? c : o;
       this.log.info("connection collision", { kept: loser === c ? o.dir : c.dir, localId: this.cfg.routerId, peerId: open.bgpId });
-      this.fail(loser, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION, data: EMPTY }, "connection collision resolution", false);
+      this.fail(loser, COLLISION, "connection collision resolution", false);
       if (loser === c) return;
     }
     c.hold = open.holdTime === 0 || this.cfg.holdTime === 0 ? 0 : Math.min(open.holdTime, this.cfg.holdTime);
@@ -492,7 +706,7 @@ export class BgpSession {
   private toEstablished(c: Conn): void {
     c.state = "Established";
     for (const o of [...this.conns]) {
-      if (o !== c) this.fail(o, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION, data: EMPTY }, "connection collision resolution", false);
+      if (o !== c) this.fail(o, COLLISION, "connection collision resolution", false);
     }
     this.est = c;
     this.failures = 0;
@@ -566,20 +780,34 @@ export class BgpSession {
     this.closeConn(c, reason, false);
   }
 
-  private closeConn(c: Conn, reason: string, destroy = true): void {
+  /**
+   * `collision`: the peer resolved a collision against this connection; if it
+   * was the established one, the session goes on over the other connection:
+   * no flap, no warning (the handler still hears `down`: what came over this
+   * connection goes, as for any end of a connection).
+   */
+  private closeConn(c: Conn, reason: string, destroy = true, collision = false): void {
     if (c.closed) return;
     c.closed = true;
     clearTimeout(c.holdTimer);
     clearInterval(c.kaTimer);
+    if (c.held) clearTimeout(c.held.timer);
+    c.held = undefined;
+    clearTimeout(c.openWatch);
     if (destroy) c.socket.destroy();
     this.conns = this.conns.filter((x) => x !== c);
     if (this.est === c) {
       this.est = undefined;
-      this.stats.flaps++;
       this.stats.establishedAt = undefined;
-      this.log.warn("session down", { reason });
+      if (collision) {
+        this.log.info("established connection lost the peer's collision resolution: the session goes on over the other connection");
+      } else {
+        this.stats.flaps++;
+        this.log.warn("session down", { reason });
+      }
       const info: DownInfo = { peerOpen: c.peerOpen!, localOpen: c.localOpen!, ...(c.notification ? { notification: c.notification } : {}) };
       this.handler.down(this, reason, info);
+      for (const h of [...this.conns]) if (h.held) this.release(h);
     } else if (c.dir === "out" && c.state === "Connect") {
       this.log.debug("connect failed", { reason: this.stats.lastError ?? reason });
     }
