@@ -5,11 +5,13 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { LineCounter, parseDocument, visit } from "yaml";
-import { checkSchema, Report, type RawConfig } from "./schema.ts";
+import { checkSchema, Report, type LinePositions, type RawConfig } from "./schema.ts";
+import { lineStarts, readPlainYaml } from "./plain-yaml.ts";
 import { checkSemantics } from "./semantic.ts";
+import { placeSyntaxErrors } from "./syntax.ts";
 import { buildBgp } from "../control/evpn/config.ts";
 import { buildMirror } from "../control/mirror/config.ts";
-import { ConfigError, type AccessPort, type StaticMac, type SwitchConfig, type VniConfig } from "./types.ts";
+import { ConfigError, type AccessPort, type SourceRef, type StaticMac, type SwitchConfig, type VniConfig } from "./types.ts";
 
 /** Read and load a config file. Messages name the file as `path` was given;
  *  `SwitchConfig.file` is its absolute path. */
@@ -30,22 +32,22 @@ export function parseConfig(text: string, fileName: string): SwitchConfig {
 }
 
 function parseWith(text: string, displayName: string, file: string): SwitchConfig {
+  // Most files are plain YAML that a fast reader turns into the same tree the
+  // `yaml` package would (plain-yaml.ts); the package parses everything else
+  // and explains syntax errors. Line numbers are counted only when a position
+  // is asked for (an error, or an interface name's place).
+  const plain = readPlainYaml(text);
+  if (plain) return check(new Report(displayName, plain, lazyLines(text)), file);
   const lc = new LineCounter();
   // Duplicate keys are reported by the schema walk (with both positions).
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
   const r = new Report(displayName, doc, lc);
 
-  // Syntax errors stop here: a half-parsed tree would only add noise. One
-  // error per position (the parser often reports follow-ons at the same spot).
-  const seen = new Set<number>();
-  for (const e of doc.errors) {
-    if (seen.has(e.pos[0])) continue;
-    seen.add(e.pos[0]);
-    const msg =
-      e.code === "MULTIPLE_DOCS"
-        ? "the file must hold a single YAML document"
-        : e.message.replace(/ at line \d+, column \d+[\s\S]*$/, "").split("\n")[0];
-    r.error(r.posAt(e.pos[0]), `YAML syntax error: ${msg}`);
+  // Syntax errors stop here: a half-parsed tree would only add noise. Each is
+  // placed where the mistake is (syntax.ts), not where the parser noticed it.
+  if (doc.errors.length > 0) {
+    for (const p of placeSyntaxErrors(text, doc.errors)) r.error(r.posAt(p.offset), `YAML syntax error: ${p.msg}`);
+    throw new ConfigError(r.problems());
   }
   visit(doc, {
     Alias(_k, a) {
@@ -53,11 +55,29 @@ function parseWith(text: string, displayName: string, file: string): SwitchConfi
     },
   });
   if (r.count > 0) throw new ConfigError(r.problems());
+  return check(r, file);
+}
 
+/** Schema and semantic checks over a parsed document, then the SwitchConfig. */
+function check(r: Report, file: string): SwitchConfig {
   const raw = checkSchema(r);
   if (raw) checkSemantics(raw, r);
   if (r.count > 0 || !raw) throw new ConfigError(r.problems());
-  return build(raw, file);
+  return build(raw, file, r);
+}
+
+/** `{line, col}` of an offset in text without CR, the line starts counted on first use. */
+function lazyLines(text: string): LinePositions {
+  let lc: LineCounter | undefined;
+  return {
+    linePos(offset) {
+      if (!lc) {
+        lc = new LineCounter();
+        for (const start of lineStarts(text)) lc.addNewLine(start);
+      }
+      return lc.linePos(offset);
+    },
+  };
 }
 
 function need<T>(v: T | undefined, what: string): T {
@@ -65,23 +85,31 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
-/** Raw (checked, error-free) -> SwitchConfig. */
-function build(raw: RawConfig, file: string): SwitchConfig {
+/** Raw (checked, error-free) -> SwitchConfig. `r` still knows where every key
+ *  sat: interface names keep theirs, so the runtime can point at a port the
+ *  kernel does not have. */
+function build(raw: RawConfig, file: string, r: Report): SwitchConfig {
+  const at = (path: (string | number)[]): SourceRef => {
+    const pos = need(r.keyAt(path), path.join("."));
+    return { file: r.file, line: pos.line, col: pos.col };
+  };
   const sw = need(raw.switch, "switch");
   const vtep = need(raw.vtep, "vtep");
   const tables = need(raw.tables, "tables");
   const mgmt = raw.management ?? {};
   const name = need(sw.name, "switch.name");
 
-  const ports: AccessPort[] = need(raw.ports, "ports").map((p) => {
+  const ports: AccessPort[] = need(raw.ports, "ports").map((p, i) => {
     const port = need(p, "port");
     return {
       name: need(port.name, "port.name"),
+      nameAt: at(["ports", i, "name"]),
       ...(port.vni !== undefined ? { vni: port.vni } : {}),
       vlans: need(port.vlans, "port.vlans").map((e) => ({
         vlan: need(e?.vlan, "vlan"),
         vni: need(e?.vni, "vlan vni"),
       })),
+      ...(port.maxMacs !== undefined ? { maxMacs: port.maxMacs } : {}),
     };
   });
 
@@ -91,6 +119,7 @@ function build(raw: RawConfig, file: string): SwitchConfig {
       vni: need(vc.vni, "vni"),
       learning: need(vc.learning, "learning"),
       ageingSeconds: need(vc.ageing, "ageing"),
+      ...(vc.maxMacs !== undefined ? { maxMacs: vc.maxMacs } : {}),
       flood: need(vc.flood, "flood").map((ip) => need(ip, "flood entry")),
       staticMacs: need(vc.staticMacs, "static_macs").map((s) => {
         const sm = need(s, "static mac");
@@ -106,7 +135,7 @@ function build(raw: RawConfig, file: string): SwitchConfig {
     file,
     switch: { name },
     vtep: { sourceIp: need(vtep.sourceIp, "source_ip"), udpPort: need(vtep.udpPort, "udp_port") },
-    uplinks: need(raw.uplinks, "uplinks").map((u) => ({ name: need(u?.name, "uplink name") })),
+    uplinks: need(raw.uplinks, "uplinks").map((u, i) => ({ name: need(u?.name, "uplink name"), nameAt: at(["uplinks", i, "name"]) })),
     ports,
     vnis,
     tables: {
@@ -114,11 +143,13 @@ function build(raw: RawConfig, file: string): SwitchConfig {
       vnis: need(tables.vnis, "tables.vnis"),
       floodPerVni: need(tables.floodPerVni, "tables.flood_per_vni"),
       remoteVteps: need(tables.remoteVteps, "tables.remote_vteps"),
+      eventRing: need(tables.eventRing, "tables.event_ring"),
     },
     management: { socket: mgmt.socket ?? `/run/vxgate/${name}.sock` },
     mirror: buildMirror(need(raw.mirror, "mirror")),
   };
   if (mgmt.http) config.management.http = mgmt.http;
+  if (mgmt.tokenFile) config.management.tokenFile = mgmt.tokenFile;
   if (raw.bgp !== undefined) config.bgp = buildBgp(raw.bgp);
   return config;
 }

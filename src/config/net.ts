@@ -32,7 +32,7 @@ export function formatIpv4(n: number): string {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
     throw new RangeError(`not a u32 IPv4 address: ${n}`);
   }
-  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join(".");
+  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
 }
 
 /** Why an IPv4 address (host order) is not usable as a unicast VTEP address,
@@ -74,9 +74,11 @@ export function tryParseMac(s: string): Buffer | undefined {
 }
 
 /** Lower-case colon form "aa:bb:cc:dd:ee:ff". */
+const HEX2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 export function formatMac(buf: Uint8Array): string {
   if (buf.length !== 6) throw new RangeError(`MAC must be 6 bytes, got ${buf.length}`);
-  return Array.from(buf, (b) => b.toString(16).padStart(2, "0")).join(":");
+  return `${HEX2[buf[0]!]}:${HEX2[buf[1]!]}:${HEX2[buf[2]!]}:${HEX2[buf[3]!]}:${HEX2[buf[4]!]}:${HEX2[buf[5]!]}`;
 }
 
 /** Why a MAC is not a usable unicast station address, or undefined when it is. */

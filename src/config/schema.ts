@@ -5,6 +5,7 @@
 // problem goes into the Report. Cross-field rules live in semantic.ts; turning
 // the checked raw tree into a SwitchConfig happens in load.ts.
 
+import { readFileSync, statSync } from "node:fs";
 import { BlockList, isIPv6 } from "node:net";
 import {
   Document,
@@ -17,6 +18,7 @@ import {
   type Node,
   type Scalar,
 } from "yaml";
+import { forEachItem } from "./plain-yaml.ts";
 import { formatIpv4, formatMac, ipv4UnicastProblem, macUnicastProblem, tryParseIpv4, tryParseMac } from "./net.ts";
 import { bgpSchema } from "../control/evpn/config.ts";
 import { mirrorSchema } from "../control/mirror/config.ts";
@@ -31,22 +33,61 @@ export interface Pos {
 
 export type Path = readonly (string | number)[];
 
+/** Offset -> 1-based line and column (the `yaml` package's LineCounter, or one counted on demand). */
+export interface LinePositions {
+  linePos(offset: number): { line: number; col: number };
+}
+
+/** A position kept as the offset it came from: line and column are worked
+ *  out the first time anyone reads them (most never are: they matter for an
+ *  error, and a 100k-line file has few of those). */
+class OffsetPos implements Pos {
+  private lc?: { line: number; col: number };
+  constructor(
+    readonly lines: LinePositions,
+    readonly offset: number,
+  ) {}
+  get line(): number {
+    return (this.lc ??= this.lines.linePos(this.offset)).line;
+  }
+  get col(): number {
+    return (this.lc ??= this.lines.linePos(this.offset)).col;
+  }
+  toJSON(): Pos {
+    return { line: this.line, col: this.col };
+  }
+}
+
 /** Collects problems and remembers where every key and value of the file sits,
  *  by path (YAML key names and list indexes), for the semantic checks. */
+type Kept = number | Pos;
+
+/** Where a key (k) and its value (v) sit, and what was recorded below them:
+ *  list entries in `a` by index, mapping keys in `s`, four slots per key
+ *  (name, key position, value position, the PosNode below it if any). A tree
+ *  walked by the path's elements: no lookup builds a string, and a leaf
+ *  (most keys) costs four array slots, not an object. */
+interface PosNode {
+  k?: Kept;
+  v?: Kept;
+  s?: (string | Kept | PosNode | undefined)[];
+  a?: (PosNode | undefined)[];
+}
+
 export class Report {
   private readonly list: { pos: Pos; msg: string }[] = [];
-  private readonly keyPos = new Map<string, Pos>();
-  private readonly valuePos = new Map<string, Pos>();
+  private readonly positions: PosNode = {};
+  /** Set while a validator walks a collection reached through an alias. */
+  private via: Pos | undefined;
 
   constructor(
     readonly file: string,
     readonly doc: Document.Parsed,
-    private readonly lc: LineCounter,
+    private readonly lc: LinePositions,
   ) {}
 
   posAt(offset: number): Pos {
-    const { line, col } = this.lc.linePos(offset);
-    return { line, col };
+    return new OffsetPos(this.lc, offset);
   }
 
   posOf(node: Node | null | undefined, fallback: Pos = { line: 1, col: 1 }): Pos {
@@ -70,26 +111,108 @@ export class Report {
     return [...new Set(sorted.map((p) => `${this.file}:${p.pos.line}:${p.pos.col}: ${p.msg}`))];
   }
 
+  /** The PosNode of `path` (created along the way when `create`). */
+  private posNode(path: Path, create: boolean): PosNode | undefined {
+    let n = this.positions;
+    for (const p of path) {
+      let next: PosNode | undefined;
+      if (typeof p === "number") {
+        next = n.a?.[p];
+        if (!next) {
+          if (!create) return undefined;
+          (n.a ??= [])[p] = next = {};
+        }
+      } else {
+        const i = this.keySlot(n, p, create);
+        if (i < 0) return undefined;
+        next = n.s![i + 3] as PosNode | undefined;
+        if (!next) {
+          if (!create) return undefined;
+          n.s![i + 3] = next = {};
+        }
+      }
+      n = next;
+    }
+    return n;
+  }
+
+  /** Where mapping key `name` starts in `n.s` (-1 when absent and not `create`d). */
+  private keySlot(n: PosNode, name: string, create: boolean): number {
+    const s = n.s;
+    if (s) for (let i = 0; i < s.length; i += 4) if (s[i] === name) return i;
+    if (!create) return -1;
+    // copied, not pushed: a pushed-to array keeps room for 16 more
+    const added = [name, undefined, undefined, undefined];
+    n.s = s ? s.concat(added) : added;
+    return n.s.length - 4;
+  }
+
+  /** Record a position of `path` (k: the key's, v: the value's). */
+  private record(path: Path, which: "k" | "v", pos: Pos): void {
+    const last = path[path.length - 1];
+    if (typeof last !== "string") {
+      this.posNode(path, true)![which] = this.keep(pos);
+      return;
+    }
+    const parent = this.posNode(path.slice(0, -1), true)!;
+    const i = this.keySlot(parent, last, true);
+    parent.s![i + (which === "k" ? 1 : 2)] = this.keep(pos);
+  }
+
+  /** The key and value positions recorded for `path`. */
+  private recorded(path: Path): { k?: Kept; v?: Kept } | undefined {
+    const last = path[path.length - 1];
+    if (typeof last !== "string") return this.posNode(path, false);
+    const parent = this.posNode(path.slice(0, -1), false);
+    const i = parent ? this.keySlot(parent, last, false) : -1;
+    if (i < 0) return undefined;
+    const s = parent!.s!;
+    return { k: s[i + 1] as Kept | undefined, v: s[i + 2] as Kept | undefined };
+  }
+
+  /** What a PosNode keeps of a position: its offset when it has one. */
+  private keep(pos: Pos): Kept {
+    const p = this.via ?? pos;
+    return p instanceof OffsetPos && p.lines === this.lc ? p.offset : p;
+  }
+  private pos(p: Kept | undefined): Pos | undefined {
+    return typeof p === "number" ? new OffsetPos(this.lc, p) : p;
+  }
+
   setKey(path: Path, pos: Pos): void {
-    this.keyPos.set(JSON.stringify(path), pos);
+    this.record(path, "k", pos);
   }
   setValue(path: Path, pos: Pos): void {
-    this.valuePos.set(JSON.stringify(path), pos);
+    this.record(path, "v", pos);
+  }
+  /** Run `f` (a validator walking `node`); when `node` is an alias, every
+   *  position recorded meanwhile is the alias's. A semantic rule about what the
+   *  alias brings in (`- *v100` declaring vni 100 a second time) is fixed
+   *  where the alias is used, not at the anchor it copies. Problems with the
+   *  values themselves (`vni: &v 0`) are still reported where they are written. */
+  throughAlias<T>(node: unknown, f: () => T): T {
+    if (this.via !== undefined || !isAlias(node)) return f();
+    this.via = this.posOf(node);
+    try {
+      return f();
+    } finally {
+      this.via = undefined;
+    }
   }
   /** Was this key (or list entry) present in the file, valid or not? */
   has(path: Path): boolean {
-    const k = JSON.stringify(path);
-    return this.keyPos.has(k) || this.valuePos.has(k);
+    const n = this.recorded(path);
+    return n !== undefined && (n.k !== undefined || n.v !== undefined);
   }
   /** Position of the value at `path` (falls back to its key). */
   at(path: Path): Pos | undefined {
-    const k = JSON.stringify(path);
-    return this.valuePos.get(k) ?? this.keyPos.get(k);
+    const n = this.recorded(path);
+    return this.pos(n?.v ?? n?.k);
   }
   /** Position of the key at `path` (falls back to its value). */
   keyAt(path: Path): Pos | undefined {
-    const k = JSON.stringify(path);
-    return this.keyPos.get(k) ?? this.valuePos.get(k);
+    const n = this.recorded(path);
+    return this.pos(n?.k ?? n?.v);
   }
 
   /** How a field is named in messages: its key in a file (the position says
@@ -209,6 +332,20 @@ export function int(min: number, max: number): V<number> {
   };
 }
 
+/** An integer power of two in min..max (both powers of two). */
+export function powerOfTwo(min: number, max: number): V<number> {
+  const base = int(min, max);
+  return (node, r, path, label, anchor) => {
+    const v = base(node, r, path, label, anchor);
+    if (v === undefined) return undefined;
+    if ((v & (v - 1)) !== 0) {
+      r.error(valuePos(r, r.resolve(node), anchor), `${label} ${v} must be a power of two (e.g. ${2 ** Math.round(Math.log2(v))})`);
+      return undefined;
+    }
+    return v;
+  };
+}
+
 export function bool(): V<boolean> {
   return (node, r, _path, label, anchor) => {
     const n = r.resolve(node);
@@ -268,11 +405,19 @@ export const ipv4Unicast = str((s, label) => {
   if (n === undefined) return `${label} ${JSON.stringify(s)} is not a valid IPv4 address`;
   const why = ipv4UnicastProblem(n);
   if (why) return `${label} ${s} is not a unicast IPv4 address (${why})`;
-  return { value: formatIpv4(n) };
+  // a dotted quad tryParseIpv4 takes is already in its normal form (no leading zeros)
+  return undefined;
 });
 
 /** A unicast MAC, normalised to lower-case colon form. */
+const MAC_NORMAL = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
 export const mac = str((s, label) => {
+  if (MAC_NORMAL.test(s)) {
+    // already lower-case colon form: only the unicast rules (in macUnicastProblem's order)
+    const why = s === "ff:ff:ff:ff:ff:ff" ? "broadcast" : parseInt(s[1]!, 16) & 1 ? "multicast" : s === "00:00:00:00:00:00" ? "all-zero" : undefined;
+    return why ? `${label} ${s} is not a unicast MAC address (${why})` : undefined;
+  }
   const b = tryParseMac(s);
   if (!b) return `${label} ${JSON.stringify(s)} is not a valid MAC address (want aa:bb:cc:dd:ee:ff)`;
   const why = macUnicastProblem(b);
@@ -292,28 +437,29 @@ export const socketPath = str((s, label) => {
 const V6_LOOPBACK = new BlockList();
 V6_LOOPBACK.addAddress("::1", "ipv6");
 
-/** "HOST:PORT" where HOST is in 127.0.0.0/8 or is [::1]. */
+/** "HOST:PORT" with an IP address: IPv4, or IPv6 in brackets. A host other
+ *  than loopback (127.0.0.0/8, [::1]) needs management.token_file (managementSchema). */
 export const httpListen: V<{ host: string; port: number }> = (node, r, path, label, anchor) => {
   const s = str()(node, r, path, label, anchor);
   if (s === undefined) return undefined;
   const pos = valuePos(r, r.resolve(node), anchor);
   const m = /^(\[[^\]]*\]|[^:[\]]+):([0-9]+)$/.exec(s);
   if (!m) {
-    r.error(pos, `${label} ${JSON.stringify(s)} must be HOST:PORT with a loopback host, e.g. 127.0.0.1:8080 or [::1]:8080`);
+    r.error(pos, `${label} ${JSON.stringify(s)} must be HOST:PORT with an IP address, e.g. 127.0.0.1:8080 or [::1]:8080`);
     return undefined;
   }
   const [, hostPart, portPart] = m;
   let host: string | undefined;
   if (hostPart.startsWith("[")) {
     const h = hostPart.slice(1, -1);
-    if (isIPv6(h) && V6_LOOPBACK.check(h, "ipv6")) host = "::1";
+    if (isIPv6(h)) host = V6_LOOPBACK.check(h, "ipv6") ? "::1" : h.toLowerCase();
   } else {
     const n = tryParseIpv4(hostPart);
-    if (n !== undefined && n >>> 24 === 127) host = formatIpv4(n);
+    if (n !== undefined) host = formatIpv4(n);
   }
   let ok = true;
   if (host === undefined) {
-    r.error(pos, `${label} host ${hostPart} is not a loopback address (127.0.0.0/8 or [::1])`);
+    r.error(pos, `${label} host ${hostPart} is not an IP address (IPv4, or IPv6 in brackets)`);
     ok = false;
   }
   const port = Number(portPart);
@@ -324,16 +470,62 @@ export const httpListen: V<{ host: string; port: number }> = (node, r, path, lab
   return ok && host !== undefined ? { host, port } : undefined;
 };
 
+/** 127.0.0.0/8 or ::1 (as httpListen normalises them). */
+export function isLoopbackHost(host: string): boolean {
+  if (host === "::1") return true;
+  const n = tryParseIpv4(host);
+  return n !== undefined && n >>> 24 === 127;
+}
+
+/** The file holding the management API's bearer token: an absolute path to a
+ *  regular, non-empty file that others cannot read (the token is a password). */
+export const tokenFile = str((s, label) => {
+  if (!s.startsWith("/")) return `${label} must be an absolute path, got ${JSON.stringify(s)}`;
+  try {
+    const st = statSync(s);
+    if (!st.isFile()) return `${label} ${s} is not a regular file`;
+    if (st.mode & 0o004) return `${label} ${s} is readable by everyone (mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}): chmod o-rwx ${s}`;
+    if (readFileSync(s, "utf8").trim() === "") return `${label} ${s} is empty: it must hold the bearer token`;
+  } catch (e) {
+    return `${label} ${s} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  return undefined;
+});
+
+const managementFields = obj({
+  socket: opt(socketPath),
+  http: opt(httpListen),
+  token_file: opt(tokenFile),
+});
+
+/** The management section: an HTTP listener on an address other than
+ *  loopback is accepted only together with a token_file. */
+export const managementSchema: V<NonNullable<ReturnType<typeof managementFields>>> = (node, r, path, label, anchor) => {
+  const m = managementFields(node, r, path, label, anchor);
+  if (m?.http && !isLoopbackHost(m.http.host) && !r.has([...path, "token_file"])) {
+    const h = m.http.host.includes(":") ? `[${m.http.host}]` : m.http.host;
+    r.error(
+      r.at([...path, "http"]) ?? anchor,
+      `${r.label([...path, "http"])} host ${h} is not a loopback address (127.0.0.0/8 or [::1]): another address needs token_file (a file holding the bearer token HTTP clients must send)`,
+    );
+    return undefined;
+  }
+  return m;
+};
+
 export function list<T>(item: V<T>, opts: { min?: number; itemLabel?: string } = {}): V<(T | undefined)[]> {
-  return (node, r, path, label, anchor) => {
+  return (node, r, path, label, anchor) => r.throughAlias(node, () => {
     const n = r.resolve(node);
     const pos = valuePos(r, n, anchor);
     if (!isSeq(n)) {
-      r.error(pos, `${label} must be a list, got ${describe(n)}`);
+      // `-name: eth0` is a mapping with the key "-name"
+      const k = isMap(n) ? keyName(r, n.items[0]?.key) : undefined;
+      const hint = k !== undefined && /^-\S/.test(k) && !(r instanceof ValueReport) ? ` (missing space after '-' in '${k}'?)` : "";
+      r.error(pos, `${label} must be a list, got ${describe(n)}${hint}`);
       return undefined;
     }
     const out: (T | undefined)[] = [];
-    n.items.forEach((it, i) => {
+    forEachItem(n, (it, i) => {
       const p = [...path, i];
       const ipos = r.posOf(it as Node, pos);
       r.setValue(p, ipos);
@@ -342,7 +534,7 @@ export function list<T>(item: V<T>, opts: { min?: number; itemLabel?: string } =
     const min = opts.min ?? 0;
     if (out.length < min) r.error(pos, `${label} must have at least ${min} ${min === 1 ? "entry" : "entries"}`);
     return out;
-  };
+  });
 }
 
 // Objects ------------------------------------------------------------------
@@ -435,16 +627,28 @@ function checkDuplicateKeys(node: Node, r: Report): void {
   });
 }
 
+/** `source_ip 10.0.0.1` or `name:eth0` where a mapping was wanted: a key of
+ *  it with the ':' (or the space after it) missing. */
+function missingColonHint(n: Node | null | undefined, known: string[]): string {
+  if (!isScalar(n) || typeof n.value !== "string") return "";
+  const m = /^([A-Za-z_][\w-]*)(?:[ \t]+|:)\S/.exec(n.value);
+  if (!m || !known.includes(m[1])) return "";
+  return n.value[m[1].length] === ":" ? ` (missing space after '${m[1]}:'?)` : ` (missing ':' after '${m[1]}'?)`;
+}
+
 export function obj<F extends Record<string, Field<any>>>(fields: F): V<FieldsOut<F>> {
   const known = Object.keys(fields);
-  return (node, r, path, label, anchor) => {
+  const entries = Object.entries(fields);
+  const camels = new Map(known.map((k) => [k, camel(k)]));
+  return (node, r, path, label, anchor) => r.throughAlias(node, () => {
     const n = r.resolve(node);
     const pos = valuePos(r, n, anchor);
     const out: Record<string, unknown> = {};
     const seen = new Map<string, Pos>();
     if (!isNullScalar(n)) {
       if (!isMap(n)) {
-        r.error(pos, `${label} must be a mapping, got ${describe(n)}`);
+        const hint = r instanceof ValueReport ? "" : missingColonHint(n, known); // a YAML typo
+        r.error(pos, `${label} must be a mapping, got ${describe(n)}${hint}`);
         return undefined;
       }
       for (const pair of n.items) {
@@ -474,29 +678,29 @@ export function obj<F extends Record<string, Field<any>>>(fields: F): V<FieldsOu
         const vnode = pair.value as Node | null;
         if (isNullScalar(r.resolve(vnode)) && !f.required && !f.section) {
           // `key:` with nothing is the same as leaving the key out.
-          if (f.def) out[camel(key)] = f.def();
+          if (f.def) out[camels.get(key)!] = f.def();
           continue;
         }
         r.setKey(p, kpos);
-        r.setValue(p, valuePos(r, r.resolve(vnode), kpos));
+        r.setValue(p, isAlias(vnode) ? r.posOf(vnode, kpos) : valuePos(r, r.resolve(vnode), kpos));
         const v = f.v(vnode, r, p, r.label(p), kpos);
-        if (v !== undefined) out[camel(key)] = v;
+        if (v !== undefined) out[camels.get(key)!] = v;
       }
     }
-    for (const [key, f] of Object.entries(fields)) {
+    for (const [key, f] of entries) {
       if (seen.has(key)) continue;
       if (f.required) {
         // Point at the key that owns this mapping (or the list entry), not its first child.
         r.error(anchor, `missing required key '${key}'${where(path)}`);
       } else if (f.def) {
-        out[camel(key)] = f.def();
+        out[camels.get(key)!] = f.def();
       } else if (f.section) {
         const v = f.v(undefined, r, [...path, key], r.label([...path, key]), pos);
-        if (v !== undefined) out[camel(key)] = v;
+        if (v !== undefined) out[camels.get(key)!] = v;
       }
     }
     return out as FieldsOut<F>;
-  };
+  });
 }
 
 /** Any mapping, passed through as plain JS (duplicate keys still rejected). */
@@ -538,7 +742,7 @@ const vlanEntry = obj({ vlan: req(vlanNumber), vni: req(vniNumber) });
  *  up as a list, with positions recorded at path [..., i, "vlan" | "vni"]. */
 export const vlanMap: V<(RawVlan | undefined)[]> = (node, r, path, label, anchor) => {
   const n = r.resolve(node);
-  if (isSeq(n)) return list(vlanEntry)(n, r, path, label, anchor);
+  if (isSeq(n)) return list(vlanEntry)(node, r, path, label, anchor);
   if (!isMap(n)) {
     r.error(
       valuePos(r, n, anchor),
@@ -546,18 +750,19 @@ export const vlanMap: V<(RawVlan | undefined)[]> = (node, r, path, label, anchor
     );
     return undefined;
   }
-  return n.items.map((pair, i) => {
+  return r.throughAlias(node, () => n.items.map((pair, i) => {
     const p = [...path, i];
     const knode = r.resolve(pair.key);
     const kpos = r.posOf(knode, anchor);
-    r.setValue(p, kpos);
-    r.setValue([...p, "vlan"], kpos);
+    const at = r.posOf(pair.key as Node, anchor); // an alias key: where it is used
+    r.setValue(p, at);
+    r.setValue([...p, "vlan"], at);
     const vlan = vlanNumber(knode, r, [...p, "vlan"], "vlan", kpos);
     const vnode = pair.value as Node | null;
-    r.setValue([...p, "vni"], valuePos(r, r.resolve(vnode), kpos));
+    r.setValue([...p, "vni"], isAlias(vnode) ? r.posOf(vnode, kpos) : valuePos(r, r.resolve(vnode), kpos));
     const vni = vniNumber(vnode, r, [...p, "vni"], "vni", kpos);
     return { vlan, vni };
-  });
+  }));
 };
 
 export const configSchema = obj({
@@ -575,6 +780,7 @@ export const configSchema = obj({
         name: req(ifname),
         vni: opt(vniNumber),
         vlans: opt(vlanMap, () => []),
+        max_macs: opt(int(1, 16777216)),
       }),
     ),
     () => [],
@@ -584,6 +790,7 @@ export const configSchema = obj({
       obj({
         vni: req(vniNumber),
         learning: opt(bool(), true),
+        max_macs: opt(int(1, 16777216)),
         ageing: opt(int(0, 1000000), 300),
         flood: opt(list(ipv4Unicast, { itemLabel: "flood entry" }), () => []),
         static_macs: opt(
@@ -606,14 +813,11 @@ export const configSchema = obj({
       vnis: opt(int(1, 65536), 4096),
       flood_per_vni: opt(int(1, 256), 64),
       remote_vteps: opt(int(1, 1048576), 4096),
+      // bytes of the learning-event ring; a power of two (the kernel's rule for ring buffers)
+      event_ring: opt(powerOfTwo(4096, 1 << 30), 8 * 1024 * 1024),
     }),
   ),
-  management: section(
-    obj({
-      socket: opt(socketPath),
-      http: opt(httpListen),
-    }),
-  ),
+  management: section(managementSchema),
   // bgp.ts imports this module: defer the reference past the import cycle.
   bgp: opt<NonNullable<ReturnType<typeof bgpSchema>>>((...a) => bgpSchema(...a)),
   // Same cycle (the mirror feature owns its section); absent = its defaults.

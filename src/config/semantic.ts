@@ -2,6 +2,13 @@
 // value that breaks it (positions come from the Report, by YAML path). Rules
 // that depend on a field the schema already rejected are skipped, so one
 // mistake is not reported again as a string of follow-on errors.
+//
+// Table capacity: a limit on one thing (a VNI's flood targets) points at that
+// thing. A limit on a whole-file count (vnis, remote VTEP pairs, static macs)
+// has no single entry to blame: it points at the `tables:` value when the
+// file sets one (the number that is too small for what the file declares),
+// and otherwise, with the default in force, at the first entry beyond it
+// (saying so: there is no `tables:` line to look for).
 
 import type { Path, Pos, RawConfig, Report } from "./schema.ts";
 import { checkBgpSemantics } from "../control/evpn/config.ts";
@@ -17,6 +24,17 @@ interface PortInfo {
 export function checkSemantics(cfg: RawConfig, r: Report): void {
   const at = (path: Path): Pos => r.at(path) ?? { line: 1, col: 1 };
   const srcIp = cfg.vtep?.sourceIp;
+
+  /** " (the default)" after a table size the file does not set. */
+  const dflt = (key: string) => (r.has(["tables", key]) ? "" : " (the default)");
+  /** A whole-file count of `entries` over the table size `limit` (the
+   *  entries' positions are worked out only then). */
+  const overLimit = (key: string, limit: number, entries: Pos[] | (() => Pos[]), msg: string) => {
+    const all = typeof entries === "function" ? entries() : [...entries];
+    const beyond = all.sort((a, b) => a.line - b.line || a.col - b.col)[limit];
+    const pos = r.has(["tables", key]) ? at(["tables", key]) : (beyond ?? { line: 1, col: 1 });
+    r.error(pos, msg + dflt(key));
+  };
 
   // --- interface names: once across uplinks and ports -----------------------
   const ifaces = new Map<string, { pos: Pos; kind: string }>();
@@ -51,7 +69,8 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
   });
   const vniLimit = cfg.tables?.vnis;
   if (vniLimit !== undefined && cfg.vnis && cfg.vnis.length > vniLimit) {
-    r.error(at(["vnis", vniLimit]), `too many vnis: ${cfg.vnis.length} declared, tables.vnis is ${vniLimit}`);
+    const n = cfg.vnis.length;
+    overLimit("vnis", vniLimit, cfg.vnis.map((_v, i) => at(["vnis", i])), `too many vnis: ${n} declared, tables.vnis is ${vniLimit}`);
   }
 
   // --- access ports -----------------------------------------------------------
@@ -109,8 +128,14 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
 
   // --- per-VNI: flood list, static MACs --------------------------------------
   const floodLimit = cfg.tables?.floodPerVni;
-  const remotePairs = new Set<string>();
-  let staticMacCount = 0;
+  /** (vni, ip) -> where it is first installed */
+  const remotePairs = new Map<string, Pos>();
+  const addRemote = (vni: number | undefined, ip: string, pos: Pos) => {
+    const k = `${vni}/${ip}`;
+    if (!remotePairs.has(k)) remotePairs.set(k, pos);
+  };
+  /** static MACs the file installs (their positions matter only over tables.fdb) */
+  let staticMacs = 0;
   cfg.vnis?.forEach((v, i) => {
     if (!v) return;
     const base = ["vnis", i];
@@ -125,26 +150,28 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
       else if (first) r.error(pos, `duplicate flood entry ${ip} (first at line ${first.line})`);
       else flood.set(ip, pos);
     });
-    for (const ip of flood.keys()) remotePairs.add(`${v.vni}/${ip}`);
+    for (const [ip, pos] of flood) addRemote(v.vni, ip, pos);
 
     if (v.vni !== undefined && floodLimit !== undefined) {
       let local = 0;
       for (const p of ports.values()) if (p.carries.has(v.vni)) local++;
       const total = flood.size + local;
       if (total > floodLimit) {
+        // At the flood list when shortening it is enough; when the access
+        // ports alone fill the limit, at the vni (its ports are elsewhere).
         r.error(
-          r.keyAt([...base, "flood"]) ?? at([...base, "vni"]),
-          `${vniLabel} has ${total} flood targets (${flood.size} remote + ${local} access ports), ` +
-            `more than tables.flood_per_vni ${floodLimit}`,
+          (local <= floodLimit ? r.keyAt([...base, "flood"]) : undefined) ?? at([...base, "vni"]),
+          `${vniLabel} has ${total} flood targets (${flood.size} remote + ${local} access ports), more than tables.flood_per_vni ${floodLimit}${dflt("flood_per_vni")}`,
         );
       }
     }
 
-    const macs = new Map<string, Pos>();
+    /** mac -> the index of its first entry (a position only for a duplicate's message) */
+    const macs = new Map<string, number>();
     v.staticMacs?.forEach((sm, j) => {
       if (!sm) return;
-      staticMacCount++;
       const sp = [...base, "static_macs", j];
+      staticMacs++;
       const hasPort = r.has([...sp, "port"]);
       const hasRemote = r.has([...sp, "remote"]);
       const what = sm.mac !== undefined ? `static mac ${sm.mac}` : "static mac";
@@ -155,10 +182,9 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
       }
 
       if (sm.mac !== undefined) {
-        const pos = at([...sp, "mac"]);
         const first = macs.get(sm.mac);
-        if (first) r.error(pos, `duplicate static mac ${sm.mac} in ${vniLabel} (first at line ${first.line})`);
-        else macs.set(sm.mac, pos);
+        if (first !== undefined) r.error(at([...sp, "mac"]), `duplicate static mac ${sm.mac} in ${vniLabel} (first at line ${at([...base, "static_macs", first, "mac"]).line})`);
+        else macs.set(sm.mac, j);
       }
 
       if (sm.port !== undefined && !hasRemote) {
@@ -177,23 +203,26 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
 
       if (sm.remote !== undefined && !hasPort) {
         if (sm.remote === srcIp) r.error(at([...sp, "remote"]), `remote ${sm.remote} is the local source_ip`);
-        else remotePairs.add(`${v.vni}/${sm.remote}`);
+        else addRemote(v.vni, sm.remote, at([...sp, "remote"]));
       }
     });
   });
 
   // --- table capacity for what the file itself installs ----------------------
-  const vnisKey = r.keyAt(["vnis"]) ?? { line: 1, col: 1 };
   const remoteLimit = cfg.tables?.remoteVteps;
   if (remoteLimit !== undefined && remotePairs.size > remoteLimit) {
-    r.error(
-      vnisKey,
-      `${remotePairs.size} remote VTEP (vni, ip) pairs in flood lists and static macs, more than tables.remote_vteps ${remoteLimit}`,
+    const n = remotePairs.size;
+    overLimit(
+      "remote_vteps",
+      remoteLimit,
+      [...remotePairs.values()],
+      `${n} remote VTEP (vni, ip) pairs in flood lists and static macs, more than tables.remote_vteps ${remoteLimit}`,
     );
   }
   const fdbLimit = cfg.tables?.fdb;
-  if (fdbLimit !== undefined && staticMacCount > fdbLimit) {
-    r.error(vnisKey, `${staticMacCount} static macs, more than tables.fdb ${fdbLimit}`);
+  if (fdbLimit !== undefined && staticMacs > fdbLimit) {
+    const entries = () => (cfg.vnis ?? []).flatMap((v, i) => (v?.staticMacs ?? []).flatMap((sm, j) => (sm ? [at(["vnis", i, "static_macs", j])] : [])));
+    overLimit("fdb", fdbLimit, entries, `${staticMacs} static macs, more than tables.fdb ${fdbLimit}`);
   }
 
   const knownVnis = allVnisKnown ? new Set(declared.keys()) : undefined;

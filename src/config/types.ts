@@ -10,10 +10,17 @@ export type { MirrorConfig, MirrorDirection, MirrorEndpoint, MirrorSession } fro
 export type MacString = string; // lower-case "aa:bb:cc:dd:ee:ff"
 export type Ipv4String = string; // dotted quad
 
+/** Where something was written in the config file (for messages about it
+ *  that only the runtime can make, e.g. a port missing from the kernel). */
 export interface SourceRef {
-  file: string;
+  file: string; // as the file was named to the loader
   line: number;
   col: number;
+}
+
+/** "file:line:col" of a SourceRef, the prefix of every config message. */
+export function formatSourceRef(at: SourceRef): string {
+  return `${at.file}:${at.line}:${at.col}`;
 }
 
 export interface SwitchConfig {
@@ -40,14 +47,20 @@ export interface SwitchConfig {
 
 export interface UplinkPort {
   name: string; // kernel interface name
+  /** where `name` is in the file (absent for configs not loaded from a file) */
+  nameAt?: SourceRef;
 }
 
 /** An access port is untagged in one VNI, or a trunk with a VLAN -> VNI map, or both
  *  (untagged frames on a trunk go to `vni` when it is set). */
 export interface AccessPort {
   name: string;
+  /** where `name` is in the file (absent for configs not loaded from a file) */
+  nameAt?: SourceRef;
   vni?: number; // untagged VNI
   vlans: { vlan: number; vni: number }[]; // 802.1Q tags 1..4094, each vlan at most once
+  /** learned MACs this port may hold; a new source beyond it is not learned and its frames are dropped (counted) */
+  maxMacs?: number;
 }
 
 export interface StaticMac {
@@ -61,6 +74,8 @@ export interface VniConfig {
   vni: number; // 1..16777215
   learning: boolean; // default true; off means only static (or EVPN) entries
   ageingSeconds: number; // default 300; 0 disables ageing
+  /** learned MACs this VNI may hold (local, and remote in flood-and-learn) */
+  maxMacs?: number;
   flood: Ipv4String[]; // static head-end replication list (remote VTEPs)
   staticMacs: StaticMac[];
 }
@@ -70,13 +85,16 @@ export interface TableSizes {
   vnis: number; // default 4096
   floodPerVni: number; // max replication targets per VNI (local + remote), default 64, max 256
   remoteVteps: number; // default 4096 (anti-spoof allow list, (vni, ip) pairs)
+  eventRing: number; // bytes of the learning-event ring buffer, a power of two, default 8 MiB (~260k events)
 }
 
 export interface ManagementConfig {
   /** Unix socket path; default /run/vxgate/<name>.sock */
   socket: string;
-  /** Optional loopback HTTP listener "127.0.0.1:PORT" (must be a loopback address). */
+  /** Optional HTTP listener "HOST:PORT": a loopback address, or any other with tokenFile. */
   http?: { host: string; port: number };
+  /** File holding the bearer token every HTTP request must carry (required for a non-loopback http). */
+  tokenFile?: string;
 }
 
 export class ConfigError extends Error {
