@@ -8,16 +8,24 @@
 //   vxgate show  mirror [--json]          mirror sessions, this switch's role in each, counters
 //   vxgate mirror add NAME --host-mac M --host-vni V --server-mac M --server-vni V --host-id N [...]
 //   vxgate mirror del NAME                (POST / DELETE /v1/mirror/sessions)
-//   vxgate stop  --config switch.yaml     remove everything the switch put in the kernel
+//   vxgate mac add --vni V --mac M (--port P | --remote IP)   a static MAC at run time (POST /v1/static-macs)
+//   vxgate mac del --vni V --mac M        (DELETE /v1/static-macs/V/M; config static MACs stay)
+//   vxgate evpn clear-duplicate --vni V --mac M   lift a duplicate-MAC freeze (POST /v1/evpn/clear-duplicate)
+//   vxgate bgp reset NEIGHBOR [--soft]    restart the session, or (--soft) send it our routes again
+//   vxgate reload --config switch.yaml    apply a changed file without a restart (SIGHUP does the same)
+//   vxgate stop  --config switch.yaml [--timeout S]   remove everything the switch put in the kernel (returns once it is gone)
 import { parseArgs } from "node:util";
 import { request } from "node:http";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
+import { join } from "node:path";
 import { loadConfigFile } from "../config/load.ts";
 import { ConfigError, type SwitchConfig } from "../config/types.ts";
 import { pipelineFor } from "../codegen/pipeline.ts";
 import { buildPipeline, CompileError, DEFAULT_CACHE_DIR } from "../codegen/build.ts";
-import { createLogger } from "../control/log.ts";
-import type { ApiView } from "../control/api.ts";
+import { createLogger, isLevel, LEVELS, type Level } from "../control/log.ts";
+import type { ApiView, StopAnswer } from "../control/api.ts";
+import type { StaticMac } from "../control/static-macs.ts";
 import { renderTable } from "./table.ts";
 import { counterNames } from "../codegen/tables.ts";
 import { EVPN_VIEWS, renderEvpnView, type EvpnView } from "../control/evpn/show.ts";
@@ -25,15 +33,20 @@ import { renderMirror } from "../control/mirror/show.ts";
 import type { MirrorRow } from "../control/mirror/feature.ts";
 
 const USAGE = `usage:
-  vxgate run   --config FILE [--artifacts DIR] [--xdp-mode auto|native|generic] [--log-level debug|info|warn]
+  vxgate run   --config FILE [--artifacts DIR] [--xdp-mode auto|native|generic] [--log-level debug|info|warn|error]
   vxgate check --config FILE
   vxgate build --config FILE --out DIR
   vxgate show  fdb|vni|ports|flood|counters|status|moves|mirror [--json] (--config FILE | --socket PATH)
   vxgate mirror add NAME --host-mac MAC --host-vni VNI [--host-ip IP] --server-mac MAC --server-vni VNI [--server-ip IP]
                     --host-id 1..65535 [--direction both|from-host|to-host] [--match mac|ip] (--config FILE | --socket PATH)
   vxgate mirror del NAME (--config FILE | --socket PATH)
+  vxgate mac add --vni VNI --mac MAC (--port PORT | --remote IP) (--config FILE | --socket PATH)
+  vxgate mac del --vni VNI --mac MAC (--config FILE | --socket PATH)
+  vxgate evpn clear-duplicate --vni VNI --mac MAC (--config FILE | --socket PATH)
+  vxgate bgp reset NEIGHBOR [--soft] (--config FILE | --socket PATH)
   vxgate show  bgp summary | evpn routes | evpn mac [--json] (--config FILE | --socket PATH)
-  vxgate stop  --config FILE
+  vxgate reload --config FILE           apply a changed config file to the running switch (also: SIGHUP)
+  vxgate stop  --config FILE [--timeout SECONDS]   (waits until the switch is gone; default 30 s)
 `;
 
 class UsageError extends Error {}
@@ -73,9 +86,24 @@ function loadOrExplain(file: string | undefined): SwitchConfig {
   return loadConfigFile(file);
 }
 
+/** Who is asking, for the daemon's log of changes (the socket is root's alone: this names the person behind it). */
+function clientName(): string {
+  let user = process.env.SUDO_USER ? `${process.env.SUDO_USER} (sudo)` : undefined;
+  try {
+    user ??= userInfo().username;
+  } catch {
+    user = `uid ${process.getuid?.()}`;
+  }
+  return `${user}@${hostname()} pid ${process.pid}`;
+}
+
+/** A number when the flag is one (the API names the field when it is not). */
+const numOrString = (x: string | boolean | undefined) => (typeof x === "string" && /^[0-9]+$/.test(x) ? Number(x) : x);
+
 async function apiCall(socketPath: string, method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<unknown> {
   return new Promise((ok, fail) => {
-    const headers = body === undefined ? {} : { "content-type": "application/json" };
+    const headers: Record<string, string> = { "x-vxgate-client": clientName() };
+    if (body !== undefined) headers["content-type"] = "application/json";
     const req = request({ socketPath, method, path, headers }, (res) => {
       let data = "";
       res.setEncoding("utf8");
@@ -85,9 +113,99 @@ async function apiCall(socketPath: string, method: "GET" | "POST" | "DELETE", pa
         else ok(JSON.parse(data));
       });
     });
-    req.on("error", (e) => fail(new Error(`cannot reach vxgate at ${socketPath}: ${(e as Error).message}`)));
+    req.on("error", (e) => {
+      const hint = (e as NodeJS.ErrnoException).code === "EACCES" ? " (the management socket is root's alone: run as root)" : "";
+      fail(new Error(`cannot reach vxgate at ${socketPath}: ${(e as Error).message}${hint}`));
+    });
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
+}
+
+/** How long `vxgate stop` waits for the switch to be gone (--timeout SECONDS). */
+const STOP_TIMEOUT_S = 30;
+
+/** POST /v1/stop: the answer, or why there was none (`code` ECONNREFUSED or
+ * ENOENT: nobody listens; ETIMEDOUT: no answer in time). */
+function requestStop(socketPath: string, timeoutMs: number): Promise<{ status: number; answer: Partial<StopAnswer> }> {
+  return new Promise((ok, fail) => {
+    const req = request({ socketPath, method: "POST", path: "/v1/stop", timeout: timeoutMs, headers: { "x-vxgate-client": clientName() } }, (res) => {
+      let data = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (data += c));
+      res.on("end", () => {
+        let answer: Partial<StopAnswer> = {};
+        try {
+          answer = JSON.parse(data) as Partial<StopAnswer>;
+        } catch {
+          answer = { error: data };
+        }
+        ok({ status: res.statusCode ?? 500, answer });
+      });
+    });
+    req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: "ETIMEDOUT" })));
+    req.on("error", fail);
+    req.end();
+  });
+}
+
+/** Has the process exited? A zombie (exited, not yet reaped by its parent) has. */
+function exited(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "Z" || state === "X";
+  } catch {
+    return true;
+  }
+}
+
+/** `vxgate stop`: returns once the switch is gone (daemon exited, pins, run
+ * directory and socket removed), or throws after `timeoutS` saying what is left. */
+async function stopSwitch(cfg: SwitchConfig, timeoutS: number): Promise<string> {
+  const { EbpfTarget, BPFFS_ROOT, RUN_ROOT } = await import("../control/targets/ebpf/target.ts");
+  const { pidNamespace } = await import("../control/api.ts");
+  const name = cfg.switch.name;
+  const socket = cfg.management.socket;
+  const deadline = Date.now() + timeoutS * 1000;
+  const pins = join(BPFFS_ROOT, name);
+  const runDir = join(RUN_ROOT, name);
+  const left = () => [pins, runDir, socket].filter((p) => existsSync(p));
+  const timedOut = (what: string) => new Error(`${name}: not stopped within ${timeoutS} s: ${what}; still there: ${left().join(", ") || "nothing"}`);
+  const waitFor = async (done: () => boolean, what: string) => {
+    while (!done()) {
+      if (Date.now() > deadline) throw timedOut(what);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  let daemon: { pid: number; pidNs?: number } | undefined;
+  if (existsSync(socket)) {
+    try {
+      const { status, answer } = await requestStop(socket, timeoutS * 1000);
+      if (typeof answer.pid === "number") daemon = { pid: answer.pid, pidNs: answer.pidNs };
+      // the daemon failed to remove it: what it left goes below, once it has exited
+      if (status >= 400) process.stderr.write(`vxgate: ${name}: the daemon could not remove the switch: ${answer.error ?? `HTTP ${status}`}\n`);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ETIMEDOUT") throw timedOut("the daemon did not answer the stop request");
+      // it hung up without answering: it is on its way out (another stop, a signal)
+      if (code === "ECONNRESET") await waitFor(() => !existsSync(socket), "the daemon hung up but did not exit");
+      // a stale socket (no daemon behind it) is only removed below
+      else if (code !== "ECONNREFUSED" && code !== "ENOENT") throw new Error(`cannot reach vxgate at ${socket}: ${(e as Error).message}`);
+    }
+  }
+  if (daemon) {
+    const { pid, pidNs } = daemon;
+    // in another PID namespace the pid means nothing here: the socket goes right before the exit
+    const sameNs = pidNs === undefined || pidNs === pidNamespace();
+    await waitFor(sameNs ? () => exited(pid) : () => !existsSync(socket), `the daemon (pid ${pid}) has not exited`);
+  }
+  // no daemon (or one that failed or died half-way): remove what is left directly
+  if (existsSync(pins) || existsSync(runDir)) EbpfTarget.removePinned(name);
+  rmSync(socket, { force: true });
+  const still = left();
+  if (still.length > 0) throw new Error(`${name}: could not remove ${still.join(", ")}`);
+  return daemon ? `${name}: stopped (daemon pid ${daemon.pid} exited; fast path, pins and run directory removed)` : `${name}: fast path removed (no daemon was running)`;
 }
 
 function renderView(v: ApiView, data: unknown): string {
@@ -109,7 +227,7 @@ function renderView(v: ApiView, data: unknown): string {
       return renderTable(rows, ["counter", "packets", "bytes"]);
     }
     case "moves":
-      return renderTable(data as Record<string, unknown>[], ["at", "vni", "mac", "to"]);
+      return renderTable(data as Record<string, unknown>[], ["at", "vni", "mac", "from", "to", "cause"]);
     case "mirror":
       return renderMirror(data as MirrorRow[]);
     case "status":
@@ -146,6 +264,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       "xdp-mode": { type: "string" },
       "log-level": { type: "string" },
+      timeout: { type: "string" },
       "host-mac": { type: "string" },
       "host-vni": { type: "string" },
       "host-ip": { type: "string" },
@@ -155,6 +274,11 @@ async function main(argv: string[]): Promise<number> {
       "host-id": { type: "string" },
       direction: { type: "string" },
       match: { type: "string" },
+      vni: { type: "string" },
+      mac: { type: "string" },
+      port: { type: "string" },
+      remote: { type: "string" },
+      soft: { type: "boolean" },
     },
   });
   switch (cmd) {
@@ -172,7 +296,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case "run": {
       const cfg = loadOrExplain(values.config);
-      const log = createLogger({ level: (values["log-level"] as "info") ?? "info", base: { switch: cfg.switch.name } });
+      const level = values["log-level"] ?? "info";
+      if (!isLevel(level)) throw new UsageError(`--log-level ${level}: expected ${LEVELS.join(", ")}`);
+      const log = createLogger({ level: level satisfies Level, base: { switch: cfg.switch.name } });
       const mode = values["xdp-mode"] as "auto" | "native" | "generic" | undefined;
       if (mode && !["auto", "native", "generic"].includes(mode)) throw new UsageError(`--xdp-mode ${mode}: expected auto, native or generic`);
       // the fast-path modules load the native addon: only commands that touch the kernel import them
@@ -180,21 +306,51 @@ async function main(argv: string[]): Promise<number> {
       const { ManagementApi } = await import("../control/api.ts");
       const rt = await Runtime.boot({ config: cfg, log, cacheDir: values.artifacts ?? DEFAULT_CACHE_DIR, xdpMode: mode });
       let stopping = false;
+      let leaving = false;
+      // one reload at a time (SIGHUP and the API alike); a bad file changes nothing
+      let reloading: Promise<{ changed: string[] } | { errors: string[] }> | undefined;
+      const reload = () =>
+        (reloading ??= (async () => {
+          try {
+            let next: SwitchConfig;
+            try {
+              next = loadConfigFile(cfg.file);
+            } catch (e) {
+              if (e instanceof ConfigError) {
+                log.warn("reload refused: the config file has errors; nothing changed", { problems: e.problems });
+                return { errors: e.problems };
+              }
+              throw e;
+            }
+            return await rt.reload(next);
+          } catch (e) {
+            log.warn("reload refused; nothing changed", { error: (e as Error).message });
+            return { errors: [(e as Error).message] };
+          } finally {
+            reloading = undefined;
+          }
+        })());
       const api = new ManagementApi(rt, log, {
-        onStop: () => {
-          if (stopping) return;
+        reload,
+        stop: async () => {
+          // a signal came first: `vxgate stop` waits for this exit and removes the rest itself
+          if (leaving) throw new Error("the control plane is exiting on a signal, leaving the fast path");
           stopping = true;
-          log.info("stop requested: removing the fast path");
-          void rt
-            .destroy()
-            .then(() => api.close())
-            .then(() => process.exit(0));
+          log.info("removing the fast path");
+          await rt.destroy();
+          log.info("switch removed");
+        },
+        exit: (code) => {
+          if (leaving) return; // the signal's exit is under way
+          // a client holding its connection open must not keep the process alive
+          setTimeout(() => process.exit(code), 2000).unref();
+          void api.close().then(() => process.exit(code));
         },
       });
-      await api.listen(cfg.management.socket, cfg.management.http);
+      await api.listen(cfg.management);
       const leave = (sig: string) => {
-        if (stopping) return;
-        stopping = true;
+        if (stopping || leaving) return;
+        leaving = true;
         // the pinned fast path keeps forwarding; the next `vxgate run` adopts it
         log.info("control plane exiting, fast path left forwarding", { signal: sig });
         void rt
@@ -204,6 +360,7 @@ async function main(argv: string[]): Promise<number> {
       };
       process.on("SIGTERM", () => leave("SIGTERM"));
       process.on("SIGINT", () => leave("SIGINT"));
+      process.on("SIGHUP", () => void reload());
       log.info("switch running", { vtep: cfg.vtep.sourceIp, ports: rt.target.ports().length, adopted: rt.target.adopted });
       return await new Promise<number>(() => {}); // runs until a signal or `stop`
     }
@@ -248,20 +405,51 @@ async function main(argv: string[]): Promise<number> {
       }
       throw new UsageError("mirror add NAME ... | mirror del NAME");
     }
+    case "mac": {
+      const [verb] = positionals;
+      if (verb === "add") {
+        const body: Record<string, unknown> = { vni: numOrString(values.vni), mac: values.mac };
+        if (values.port !== undefined) body.port = values.port;
+        if (values.remote !== undefined) body.remote = values.remote;
+        const r = (await apiCall(socketOf(values), "POST", "/v1/static-macs", body)) as { mac: StaticMac; replaced: boolean };
+        const where = r.mac.port !== undefined ? `port ${r.mac.port}` : `remote ${r.mac.remote}`;
+        process.stdout.write(`static MAC ${r.mac.mac} in vni ${r.mac.vni} ${r.replaced ? "now at" : "added at"} ${where}\n`);
+        return 0;
+      }
+      if (verb === "del") {
+        if (values.vni === undefined || values.mac === undefined) throw new UsageError("mac del needs --vni and --mac");
+        const r = (await apiCall(socketOf(values), "DELETE", `/v1/static-macs/${encodeURIComponent(values.vni)}/${encodeURIComponent(values.mac)}`)) as { removed: StaticMac };
+        process.stdout.write(`static MAC ${r.removed.mac} in vni ${r.removed.vni} removed\n`);
+        return 0;
+      }
+      throw new UsageError("mac add --vni V --mac M (--port P | --remote IP) | mac del --vni V --mac M");
+    }
+    case "evpn": {
+      if (positionals[0] !== "clear-duplicate") throw new UsageError("evpn clear-duplicate --vni V --mac M");
+      const r = (await apiCall(socketOf(values), "POST", "/v1/evpn/clear-duplicate", { vni: numOrString(values.vni), mac: values.mac })) as { cleared: { vni: number; mac: string } };
+      process.stdout.write(`duplicate cleared: ${r.cleared.mac} in vni ${r.cleared.vni} may move again\n`);
+      return 0;
+    }
+    case "bgp": {
+      const [verb, neighbor] = positionals;
+      if (verb !== "reset" || !neighbor) throw new UsageError("bgp reset NEIGHBOR [--soft]");
+      const soft = values.soft === true;
+      await apiCall(socketOf(values), "POST", `/v1/bgp/neighbors/${encodeURIComponent(neighbor)}/reset`, { soft });
+      process.stdout.write(soft ? `${neighbor}: our routes sent again (soft reset)\n` : `${neighbor}: session reset\n`);
+      return 0;
+    }
+    case "reload": {
+      // the file is checked here first: its problems, positioned, and the switch is not asked
+      const cfg = loadOrExplain(values.config);
+      const r = (await apiCall(socketOf(values, cfg), "POST", "/v1/reload", {})) as { changed: string[] };
+      process.stdout.write(r.changed.length ? `${cfg.switch.name}: reloaded: ${r.changed.join(", ")}\n` : `${cfg.switch.name}: nothing changed\n`);
+      return 0;
+    }
     case "stop": {
       const cfg = loadOrExplain(values.config);
-      if (existsSync(cfg.management.socket)) {
-        try {
-          await apiCall(cfg.management.socket, "POST", "/v1/stop");
-          process.stdout.write(`${cfg.switch.name}: stopping\n`);
-          return 0;
-        } catch {
-          // no daemon behind the socket: clean up directly below
-        }
-      }
-      const { EbpfTarget } = await import("../control/targets/ebpf/target.ts");
-      EbpfTarget.removePinned(cfg.switch.name);
-      process.stdout.write(`${cfg.switch.name}: fast path removed\n`);
+      const timeout = values.timeout === undefined ? STOP_TIMEOUT_S : Number(values.timeout);
+      if (!(timeout > 0)) throw new UsageError(`--timeout ${values.timeout}: expected a number of seconds`);
+      process.stdout.write(`${await stopSwitch(cfg, timeout)}\n`);
       return 0;
     }
     default:

@@ -1,6 +1,13 @@
 // Structured log lines: one JSON object per line on stderr (journald keeps
 // them as they are), or "time level msg k=v" when the reader is a terminal.
-export type Level = "debug" | "info" | "warn" | "error";
+// Per-event lines (a MAC learned, moved, aged) are debug: at info a switch
+// logs what it does as a whole, never one line per table entry.
+export const LEVELS = ["debug", "info", "warn", "error"] as const;
+export type Level = (typeof LEVELS)[number];
+
+export function isLevel(s: string): s is Level {
+  return (LEVELS as readonly string[]).includes(s);
+}
 export type Fields = Record<string, unknown>;
 
 export interface Logger {

@@ -3,7 +3,7 @@
 // target and the events it subscribed to, merges what the features want the
 // tables to hold into one desired state and reconciles the tables with it.
 import { readFileSync, writeFileSync } from "node:fs";
-import type { SwitchConfig } from "../config/types.ts";
+import { ConfigError, formatSourceRef, type SwitchConfig } from "../config/types.ts";
 import type { CounterName } from "../codegen/tables.ts";
 import { pipelineFor } from "../codegen/pipeline.ts";
 import { buildPipeline, DEFAULT_CACHE_DIR } from "../codegen/build.ts";
@@ -11,6 +11,8 @@ import { desiredState, type DesiredState } from "./l2/desired.ts";
 import { L2Feature } from "./l2/feature.ts";
 import { EvpnFeature } from "./evpn/feature.ts";
 import { MirrorFeature } from "./mirror/feature.ts";
+import { LinkWatcher } from "./l2/links.ts";
+import { StaticMacFeature } from "./static-macs.ts";
 import { reconcile } from "./reconcile.ts";
 import { EbpfTarget, RUN_ROOT } from "./targets/ebpf/target.ts";
 import { join } from "node:path";
@@ -36,11 +38,14 @@ export class Runtime {
   private desired!: DesiredState;
   private readonly neighbours: NeighbourKeeper;
   private readonly names = new Map<number, string>();
-  private readonly startedAt = new Date();
-  private readonly ifindexes: Map<string, number>;
+  readonly startedAt = new Date();
+  private ifindexes: Map<string, number>;
   readonly l2: L2Feature;
   evpn?: EvpnFeature;
   readonly mirror: MirrorFeature;
+  private links: LinkWatcher;
+  /** static MACs added through the management API */
+  readonly staticMacs: StaticMacFeature;
   private vniUpdateQueued = false;
   private stopped = false;
 
@@ -55,7 +60,20 @@ export class Runtime {
       remoteSeen: (vtep) => void this.neighbours.ensure(vtep),
       noNeighbour: (vtep) => void this.neighbours.ensure(vtep),
       fdbChanged: (vni, mac) => this.mirror.fdbChanged(vni, mac),
+      routeVtep: (vni, mac) => this.evpn?.port.installedVtep(vni, mac),
     });
+    this.staticMacs = new StaticMacFeature(opts.config, target, opts.log.child({ part: "static-macs" }), {
+      stateFile: join(opts.runRoot ?? RUN_ROOT, opts.config.switch.name, "static-macs.json"),
+      ifindexOf: (name) => this.ifindexOf(name),
+      hooks: {
+        fdbChanged: (vni, mac) => this.mirror.fdbChanged(vni, mac),
+        localAdded: (vni, mac, vlan) => this.evpn?.speaker.localMacLearned(vni, mac, { vlan, sticky: true }),
+        localRemoved: (vni, mac) => this.evpn?.localGone(vni, mac),
+        vnisChanged: () => this.queueVniUpdate(),
+        vtepSeen: (v) => void this.neighbours.ensure(v),
+      },
+    });
+    this.links = new LinkWatcher(opts.config.ports.map((p) => p.name), () => this.queueVniUpdate(), opts.log.child({ part: "links" }));
     this.mirror = new MirrorFeature(opts.config, target, opts.log.child({ part: "mirror" }), {
       stateFile: join(opts.runRoot ?? RUN_ROOT, opts.config.switch.name, "mirror-sessions.json"),
       portName: (i) => this.portName(i),
@@ -72,7 +90,8 @@ export class Runtime {
 
   /** Config plus what the features add, within the flood loop's bound. */
   private computeDesired(): DesiredState {
-    const d = desiredState(this.opts.config, this.ifindexOf, this.evpn?.additions);
+    const d = desiredState(this.opts.config, this.ifindexOf, { ...this.evpn?.additions, portsDown: this.links.portsDown });
+    this.staticMacs.contribute(d);
     this.mirror.contribute(d);
     const slots = pipelineFor(this.opts.config).floodSlots;
     for (const [vni, list] of d.flood) {
@@ -116,8 +135,8 @@ export class Runtime {
     // every port must exist before anything is touched: a switch that cannot
     // boot leaves the kernel as it found it
     const devs = listNetDevs();
-    const missing = [...cfg.uplinks, ...cfg.ports].map((p) => p.name).filter((n) => !devs.has(n));
-    if (missing.length > 0) throw new Error(`${cfg.file}: interface${missing.length > 1 ? "s" : ""} ${missing.join(", ")} not found in this network namespace`);
+    const missing = [...cfg.uplinks, ...cfg.ports].filter((p) => !devs.has(p.name));
+    if (missing.length > 0) throw new ConfigError(missing.map((p) => `${p.nameAt ? formatSourceRef(p.nameAt) : cfg.file}: interface ${p.name} not found in this network namespace`));
     const built = buildPipeline(pipelineFor(cfg), opts.cacheDir ?? DEFAULT_CACHE_DIR);
     log.info("fast path generated", { hash: built.hash, object: built.objectPath, reused: built.reused });
     for (const u of cfg.uplinks) enableForwarding(u.name, log);
@@ -138,9 +157,13 @@ export class Runtime {
         vnisChanged: () => rt.queueVniUpdate(),
         vtepSeen: (v) => void rt.neighbours.ensure(v),
         fdbChanged: (vni, mac) => rt.mirror.fdbChanged(vni, mac),
+        staticMac: (vni, mac) => rt.staticMacs.has(vni, mac),
       }, rt.mirror.evpnExtensions(cfg.vtep.sourceIp));
       rt.mirror.connectSpeaker(rt.evpn.speaker);
+      // moves made by routes are listed with the data path's (`show moves`)
+      rt.evpn.port.onMove((vni, mac, from, to) => rt.l2.routeMoved(vni, mac, "ifindex" in from ? rt.portName(from.ifindex) : from.vtep, to));
     }
+    rt.links.readNow();
     rt.desired = rt.computeDesired();
     const rep = reconcile(target, rt.desired);
     log.info("tables reconciled", { written: rep.written, deleted: rep.deleted, adopted: target.adopted });
@@ -153,7 +176,10 @@ export class Runtime {
       }
     });
     rt.mirror.start();
-    rt.l2.startAgeing();
+    rt.links.start();
+    // every table is filled: an upgrade's programs can take over now
+    target.activate();
+    rt.l2.start();
     for (const ip of rt.knownRemoteVteps()) void rt.neighbours.ensure(ip);
     if (rt.evpn) await rt.evpn.start(() => rt.stopped);
     return rt;
@@ -182,9 +208,68 @@ export class Runtime {
       udpPort: this.opts.config.vtep.udpPort,
       adopted: this.target.adopted,
       bgp: this.evpn ? { asn: this.opts.config.bgp!.asn, routerId: this.opts.config.bgp!.routerId } : undefined,
+      pid: process.pid,
       startedAt: this.startedAt.toISOString(),
       ...this.l2.stats,
+      resyncs: this.l2.resyncs,
+      portsDown: [...this.links.portsDown],
     };
+  }
+
+  /**
+   * `vxgate reload` / SIGHUP: apply a changed config file to the running
+   * switch. A file with errors is refused whole (ConfigError, positioned) and
+   * changes nothing. Ports, VNIs, flood lists, static MACs, table contents and
+   * mirror sessions change in place; when the generated program changes (a
+   * feature or a size), the new one is loaded beside the old, its tables are
+   * filled, and it replaces the old on every port by an atomic link update:
+   * forwarding the change does not touch never stops. What would need new
+   * sessions or a new identity (switch name, VTEP, uplinks, management, the
+   * bgp section, the VNIs of an EVPN switch) is refused with the reason.
+   */
+  async reload(next: SwitchConfig): Promise<{ changed: string[] }> {
+    const cur = this.opts.config;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const strip = <T extends { nameAt?: unknown }>(xs: readonly T[]) => xs.map(({ nameAt: _, ...x }) => x);
+    const refuse: string[] = [];
+    if (next.switch.name !== cur.switch.name) refuse.push("switch.name");
+    if (!same(next.vtep, cur.vtep)) refuse.push("vtep");
+    if (!same(strip(next.uplinks), strip(cur.uplinks))) refuse.push("uplinks");
+    if (!same(next.management, cur.management)) refuse.push("management");
+    if (!same(next.bgp, cur.bgp)) refuse.push("bgp");
+    if (cur.bgp && !same(next.vnis.map((v) => v.vni), cur.vnis.map((v) => v.vni))) refuse.push("the VNIs of an EVPN switch");
+    if (refuse.length) throw new Error(`${next.file}: cannot apply a change to ${refuse.join(", ")} without a restart (vxgate run again: the fast path keeps forwarding meanwhile)`);
+
+    const changed = (["ports", "vnis", "tables", "mirror"] as const).filter((k) => !same(k === "ports" ? strip(next.ports) : next[k], k === "ports" ? strip(cur.ports) : cur[k]));
+    if (changed.length === 0) return { changed };
+    const devs = listNetDevs();
+    const missing = next.ports.filter((p) => !devs.has(p.name));
+    if (missing.length) throw new Error(missing.map((p) => `${p.nameAt ? `${p.nameAt.file}:${p.nameAt.line}:${p.nameAt.col}: ` : ""}interface ${p.name} not found in this network namespace`).join("\n"));
+
+    const built = buildPipeline(pipelineFor(next), this.opts.cacheDir ?? DEFAULT_CACHE_DIR);
+    (this.target as EbpfTarget).reconfigure({
+      objectPath: built.objectPath,
+      hash: built.hash,
+      ports: [...next.uplinks.map((u) => ({ name: u.name, role: "uplink" as const })), ...next.ports.map((p) => ({ name: p.name, role: "access" as const }))],
+    });
+    this.opts.config = next;
+    this.ifindexes = new Map([...listNetDevs().values()].map((d) => [d.name, d.ifindex]));
+    this.l2.setConfig(next);
+    this.evpn?.setConfig(next);
+    this.links.stop();
+    this.links = new LinkWatcher(next.ports.map((p) => p.name), () => this.queueVniUpdate(), this.opts.log.child({ part: "links" }));
+    this.links.readNow();
+    this.mirror.setConfig(next);
+    this.staticMacs.setConfig(next);
+    this.mirror.apply();
+    this.desired = this.computeDesired();
+    const rep = reconcile(this.target, this.desired);
+    this.target.activate();
+    for (const p of this.target.ports()) this.names.set(p.ifindex, p.name);
+    this.l2.syncLimits();
+    this.links.start();
+    this.opts.log.info("config reloaded", { changed, program: built.hash, written: rep.written, deleted: rep.deleted });
+    return { changed };
   }
 
   /** Control plane exits; the pinned fast path keeps forwarding. */
@@ -192,6 +277,7 @@ export class Runtime {
     this.stopped = true;
     this.l2.stop();
     this.mirror.stop();
+    this.links.stop();
     // the fast path keeps forwarding: peers may keep our routes while we restart
     await this.evpn?.stop(true);
     this.target.release();
@@ -202,6 +288,7 @@ export class Runtime {
     this.stopped = true;
     this.l2.stop();
     this.mirror.stop();
+    this.links.stop();
     await this.evpn?.stop(false);
     this.target.destroy();
   }

@@ -1,9 +1,10 @@
 // What the tables must hold for a config: a pure function of the config and
-// the ports' ifindexes, so it can be tested without a kernel and diffed
-// against whatever is in the maps (after a restart, or a config change).
+// the ports' ifindexes and MACs, so it can be tested without a kernel and
+// diffed against whatever is in the maps (after a restart, or a config change).
 import type { SwitchConfig } from "../../config/types.ts";
 import { constants } from "../../codegen/tables.ts";
 import type { TableKey, TableValue } from "../codec.ts";
+import { macOf as deviceMac } from "../netdev.ts";
 
 export interface DesiredState {
   globals: TableValue<"globals">;
@@ -17,6 +18,8 @@ export interface DesiredState {
 }
 
 export type IfindexOf = (name: string) => number;
+/** A port's own MAC; by default read from the device (netdev.ts). */
+export type MacOf = (name: string) => string;
 
 /** The VLAN a port uses for a VNI: 0 when it carries the VNI untagged. */
 export function portVlanFor(port: SwitchConfig["ports"][number], vni: number): number | undefined {
@@ -28,20 +31,23 @@ export function portVlanFor(port: SwitchConfig["ports"][number], vni: number): n
  * flood to (type-3 routes) and remote VTEPs to admit as outer sources (the next
  * hops of type-2 routes). */
 export interface RuntimeAdditions {
-  flood: ReadonlyMap<number, Iterable<string>>;
-  admit: ReadonlyMap<number, Iterable<string>>;
+  flood?: ReadonlyMap<number, Iterable<string>>;
+  admit?: ReadonlyMap<number, Iterable<string>>;
+  /** access ports whose link is down: left out of the flood lists (a copy to them could only fail) */
+  portsDown?: ReadonlySet<string>;
 }
 
-export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf, added?: RuntimeAdditions): DesiredState {
+export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf, added?: RuntimeAdditions, macOf: MacOf = deviceMac): DesiredState {
   const uplinkIf = cfg.uplinks.map((u) => ifindexOf(u.name));
   const ports = new Map<number, TableValue<"ports">>();
-  for (const [i, u] of cfg.uplinks.entries()) ports.set(uplinkIf[i]!, { role: constants.PORT_ROLE_UPLINK, vni: 0 });
+  // an uplink's MAC: VXLAN for us addressed to any other is not ours (the kernel drops it too)
+  for (const [i, u] of cfg.uplinks.entries()) ports.set(uplinkIf[i]!, { role: constants.PORT_ROLE_UPLINK, mac: macOf(u.name), vni: 0 });
   const vlans: DesiredState["vlans"] = [];
   const accessIf = new Map<string, number>();
   for (const p of cfg.ports) {
     const ifindex = ifindexOf(p.name);
     accessIf.set(p.name, ifindex);
-    ports.set(ifindex, { role: constants.PORT_ROLE_ACCESS, vni: p.vni ?? 0 });
+    ports.set(ifindex, { role: constants.PORT_ROLE_ACCESS, mac: macOf(p.name), vni: p.vni ?? 0 });
     for (const v of p.vlans) vlans.push([{ ifindex, vlan: v.vlan }, { vni: v.vni }]);
   }
 
@@ -58,10 +64,10 @@ export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf, added?: Ru
     const list: TableValue<"flood">[] = [];
     for (const p of cfg.ports) {
       const vlan = portVlanFor(p, v.vni);
-      if (vlan !== undefined) list.push({ kind: constants.FLOOD_LOCAL, vlan, ifindex: accessIf.get(p.name)!, remote: "0.0.0.0" });
+      if (vlan !== undefined && !added?.portsDown?.has(p.name)) list.push({ kind: constants.FLOOD_LOCAL, vlan, ifindex: accessIf.get(p.name)!, remote: "0.0.0.0" });
     }
     const remotes = new Set(v.flood);
-    for (const ip of added?.flood.get(v.vni) ?? []) remotes.add(ip);
+    for (const ip of added?.flood?.get(v.vni) ?? []) remotes.add(ip);
     for (const ip of remotes) {
       list.push({ kind: constants.FLOOD_REMOTE, vlan: 0, ifindex: 0, remote: ip });
       refVtep(v.vni, ip);
@@ -97,7 +103,7 @@ export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf, added?: Ru
     }
   }
 
-  for (const [vni, ips] of added?.admit ?? []) for (const ip of ips) refVtep(vni, ip);
+  for (const [vni, ips] of added?.admit ?? new Map<number, Iterable<string>>()) for (const ip of ips) refVtep(vni, ip);
 
   const vteps: DesiredState["vteps"] = [...vtepRefs].map(([k, refs]) => {
     const [vni, remote] = k.split("/");
@@ -105,7 +111,7 @@ export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf, added?: Ru
   });
 
   return {
-    globals: { vtep_ip: cfg.vtep.sourceIp, udp_port: cfg.vtep.udpPort, fib_ifindex: uplinkIf[0]!, no_neigh_ns: 0n },
+    globals: { vtep_ip: cfg.vtep.sourceIp, udp_port: cfg.vtep.udpPort, uplink_mac: ports.get(uplinkIf[0]!)!.mac, fib_ifindex: uplinkIf[0]!, no_neigh_ns: 0n },
     ports,
     vlans,
     vnis,

@@ -108,7 +108,8 @@ export class MirrorEvpn implements RouteExtensions {
 
   received(key: string, route: EvpnRoute, best: { attrs: readonly PathAttribute[]; nextHop: string } | undefined): void {
     const map = route.type === "imet" ? this.fromImet : route.type === "mac-ip" ? this.fromMac : undefined;
-    if (!map) return;
+    // the common case, cheaply: a route that carries no sessions and never did
+    if (!map || (!best && !map.has(key))) return;
     let next: MirrorSessionWire[] = [];
     const raw = best ? findMirrorAttribute(best.attrs) : undefined;
     if (raw) {

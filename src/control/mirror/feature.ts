@@ -55,7 +55,7 @@ export interface MirrorRow {
 const SWEEP_MS = 1000;
 
 export class MirrorFeature {
-  private readonly configSessions: MirrorSession[];
+  private configSessions: MirrorSession[];
   private apiSessions: MirrorSession[] = [];
   private bgpSessions: { session: MirrorSession; owner: string }[] = [];
   private evpn?: MirrorEvpn;
@@ -70,7 +70,7 @@ export class MirrorFeature {
   readonly stats = { recomputes: 0, written: 0, deleted: 0 };
 
   constructor(
-    private readonly config: SwitchConfig,
+    private config: SwitchConfig,
     private readonly target: Target,
     private readonly log: Logger,
     private readonly opts: MirrorFeatureOptions,
@@ -119,6 +119,14 @@ export class MirrorFeature {
     return this.evpn;
   }
 
+  /** A reloaded config: its sessions replace the old file's. */
+  setConfig(cfg: SwitchConfig): void {
+    const hosts = [...this.configSessions, ...cfg.mirror.sessions].map((s) => s.host.mac);
+    this.config = cfg;
+    this.configSessions = cfg.mirror.sessions;
+    this.ownChanged(hosts);
+  }
+
   connectSpeaker(speaker: MirrorSpeaker): void {
     this.speaker = speaker;
   }
@@ -143,20 +151,20 @@ export class MirrorFeature {
   // ------------------------------------------------------------ sessions
 
   /** A controller adds a session (JSON body as the API received it). */
-  add(body: unknown): { session: MirrorSession } | { errors: string[] } {
+  add(body: unknown, by?: Record<string, unknown>): { session: MirrorSession } | { errors: string[] } {
     if (!this.enabled) return { errors: ["mirroring is disabled on this switch (mirror.enabled: false in its config)"] };
     const vnis = new Set(this.config.vnis.map((v) => v.vni));
     const r = parseSessionJson(body, { vnis, existing: this.sessions().map((x) => x.session) });
     if ("errors" in r) return r;
     this.apiSessions.push(r.session);
     this.saveApiSessions();
-    this.log.info("mirror session added", { name: r.session.name, hostId: r.session.hostId });
+    this.log.info("mirror session added", { ...(by ? { by } : {}), name: r.session.name, hostId: r.session.hostId });
     this.ownChanged([r.session.host.mac]);
     return r;
   }
 
   /** Remove a session added through the API. */
-  remove(name: string): { removed: true } | { errors: string[] } {
+  remove(name: string, by?: Record<string, unknown>): { removed: true } | { errors: string[] } {
     const i = this.apiSessions.findIndex((s) => s.name === name);
     if (i < 0) {
       if (this.configSessions.some((s) => s.name === name)) return { errors: [`session ${name} comes from the config file: remove it there and reload`] };
@@ -164,7 +172,7 @@ export class MirrorFeature {
     }
     const [gone] = this.apiSessions.splice(i, 1);
     this.saveApiSessions();
-    this.log.info("mirror session removed", { name });
+    this.log.info("mirror session removed", { ...(by ? { by } : {}), name });
     this.ownChanged([gone!.host.mac]);
     return { removed: true };
   }
