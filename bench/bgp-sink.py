@@ -96,12 +96,19 @@ def establish(sock, reader, asn, router_id):
 def sink(argv):
     peer, asn, router_id = argv[0], int(argv[1]), argv[2]
     target = [0]
+    count = [0]
+    armed = [False]
 
     def commands():
+        # "target N": report "done" once N type-2 NLRIs have arrived (re-armed by
+        # every new target); "count": report the count now
         for line in sys.stdin:
             w = line.split()
             if w and w[0] == "target":
                 target[0] = int(w[1])
+                armed[0] = True
+            elif w and w[0] == "count":
+                say(ev="count", n=count[0])
 
     threading.Thread(target=commands, daemon=True).start()
     while True:
@@ -116,7 +123,6 @@ def sink(argv):
         say(ev="established")
         n = 0
         first = None
-        done = False
         try:
             while True:
                 r = reader.next()
@@ -149,8 +155,9 @@ def sink(argv):
                                 n += 1
                             q += 2 + body[q + 1]
                     p = v + ln
-                if not done and target[0] and n >= target[0]:
-                    done = True
+                count[0] = n
+                if armed[0] and target[0] and n >= target[0]:
+                    armed[0] = False
                     say(ev="done", n=n, first=first)
         except OSError:
             pass

@@ -130,12 +130,14 @@ function mirrorFor(cfg: SwitchConfig, names: string[]): MirrorDesired {
 }
 
 function fillTables(obj: BpfObject, d: DesiredState): void {
-  const put = <N extends "globals" | "ports" | "vnis" | "flood" | "vteps" | "fdb">(name: N, k: unknown, v: unknown) => {
+  const put = <N extends "globals" | "ports" | "xdp_tx" | "vnis" | "flood" | "vteps" | "fdb">(name: N, k: unknown, v: unknown) => {
     const c = tableCodec(name);
     obj.map(tables[name].mapName).update(c.key.encode(k as never), c.value.encode(v as never), "any");
   };
   put("globals", { index: 0 }, d.globals);
   for (const [ifindex, v] of d.ports) put("ports", { ifindex }, v);
+  // every port takes XDP frames here (the target checks the real ones at attach time)
+  for (const ifindex of d.ports.keys()) put("xdp_tx", { ifindex }, { ifindex });
   for (const [vni, v] of d.vnis) put("vnis", { vni }, v);
   for (const [vni, list] of d.flood) list.forEach((v, slot) => put("flood", { vni, slot }, v));
   for (const [k, v] of d.vteps) put("vteps", k, v);

@@ -8,9 +8,16 @@
 //   3. EVPN routes/s from the wire into the forwarding table: GoBGP injects
 //      type-2 routes into vxgate and into FRR (zebra + kernel VXLAN), and into
 //      a null receiver (bench/evpn-routes.ts); only with --only routes
+//   4. local MACs into EVPN: a burst of distinct source MACs into an access
+//      port, until a BGP peer has a type-2 route for each; vxgate vs FRR (a
+//      kernel bridge learning, zebra + bgpd advertising) in the same run
+//      (bench/local-learning.ts); only with --only learning
+//   5. scale: a config with 100k static MACs through the CLI: check, boot
+//      until the entries are in the map, adopt-restart, `show fdb --json | wc -c`
+//      (bench/scale.ts); only with --only scale
 //
 // Options (after `npm run bench --`):
-//   --only pkt|fabric|routes   run one part (default: pkt and fabric)
+//   --only pkt|fabric|routes|learning   run one part (default: pkt and fabric)
 //   --repeat N            test-run repeat count per measurement (default 1000000)
 //   --pkt-rounds N        per-packet rounds, median reported (default 7)
 //   --rounds N            throughput rounds, each mode once per round (default 5)
@@ -24,6 +31,10 @@
 //   --sessions K          gobgpd instances = BGP sessions per receiver (default 5)
 //   --route-timeout S     bound on each wait for a table to fill or empty (default 120)
 //   --cpu-prof DIR        write a V8 CPU profile of the vxgate process (routes part)
+//   --macs N[,N...]       burst sizes of the learning part (default 5000,20000,100000)
+//   --learning-rounds N   rounds per burst size and device (default 3)
+//   --scale-macs N        static MACs of the scale part's config (default 100000)
+//   --vxgate-root DIR     scale part: measure the CLI of another checkout (default: this one)
 //   --json FILE           also write every sample as JSON
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg, release, totalmem } from "node:os";
@@ -33,16 +44,20 @@ import { renderTable } from "../src/cli/table.ts";
 import { runPktCost, type PktCostResult } from "./pkt-cost.ts";
 import { runFabricTput, type GeneratorKind, type TputResult } from "./fabric-tput.ts";
 import { runEvpnRoutes, type Receiver, type RoutesResult } from "./evpn-routes.ts";
+import { runLocalLearning, type LearningResult } from "./local-learning.ts";
+import { runScale, type ScaleResult } from "./scale.ts";
 import { fmt, fmtInt, max, median, min, spreadPct } from "./stats.ts";
 
 const say = (s = "") => process.stdout.write(s + "\n");
 
 function usage(): string {
-  return `usage: npm run bench -- [--only pkt|fabric|routes] [--repeat N] [--pkt-rounds N]
+  return `usage: npm run bench -- [--only pkt|fabric|routes|learning|scale] [--repeat N] [--pkt-rounds N]
                         [--rounds N] [--duration S] [--warmup S]
                         [--gen auto|trafgen|python]
                         [--routes N] [--small N] [--small-rounds N] [--route-rounds N]
-                        [--sessions K] [--route-timeout S] [--cpu-prof DIR] [--json FILE]`;
+                        [--sessions K] [--route-timeout S] [--cpu-prof DIR]
+                        [--macs N[,N...]] [--learning-rounds N]
+                        [--scale-macs N] [--vxgate-root DIR] [--json FILE]`;
 }
 
 function num(v: string | undefined, def: number, name: string, lo: number, hi: number): number {
@@ -202,6 +217,10 @@ async function main(): Promise<number> {
       sessions: { type: "string" },
       "route-timeout": { type: "string" },
       "cpu-prof": { type: "string" },
+      macs: { type: "string" },
+      "learning-rounds": { type: "string" },
+      "scale-macs": { type: "string" },
+      "vxgate-root": { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -215,7 +234,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const only = values.only;
-  if (only !== undefined && only !== "pkt" && only !== "fabric" && only !== "routes") throw new Error(`--only must be pkt, fabric or routes\n${usage()}`);
+  if (only !== undefined && !["pkt", "fabric", "routes", "learning", "scale"].includes(only)) throw new Error(`--only must be pkt, fabric, routes, learning or scale\n${usage()}`);
   const gen = values.gen ?? "auto";
   if (!["auto", "trafgen", "python"].includes(gen)) throw new Error(`--gen must be auto, trafgen or python\n${usage()}`);
   const repeat = num(values.repeat, 1_000_000, "repeat", 1000, 100_000_000);
@@ -229,13 +248,16 @@ async function main(): Promise<number> {
   const routeRounds = num(values["route-rounds"], 1, "route-rounds", 0, 20);
   const sessions = num(values.sessions, 5, "sessions", 1, 50);
   const routeTimeoutS = num(values["route-timeout"], 120, "route-timeout", 5, 1800);
+  const macs = (values.macs ?? "5000,20000,100000").split(",").map((x) => num(x, 0, "macs", 1, 1_000_000));
+  const learningRounds = num(values["learning-rounds"], 3, "learning-rounds", 1, 20);
+  const scaleMacs = num(values["scale-macs"], 100_000, "scale-macs", 1, 4_000_000);
 
   const m = machine();
   const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
   say(`== vxgate bench  (${new Date().toISOString()})`);
   say(`   ${m.cpu}, ${m.memory}, kernel ${m.kernel}, bpf_jit_enable=${m.bpfJit}, node ${m.node}, ${m.clang}`);
   say(`   load average at start: ${load()} (anything else running skews the numbers; the ratios less so)`);
-  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult; routes?: RoutesResult } = {
+  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult } = {
     machine: m,
     loadStart: load(),
   };
@@ -258,6 +280,15 @@ async function main(): Promise<number> {
     out.routes = await runEvpnRoutes({ routes, small, smallRounds, rounds: routeRounds, sessions, timeoutS: routeTimeoutS, cpuProf: values["cpu-prof"], log });
     say("");
     reportRoutes(out.routes);
+  }
+  if (only === "learning") {
+    say(`\n== 4. local MACs into BGP EVPN: a burst of new source MACs -> type-2 routes at a BGP peer, vxgate vs FRR`);
+    out.learning = await runLocalLearning({ macs, rounds: learningRounds, timeoutS: routeTimeoutS, log });
+  }
+  if (only === "scale") {
+    say(`\n== 5. scale: ${scaleMacs.toLocaleString("en-US")} static MACs through the CLI (check, boot, adopt-restart, show fdb)`);
+    out.scale = await runScale({ macs: scaleMacs, root: values["vxgate-root"], timeoutS: routeTimeoutS, log });
+    for (const c of out.scale.checks) say(`   check: ${c}`);
   }
   out.loadEnd = load();
   say(`\n== summary (ratios against baselines measured in this run; load average at end: ${out.loadEnd})`);
@@ -289,6 +320,12 @@ async function main(): Promise<number> {
         `   routes (${fmtInt(n)} type-2): vxgate ${fmtInt(rps("vxgate"))} routes/s vs FRR ${fmtInt(rps("frr"))} routes/s (medians) = ${fmt(rps("vxgate") / rps("frr"), 2)} x; ` +
           `gobgpd alone sends ${fmtInt(rps("sink"))} routes/s`,
       );
+    }
+  }
+  if (out.learning) {
+    for (const n of macs) {
+      const ms = (dut: "vxgate" | "frr") => median(out.learning!.rounds.filter((r) => r.dut === dut && r.macs === n && r.complete).map((r) => r.advertisedMs));
+      say(`   learning (${fmtInt(n)} new MACs): vxgate ${fmt(ms("vxgate"), 0)} ms vs FRR ${fmt(ms("frr"), 0)} ms to advertise them all (medians) = ${fmt(ms("frr") / ms("vxgate"), 2)} x faster`);
     }
   }
   if (values.json) {

@@ -6,4 +6,6 @@ export * from "./packets.ts";
 export * from "./send.ts";
 export * from "./capture.ts";
 export * from "./ping.ts";
+export * from "./api.ts";
+export * from "./kernel-vtep.ts";
 export { type NsRef, type RunResult, type ExecOptions, PYTHON, sleep, onProcessExit } from "./proc.ts";

@@ -9,7 +9,9 @@
 // Optional config (graceful restart tests): `forwardingPreserved`
 // (SpeakerOptions), `localMacs` learned before start() (what the runtime does
 // with the hosts it finds in an adopted fast path), `presenceFollowsLearning`
-// (learn/gone also set what localMacPresent answers), `retryMaxMs`.
+// (learn/gone also set what localMacPresent answers), `retryMaxMs`,
+// `connectTimeoutMs`, `startAt` (epoch ms: start() then, so that two speakers
+// connect to each other at the same moment).
 // Killing the process (SIGKILL) is how those tests restart a switch.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -23,6 +25,8 @@ export interface DriverExtras {
   localMacs?: { vni: number; mac: string }[];
   presenceFollowsLearning?: boolean;
   retryMaxMs?: number;
+  connectTimeoutMs?: number;
+  startAt?: number;
 }
 
 interface DriverConfig extends DriverExtras {
@@ -50,6 +54,7 @@ const sp = new EvpnSpeaker(cfg.bgp, cfg.vtep, cfg.vnis, port, log, {
   retryBaseMs: 200,
   retryMaxMs: cfg.retryMaxMs ?? 2000,
   forwardingPreserved: !!cfg.forwardingPreserved,
+  ...(cfg.connectTimeoutMs !== undefined ? { connectTimeoutMs: cfg.connectTimeoutMs } : {}),
 });
 for (const m of cfg.localMacs ?? []) {
   sp.localMacLearned(m.vni, m.mac);
@@ -109,5 +114,7 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   }
 });
 
-void sp.start().then(() => out({ ev: "ready", port: sp.listenPort }));
+const begin = () => void sp.start().then(() => out({ ev: "ready", port: sp.listenPort }));
+if (cfg.startAt !== undefined) setTimeout(begin, Math.max(0, cfg.startAt - Date.now()));
+else begin();
 process.stdin.on("end", () => void sp.stop().then(() => process.exit(0)));

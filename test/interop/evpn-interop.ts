@@ -120,8 +120,19 @@ export function bgpCfg(p: {
   };
 }
 
+export interface GobgpNeighbor {
+  address: string;
+  asn: number;
+  /** TCP-MD5 (auth-password). */
+  authPassword?: string;
+  /** GTSM: [neighbors.ttl-security.config] enabled, ttl-min (GoBGP then sends with TTL 255). */
+  ttlMin?: number;
+  /** Only accept connections (transport passive-mode). */
+  passive?: boolean;
+}
+
 /** gobgpd with one L2VPN EVPN neighbor per entry; returns a CLI runner. */
-export function startGobgp(lab: Lab, ns: string, p: { asn: number; routerId: string; neighbors: { address: string; asn: number }[] }) {
+export function startGobgp(lab: Lab, ns: string, p: { asn: number; routerId: string; neighbors: GobgpNeighbor[] }) {
   const conf = join(lab.tmpdir, `gobgp-${p.routerId}.toml`);
   const lines = [`[global.config]`, `  as = ${p.asn}`, `  router-id = "${p.routerId}"`, ``];
   for (const n of p.neighbors) {
@@ -130,10 +141,13 @@ export function startGobgp(lab: Lab, ns: string, p: { asn: number; routerId: str
       `  [neighbors.config]`,
       `    neighbor-address = "${n.address}"`,
       `    peer-as = ${n.asn}`,
+      ...(n.authPassword !== undefined ? [`    auth-password = ${JSON.stringify(n.authPassword)}`] : []),
       `  [neighbors.timers.config]`,
       `    connect-retry = 1`,
       `    hold-time = 9`,
       `    keepalive-interval = 3`,
+      ...(n.ttlMin !== undefined ? [`  [neighbors.ttl-security.config]`, `    enabled = true`, `    ttl-min = ${n.ttlMin}`] : []),
+      ...(n.passive ? [`  [neighbors.transport.config]`, `    passive-mode = true`] : []),
       `  [[neighbors.afi-safis]]`,
       `    [neighbors.afi-safis.config]`,
       `      afi-safi-name = "l2vpn-evpn"`,

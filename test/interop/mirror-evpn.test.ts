@@ -6,11 +6,10 @@
 // when the host moves, its new switch re-originates it; removing the session
 // at its owner removes it everywhere.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { request } from "node:http";
 import { Fabric, Lab } from "../../lab/fabric.ts";
 import { MOVE, cableStandby, renamedLabSwitches } from "../../lab/topology.ts";
 import { moveHost } from "../../lab/mobility.ts";
-import { sendFrames, startCapture, udpFrame, type DecodedPacket } from "../harness/index.ts";
+import { apiRequest, sendFrames, startCapture, udpFrame, type DecodedPacket } from "../harness/index.ts";
 import type { MirrorRow } from "../../src/control/mirror/feature.ts";
 import { MIRROR_ATTR_CODE } from "../../src/control/mirror/attribute.ts";
 
@@ -20,19 +19,7 @@ const C1 = { mac: MOVE.mac, ip: MOVE.ip }; // on sw3: the monitored host (moves 
 const VTEP = { sw1: "198.18.0.1", sw2: "198.18.0.2", sw3: "198.18.0.3" };
 const SESSION = { name: "watch-c1", host: { mac: C1.mac, vni: 100 }, server: { mac: B1.mac, vni: 100 }, host_id: 21 };
 
-function api(fabric: Fabric, sw: string, method: "POST" | "DELETE", path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const socketPath = fabric.config(sw).management.socket;
-  return new Promise((ok, fail) => {
-    const req = request({ socketPath, method, path, headers: { "content-type": "application/json" } }, (res) => {
-      let data = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (data += c));
-      res.on("end", () => ok({ status: res.statusCode ?? 0, body: JSON.parse(data) }));
-    });
-    req.on("error", fail);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
+const api = (fabric: Fabric, sw: string, method: "POST" | "DELETE", path: string, body?: unknown) => apiRequest(fabric.config(sw).management.socket, method, path, body);
 
 const udp = (from: { mac: string; ip: string }, to: { mac: string; ip: string }, payload: string) =>
   udpFrame({ srcMac: from.mac, dstMac: to.mac, srcIp: from.ip, dstIp: to.ip, srcPort: 40000, dstPort: 9, payload: Buffer.from(payload) });

@@ -11,7 +11,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Fabric, Lab } from "../../lab/fabric.ts";
-import { ping, startCapture, udpExchange, type Capture, type DecodedPacket } from "../harness/index.ts";
+import { addKernelVtep, ping, startCapture, udpExchange, type Capture, type DecodedPacket } from "../harness/index.ts";
 import type { FdbRow } from "../../src/control/runtime.ts";
 
 const VXGATE_VTEP = "198.18.0.1";
@@ -55,25 +55,18 @@ management:
   );
   fabric = new Fabric(lab, [{ configPath, hosts: [{ name: "a1", port: "h1", mac: A1, cidr: `${A1_IP}/24` }] }]);
 
-  // the kernel VTEP: one more leaf on the spine (s9, 192.0.2.100/30)
-  kv = lab.ns("kvtep", { forwarding: true });
-  lab.veth(kv, "eth0", fabric.spine, "s9", { mtu: 1600 });
-  lab.addr(kv, "eth0", "192.0.2.102/30");
-  lab.addr(fabric.spine, "s9", "192.0.2.101/30");
-  lab.addr(kv, "lo", `${KERNEL_VTEP}/32`);
-  lab.route(kv, "default", { via: "192.0.2.101" });
-  lab.route(fabric.spine, `${KERNEL_VTEP}/32`, { via: "192.0.2.102" });
-  lab.ip(kv, "link", "add", "vx100", "type", "vxlan", "id", "100", "local", KERNEL_VTEP, "dstport", "4789", "learning", "noudpcsum");
-  lab.ip(kv, "link", "add", "br0", "type", "bridge");
-  lab.ip(kv, "link", "set", "vx100", "master", "br0");
-  b1 = lab.ns("b1");
-  lab.veth(b1, "eth0", kv, "hb", { macA: B1, txChecksum: false });
-  lab.addr(b1, "eth0", `${B1_IP}/24`);
-  lab.ip(kv, "link", "set", "hb", "master", "br0");
-  lab.up(kv, "vx100");
-  lab.up(kv, "br0");
-  // BUM from the kernel side goes to vxgate (head-end replication list of one)
-  lab.exec(kv, "bridge", ["fdb", "append", "00:00:00:00:00:00", "dev", "vx100", "dst", VXGATE_VTEP]);
+  // the kernel VTEP: one more leaf on the spine (s9, 192.0.2.100/30); its BUM
+  // goes to vxgate (head-end replication list of one)
+  ({ kv, host: b1 } = addKernelVtep(lab, {
+    spine: fabric.spine,
+    spinePort: "s9",
+    addr: "192.0.2.102/30",
+    spineAddr: "192.0.2.101/30",
+    vtep: KERNEL_VTEP,
+    vni: 100,
+    flood: [VXGATE_VTEP],
+    host: { ns: "b1", mac: B1, cidr: `${B1_IP}/24` },
+  }));
 
   await fabric.start(name);
   const swNs = fabric.switchNs(name);

@@ -54,7 +54,9 @@ afterAll(async () => {
 interface MoveRow {
   vni: number;
   mac: string;
+  from?: string;
   to: string;
+  cause: "data-path" | "evpn";
   at: string;
 }
 
@@ -144,7 +146,7 @@ describe("MAC moves", () => {
     await sw.sendFromHost("p2", [frame(m)]);
     await expect.poll(() => row(100, m)).toMatchObject({ type: "local", port: "h2", static: false });
     expect(delta(before, await sw.counters(), "learn_move")).toBe(1n);
-    await expect.poll(moves).toContainEqual(expect.objectContaining({ vni: 100, mac: m, to: "h2" }));
+    await expect.poll(moves).toContainEqual(expect.objectContaining({ vni: 100, mac: m, from: "h1", to: "h2", cause: "data-path" }));
 
     const got = await sendAndCapture(() => sw.sendFromHost("p1", [frame("02:00:00:00:d2:02", m, "after move")]), m, ["p1", "p2"], { p2: 1 });
     expect(got.p2).toHaveLength(1);
@@ -162,7 +164,7 @@ describe("MAC moves", () => {
     await sw.sendFromSpine([fromVtep(arpRequest({ srcMac: m, srcIp: "198.51.100.203", targetIp: NOBODY_IP }), 100, REMOTE_A)]);
     await expect.poll(() => row(100, m)).toMatchObject({ type: "remote", remote: REMOTE_A });
     expect(delta(before, await sw.counters(), "learn_move")).toBe(1n);
-    await expect.poll(moves).toContainEqual(expect.objectContaining({ vni: 100, mac: m, to: REMOTE_A }));
+    await expect.poll(moves).toContainEqual(expect.objectContaining({ vni: 100, mac: m, from: "h1", to: REMOTE_A, cause: "data-path" }));
 
     const got = await sendAndCapture(() => sw.sendFromHost("p2", [frame("02:00:00:00:d3:02", m, "to moved")]), m, ["p1"], { spine: 1 });
     expect(got.spine).toHaveLength(1);

@@ -23,7 +23,11 @@
 // truncations that keep the L2 header are expected to be forwarded; only
 // truncations inside the tag are malformed. On the uplink vxgate terminates
 // the outer IPv4/UDP datagram, so it owes it the checks a host makes (RFC 1122
-// 3.2.1.2, 4.1.3.4): see the uplink length/checksum cases at the end of (a).
+// 3.2.1.2, 4.1.3.4): see the uplink length/checksum cases at the end of (a),
+// and it takes only frames addressed to the uplink's own MAC, as the kernel
+// does (PACKET_OTHERHOST). A frame that would leave a port longer than its MTU
+// allows is dropped (drop_egress_mtu), and one for a port XDP cannot transmit
+// on goes up to TC (egress_via_tc): the models know both.
 import { mkdirSync, rmSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -169,15 +173,27 @@ interface RunOut {
   data: Buffer;
 }
 
-const CHILD = (lib: string, pins: Record<string, string>) => `
+const CHILD = (lib: string, pins: Record<string, string>, mapPins: Record<string, string>) => `
 import { createInterface } from "node:readline";
-const { BpfProgram } = await import(${JSON.stringify(lib)});
+const { BpfProgram, BpfMap } = await import(${JSON.stringify(lib)});
 const pins = ${JSON.stringify(pins)};
 const progs = {};
 for (const [k, p] of Object.entries(pins)) progs[k] = BpfProgram.openPinned(p);
+const maps = {};
+for (const [k, p] of Object.entries(${JSON.stringify(mapPins)})) maps[k] = BpfMap.openPinned(p);
 const rl = createInterface({ input: process.stdin });
 rl.on("line", (line) => {
   const req = JSON.parse(line);
+  if (req.xdpTx) {
+    // a devmap entry names a device of the caller's namespace: written from here
+    const { map, ifindex, on } = req.xdpTx;
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(ifindex);
+    if (on) maps[map].update(key, key);
+    else maps[map].delete(key);
+    process.stdout.write(JSON.stringify({ id: req.id, out: [] }) + "\\n");
+    return;
+  }
   const out = req.cases.map((c) => {
     try {
       const data = Buffer.from(c.hex, "hex");
@@ -228,9 +244,9 @@ class TestRunner {
     });
   }
 
-  static async start(lab: Lab, ns: string, pins: Record<string, string>): Promise<TestRunner> {
+  static async start(lab: Lab, ns: string, pins: Record<string, string>, mapPins: Record<string, string>): Promise<TestRunner> {
     const lib = `file://${REPO}/native/lib/index.ts`;
-    const child = lab.spawn(null, "nsenter", [`--net=${lab.netnsPath(ns)}`, process.execPath, "--import", "tsx", "--input-type=module", "-e", CHILD(lib, pins)]);
+    const child = lab.spawn(null, "nsenter", [`--net=${lab.netnsPath(ns)}`, process.execPath, "--import", "tsx", "--input-type=module", "-e", CHILD(lib, pins, mapPins)]);
     const r = new TestRunner(child);
     const until = Date.now() + 30_000;
     while (!r.ready) {
@@ -250,6 +266,15 @@ class TestRunner {
 
   async one(c: RunCase): Promise<RunOut> {
     return (await this.run([c]))[0]!;
+  }
+
+  /** Add a port to (or remove it from) a fixture's vxg_xdp_tx, inside the namespace. */
+  xdpTx(map: string, ifindex: number, on: boolean): Promise<void> {
+    const id = this.seq++;
+    return new Promise((ok, fail) => {
+      this.pending.set(id, { ok: () => ok(), fail });
+      this.child.stdin!.write(JSON.stringify({ id, xdpTx: { map, ifindex, on } }) + "\n");
+    });
   }
 
   close(): void {
@@ -284,12 +309,21 @@ interface Fixture {
   fdb: BpfMap;
   counters: BpfMap;
   prog: { uplink: string; access: string };
+  /** ports in vxg_xdp_tx: XDP redirects only into these (the runtime's target fills it) */
+  xdpTx: Set<FxPort>;
 }
+
+/** the fixture's ports: two access ports, two uplinks (fib lookups go through the first) */
+type FxPort = "acc" | "acc2" | "upl" | "upl2";
+const FX_PORTS: FxPort[] = ["acc", "acc2", "upl", "upl2"];
 
 let trLab: Lab;
 let trNs: string;
-const ifx: Record<"acc" | "acc2" | "upl", number> = { acc: 0, acc2: 0, upl: 0 };
+const ifx: Record<FxPort, number> = { acc: 0, acc2: 0, upl: 0, upl2: 0 };
 let uplMac = "";
+let upl2Mac = "";
+/** MTU of each fixture port (read at setup) */
+const ifMtu: Record<FxPort, number> = { acc: 0, acc2: 0, upl: 0, upl2: 0 };
 let runner: TestRunner;
 const pinDir = `/sys/fs/bpf/vxgate-kt-malformed-${process.pid.toString(36)}`;
 const fixtures: Fixture[] = [];
@@ -317,6 +351,7 @@ vtep:
   source_ip: ${VTEP}
 uplinks:
   - name: upl
+  - name: upl2
 ports:
 ${ports}
 vnis:${statics(100)}${vlanFeature ? statics(200) : ""}
@@ -334,11 +369,16 @@ function loadFixture(vlanFeature: boolean): Fixture {
   const built = buildPipeline(p);
   const obj = BpfObject.openFile(built.objectPath);
   obj.load();
-  const want = desiredState(cfg, (n) => {
-    const i = ifx[n as keyof typeof ifx];
-    if (!i) throw new Error(`no ifindex for ${n}`);
-    return i;
-  });
+  const want = desiredState(
+    cfg,
+    (n) => {
+      const i = ifx[n as keyof typeof ifx];
+      if (!i) throw new Error(`no ifindex for ${n}`);
+      return i;
+    },
+    undefined,
+    (n) => trLab.mac(trNs, n),
+  );
   const put = <N extends "globals" | "ports" | "vlans" | "vnis" | "flood" | "vteps" | "fdb">(t: N, k: unknown, v: unknown) => {
     const c = tableCodec(t);
     obj.map(`vxg_${t}`).update(c.key.encode(k as never), c.value.encode(v as never));
@@ -352,9 +392,30 @@ function loadFixture(vlanFeature: boolean): Fixture {
   for (const [k, v] of want.staticFdb) put("fdb", k, v);
   const label = vlanFeature ? "trunk" : "plain";
   for (const name of ["vxg_xdp_uplink", "vxg_xdp_access"]) obj.program(name).pin(`${pinDir}/${label}-${name}`);
+  // filled (setXdpTx) once the runner runs in the namespace
+  obj.map("vxg_xdp_tx").pin(`${pinDir}/${label}-vxg_xdp_tx`);
   const classify: Fixture["classify"] = vlanFeature ? { acc: { 0: 100, 10: 200 }, acc2: { 0: 200, 30: 100 } } : { acc: { 0: 100 }, acc2: { 0: 100 } };
   const learnVnis = vlanFeature ? [100, 200] : [100];
-  return { label, vlanFeature, classify, learnVnis, strictVnis: { 300: [REMOTE_B] }, obj, fdb: obj.map("vxg_fdb"), counters: obj.map("vxg_counters"), prog: { uplink: `${label}-uplink`, access: `${label}-access` } };
+  return { label, vlanFeature, classify, learnVnis, strictVnis: { 300: [REMOTE_B] }, obj, fdb: obj.map("vxg_fdb"), counters: obj.map("vxg_counters"), prog: { uplink: `${label}-uplink`, access: `${label}-access` }, xdpTx: new Set() };
+}
+
+/** Put a port in vxg_xdp_tx or take it out, as the target does at attach time. */
+async function setXdpTx(fx: Fixture, port: FxPort, on: boolean): Promise<void> {
+  await runner.xdpTx(fx.label, ifx[port], on);
+  if (on) fx.xdpTx.add(port);
+  else fx.xdpTx.delete(port);
+}
+
+const portOf = (ifindex: number) => FX_PORTS.find((n) => ifx[n] === ifindex)!;
+
+/** Where a frame of `outLen` bytes for port `ifindex` goes, as bpf/egress.h
+ * decides it: too long for the port (MTU + 14 + 4 bytes of VLAN slack): dropped;
+ * a port XDP cannot transmit on: up to TC unchanged; else the redirect. */
+function egressModel(fx: Fixture, ifindex: number, outLen: number, tooLong: CounterName = "drop_egress_mtu"): Expect | undefined {
+  const port = portOf(ifindex);
+  if (outLen > ifMtu[port] + 18) return { verdict: DROP, counter: tooLong };
+  if (!fx.xdpTx.has(port)) return { verdict: PASS, counter: "egress_via_tc" };
+  return undefined;
 }
 
 function readCounters(f: Fixture): Record<CounterName, bigint> {
@@ -405,9 +466,13 @@ function accessModel(fx: Fixture, port: "acc" | "acc2", f: Buffer): Expect {
   if (e.kind === constants.FDB_LOCAL) {
     if (e.ifindex === ifx[port] && e.vlan === vlan) return { verdict: DROP, counter: "drop_same_port" };
     const want = retag(f, vlan, e.vlan);
+    const egress = egressModel(fx, e.ifindex, want.length);
+    if (egress) return egress;
     return { verdict: REDIRECT, counter: "local_fwd", out: (d) => expect(d.toString("hex")).toBe(want.toString("hex")) };
   }
   const inner = retag(f, vlan, 0);
+  // the outer packet's size is the FIB's to check (drop_mtu); the uplink must take XDP frames
+  if (!fx.xdpTx.has("upl")) return { verdict: PASS, counter: "egress_via_tc" };
   return {
     verdict: REDIRECT,
     counter: "encap_fwd",
@@ -436,7 +501,7 @@ function accessModel(fx: Fixture, port: "acc" | "acc2", f: Buffer): Expect {
 }
 
 /** What vxg_xdp_uplink should do with a frame whose outer lengths and checksums are consistent. */
-function uplinkModel(fx: Fixture, f: Buffer): Expect {
+function uplinkModel(fx: Fixture, f: Buffer, ingress: "upl" | "upl2" = "upl"): Expect {
   const pass: Expect = { verdict: PASS, counter: "uplink_pass_kernel" };
   if (f.readUInt16BE(12) !== ETH_P_IPV4 || f.length < 34) return pass;
   const version = f[14]! >> 4;
@@ -445,11 +510,16 @@ function uplinkModel(fx: Fixture, f: Buffer): Expect {
   if (f.readUInt16BE(20) & 0x3fff) return pass;
   const u = 14 + ihl * 4;
   if (f.length < u + 8 || f.readUInt16BE(u + 2) !== 4789) return pass;
+  // ours from here on: first, was it addressed to the uplink at all?
+  if (macStr(f, 0) !== (ingress === "upl" ? uplMac : upl2Mac)) return { verdict: DROP, counter: "drop_outer_dst_mac" };
   const vx = u + 8;
   if (f.length < vx + 8) return { verdict: DROP, counter: "drop_malformed" };
   if (!(f[vx]! & 0x08)) return { verdict: DROP, counter: "drop_bad_vxlan" };
   const inner = vx + 8;
   if (f.length < inner + 14) return { verdict: DROP, counter: "drop_malformed" };
+  // never a VTEP: 0.0.0.0, loopback, multicast/broadcast/class E, ourselves
+  if (f.readUInt32BE(26) === 0 || f[26]! === 127 || f[26]! >= 224 || [...f.subarray(26, 30)].join(".") === VTEP)
+    return { verdict: DROP, counter: "drop_bad_outer_src" };
   // Group Policy (G): a mirror copy, and this fixture terminates no HOST ID
   if (f[vx]! & 0x80) return { verdict: DROP, counter: "drop_mirror_unknown_id" };
   const vni = f.readUInt32BE(vx + 4) >>> 8;
@@ -468,6 +538,8 @@ function uplinkModel(fx: Fixture, f: Buffer): Expect {
   if (!e) return { verdict: PASS, counter: "bum_to_tc" };
   if (e.kind !== constants.FDB_LOCAL) return { verdict: DROP, counter: "drop_hairpin" };
   const want = retag(Buffer.from(f.subarray(inner)), 0, e.vlan);
+  const egress = egressModel(fx, e.ifindex, want.length);
+  if (egress) return egress;
   return { verdict: REDIRECT, counter: "decap_fwd", out: (d) => expect(d.toString("hex")).toBe(want.toString("hex")) };
 }
 
@@ -485,13 +557,16 @@ beforeAll(async () => {
   trLab.veth(trNs, "acc", trNs, "accp");
   trLab.veth(trNs, "acc2", trNs, "acc2p");
   trLab.veth(trNs, "upl", trNs, "uplp", { mtu: 1600 });
+  trLab.veth(trNs, "upl2", trNs, "upl2p", { mtu: 1600 });
   trLab.addr(trNs, "lo", `${VTEP}/32`);
   trLab.addr(trNs, "upl", "192.0.2.2/30");
   trLab.neigh(trNs, "upl", NEXT_HOP, NEXT_HOP_MAC);
   trLab.route(trNs, `${REMOTE_A}/32`, { via: NEXT_HOP });
   trLab.route(trNs, `${REMOTE_B}/32`, { via: NEXT_HOP });
-  for (const n of ["acc", "acc2", "upl"] as const) ifx[n] = trLab.link(trNs, n).ifindex;
+  for (const n of FX_PORTS) ifx[n] = trLab.link(trNs, n).ifindex;
   uplMac = trLab.mac(trNs, "upl");
+  upl2Mac = trLab.mac(trNs, "upl2");
+  for (const n of FX_PORTS) ifMtu[n] = trLab.link(trNs, n).mtu;
   mkdirSync(pinDir, { recursive: true });
   fixtures.push(loadFixture(true), loadFixture(false));
   const pins: Record<string, string> = {};
@@ -499,7 +574,13 @@ beforeAll(async () => {
     pins[f.prog.uplink] = `${pinDir}/${f.label}-vxg_xdp_uplink`;
     pins[f.prog.access] = `${pinDir}/${f.label}-vxg_xdp_access`;
   }
-  runner = await TestRunner.start(trLab, trNs, pins);
+  runner = await TestRunner.start(
+    trLab,
+    trNs,
+    pins,
+    Object.fromEntries(fixtures.map((f) => [f.label, `${pinDir}/${f.label}-vxg_xdp_tx`])),
+  );
+  for (const f of fixtures) for (const n of FX_PORTS) await setXdpTx(f, n, true);
 });
 
 afterAll(async () => {
@@ -516,10 +597,13 @@ const validUplinkInner = () =>
 const validUplink = (o: Partial<OuterOpts> = {}) => vxlanFrame({ dstMac: uplMac, srcMac: NEXT_HOP_MAC, inner: validUplinkInner(), ...o });
 const validAccess = (dst: string, vlan?: number, src = H1) =>
   udpFrame({ dstMac: dst, srcMac: src, vlan: vlan ? { id: vlan } : undefined, srcIp: "198.51.100.1", dstIp: "198.51.100.2", srcPort: 1234, dstPort: 80, payload: Buffer.from("an access frame with a payload") });
+/** An untagged UDP frame of exactly n bytes. */
+const udpOfLen = (dst: string, src: string, n: number) =>
+  udpFrame({ dstMac: dst, srcMac: src, srcIp: "198.51.100.1", dstIp: "198.51.100.2", srcPort: 1234, dstPort: 80, payload: Buffer.alloc(n - 42, 0x61) });
 
 describe.each([true, false])("BPF_PROG_TEST_RUN (trunks compiled in: %s)", (vlanFeature) => {
   const fx = () => fixtures.find((f) => f.vlanFeature === vlanFeature)!;
-  const up = (frame: Buffer): RunCase => ({ prog: fx().prog.uplink, frame, ifindex: ifx.upl });
+  const up = (frame: Buffer, port: "upl" | "upl2" = "upl"): RunCase => ({ prog: fx().prog.uplink, frame, ifindex: ifx[port] });
   const acc = (frame: Buffer, port: "acc" | "acc2" = "acc"): RunCase => ({ prog: fx().prog.access, frame, ifindex: ifx[port] });
 
   it("valid frames are forwarded (the maps are live): decap, local switching, encap", async () => {
@@ -579,6 +663,21 @@ describe.each([true, false])("BPF_PROG_TEST_RUN (trunks compiled in: %s)", (vlan
       ["TCP to port 4789", validUplink({ proto: 6 }), PASS, "uplink_pass_kernel"],
       ["outer 802.1Q tag", validUplink({ vlan: 5 }), PASS, "uplink_pass_kernel"],
       ["ARP on the uplink", arpRequest({ srcMac: NEXT_HOP_MAC, srcIp: NEXT_HOP, targetIp: "192.0.2.2" }), PASS, "uplink_pass_kernel"],
+      // the kernel drops a frame for another MAC (PACKET_OTHERHOST) before IP: not decapsulated
+      ["outer destination: another MAC", validUplink({ dstMac: "02:00:00:00:99:99" }), DROP, "drop_outer_dst_mac"],
+      // learning would take these as VTEPs (a flood-and-learn VNI admits any source)
+      ["outer source 0.0.0.0", validUplink({ srcIp: "0.0.0.0" }), DROP, "drop_bad_outer_src"],
+      ["outer source multicast (224.0.0.5)", validUplink({ srcIp: "224.0.0.5" }), DROP, "drop_bad_outer_src"],
+      ["outer source broadcast", validUplink({ srcIp: "255.255.255.255" }), DROP, "drop_bad_outer_src"],
+      ["outer source loopback", validUplink({ srcIp: "127.0.0.1" }), DROP, "drop_bad_outer_src"],
+      ["outer source is our own VTEP", validUplink({ srcIp: VTEP }), DROP, "drop_bad_outer_src"],
+      ["outer destination: broadcast", validUplink({ dstMac: BCAST }), DROP, "drop_outer_dst_mac"],
+      ["outer destination: multicast", validUplink({ dstMac: MCAST_V4 }), DROP, "drop_outer_dst_mac"],
+      ["broken VXLAN for another MAC", validUplink({ dstMac: "02:00:00:00:99:99" }).subarray(0, 63), DROP, "drop_outer_dst_mac"],
+      ["other UDP for another MAC: the kernel's", validUplink({ dstMac: "02:00:00:00:99:99", dport: 4790 }), PASS, "uplink_pass_kernel"],
+      // H2's port (acc2) sends at most MTU + 18 bytes; a tag pushed there (trunks) counts
+      ["inner frame as long as H2's port takes", vxlanFrame({ dstMac: uplMac, srcMac: NEXT_HOP_MAC, inner: udpOfLen(H2, R2, ifMtu.acc2 + 18 - (vlanFeature ? 4 : 0)) }), REDIRECT, "decap_fwd"],
+      ["inner frame a byte longer than H2's port takes", vxlanFrame({ dstMac: uplMac, srcMac: NEXT_HOP_MAC, inner: udpOfLen(H2, R2, ifMtu.acc2 + 19 - (vlanFeature ? 4 : 0)) }), DROP, "drop_egress_mtu"],
     ];
     for (const [what, frame, verdict, counter] of cases) {
       // the model agrees with the catalogue, and the program with both
@@ -609,6 +708,8 @@ describe.each([true, false])("BPF_PROG_TEST_RUN (trunks compiled in: %s)", (vlan
       ["to the port it came from", rawL2(H2, R3.replace("0b", "0c"), [], ETH_P_IPV4, payload), "acc2", DROP, "drop_same_port"],
       ["broadcast goes to replication", rawL2(BCAST, H1, [], ETH_P_ARP, payload), "acc", PASS, "bum_to_tc"],
       ["unknown unicast goes to replication", rawL2("02:00:00:00:0f:0f", H1, [], ETH_P_IPV4, payload), "acc", PASS, "bum_to_tc"],
+      ["as long as the destination's port takes", udpOfLen(H2, H1, ifMtu.acc2 + 18 - (vlanFeature ? 4 : 0)), "acc", REDIRECT, "local_fwd"],
+      ["a byte longer than the destination's port takes", udpOfLen(H2, H1, ifMtu.acc2 + 19 - (vlanFeature ? 4 : 0)), "acc", DROP, "drop_egress_mtu"],
     ];
     for (const [what, frame, port, verdict, counter] of cases) {
       expect(vname(accessModel(fx(), port, frame).verdict), `model: ${what}`).toBe(vname(verdict));
@@ -619,6 +720,46 @@ describe.each([true, false])("BPF_PROG_TEST_RUN (trunks compiled in: %s)", (vlan
     // H1 learned on acc, then a frame to H1 from acc: never back out of the port
     await runner.one(acc(validAccess(BCAST)));
     await check(fx(), acc(validAccess(H1, undefined, H3)), { verdict: DROP, counter: "drop_same_port" }, "to a host on the same port");
+  });
+
+  it("uplink: each uplink takes VXLAN addressed to its own MAC only", async () => {
+    const cases: [string, "upl" | "upl2", Buffer, number, CounterName][] = [
+      // the first uplink's MAC is compared from the globals, any other's through the ports table
+      ["second uplink, its own MAC", "upl2", validUplink({ dstMac: upl2Mac }), REDIRECT, "decap_fwd"],
+      ["second uplink, the first uplink's MAC", "upl2", validUplink(), DROP, "drop_outer_dst_mac"],
+      ["first uplink, the second uplink's MAC", "upl", validUplink({ dstMac: upl2Mac }), DROP, "drop_outer_dst_mac"],
+      ["first uplink, its own MAC", "upl", validUplink(), REDIRECT, "decap_fwd"],
+    ];
+    for (const [what, port, frame, verdict, counter] of cases) {
+      expect(vname(uplinkModel(fx(), frame, port).verdict), `model: ${what}`).toBe(vname(verdict));
+      await check(fx(), up(frame, port), { verdict, counter }, what);
+    }
+  });
+
+  it("a port XDP cannot transmit on (not in vxg_xdp_tx): its frames go up to TC unchanged, counted egress_via_tc", async () => {
+    const f = fx();
+    const same = (c: RunCase) => async () => expect((await runner.one(c)).data.toString("hex")).toBe(c.frame.toString("hex"));
+    try {
+      await setXdpTx(f, "acc2", false);
+      for (const [what, c] of [
+        ["decap to H2", up(validUplink())],
+        ["acc -> H2", acc(validAccess(H2))],
+      ] as const) {
+        const model = c.prog === f.prog.uplink ? uplinkModel(f, c.frame) : accessModel(f, "acc", c.frame);
+        expect(model, `model: ${what}`).toMatchObject({ verdict: PASS, counter: "egress_via_tc" });
+        await check(f, c, model, what);
+        await same(c)();
+      }
+      await setXdpTx(f, "upl", false);
+      const enc = acc(validAccess(R1));
+      expect(accessModel(f, "acc", enc.frame), "model: encap").toMatchObject({ verdict: PASS, counter: "egress_via_tc" });
+      await check(f, enc, accessModel(f, "acc", enc.frame), "encap with the uplink out of vxg_xdp_tx");
+      await same(enc)();
+    } finally {
+      await setXdpTx(f, "acc2", true);
+      await setXdpTx(f, "upl", true);
+    }
+    await check(f, up(validUplink()), uplinkModel(f, validUplink()), "decap to H2 again");
   });
 
   it("access: every truncation of valid untagged and tagged frames (L2 header intact: forwarded; tag cut: dropped)", async () => {
@@ -710,6 +851,7 @@ describe.each([true, false])("BPF_PROG_TEST_RUN (trunks compiled in: %s)", (vlan
   it("uplink: generated outer/inner headers (consistent lengths) get exactly the model's verdict (fast-check)", async () => {
     const someMac = (pool: string[]) => fc.oneof(fc.constantFrom(...pool), fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => macStr(Buffer.from(b))));
     const arb = fc.record({
+      outerDst: fc.constantFrom(uplMac, uplMac, uplMac, uplMac, uplMac, BCAST, MCAST_V4, "02:00:00:00:99:99"),
       vlan: fc.option(fc.integer({ min: 1, max: 4094 }), { nil: undefined, freq: 8 }),
       version: fc.constantFrom(4, 4, 4, 4, 6, 0, 15),
       ihl: fc.constantFrom(5, 5, 5, 6, 7, 15, 4, 1, 0),
@@ -731,7 +873,7 @@ describe.each([true, false])("BPF_PROG_TEST_RUN (trunks compiled in: %s)", (vlan
         fc.pre(x.innerDst !== x.innerSrc);
         const inner = rawL2(x.innerDst, x.innerSrc, x.innerTag ? [{ tpid: x.innerTag, tci: 10 }] : [], x.innerType, Buffer.from(x.payload));
         const f = vxlanFrame({
-          dstMac: uplMac,
+          dstMac: x.outerDst,
           srcMac: NEXT_HOP_MAC,
           vlan: x.vlan,
           version: x.version === 4 ? undefined : x.version,
@@ -770,7 +912,7 @@ describe.each([true, false])("BPF_PROG_TEST_RUN (trunks compiled in: %s)", (vlan
 
   it("uplink: inconsistent outer lengths (UDP length 8, IP total length 28) or a bad IPv4 header checksum are not decapsulated", async () => {
     const bad = [validUplink({ udpLength: 8 }), validUplink({ totalLength: 28 }), validUplink({ ipChecksum: 0x1234 })];
-    const got = await runner.run(bad.map(up));
+    const got = await runner.run(bad.map((f) => up(f)));
     expect(got.map((r) => vname(r.retval))).not.toContain("XDP_REDIRECT");
   });
 });
@@ -864,6 +1006,8 @@ vnis:
       [fromSpine({ inner: innerTo(W2), ihl: 4 }), "kernel"],
       [fromSpine({ inner: innerTo(W2), version: 6 }), "kernel"],
       [foreign, "kernel"],
+      [fromSpine({ inner: innerTo(W2), dstMac: "02:00:00:00:99:99" }), "drop_outer_dst_mac"],
+      [fromSpine({ inner: innerTo(BCAST), dstMac: BCAST }), "drop_outer_dst_mac"],
     );
     // random garbage addressed to the uplink (a fixed seed: the same garbage every run)
     const garbage = fc.sample(fc.uint8Array({ minLength: 2, maxLength: 200 }), { numRuns: 60, seed: 4789 });
@@ -894,7 +1038,7 @@ vnis:
 
     const after = await sw.counters();
     const want = (c: CounterName) => BigInt(frames.filter(([, k]) => k === c).length);
-    for (const c of ["drop_malformed", "drop_bad_vxlan", "drop_unknown_vni", "drop_invalid_smac"] as const) {
+    for (const c of ["drop_malformed", "drop_bad_vxlan", "drop_unknown_vni", "drop_invalid_smac", "drop_outer_dst_mac"] as const) {
       expect(after[c]! - before[c]!, c).toBe(want(c));
     }
     expect(after.decap_fwd! - before.decap_fwd!).toBe(1n);

@@ -8,12 +8,11 @@
 // byte-identical inner frames, the HOST ID and VNI on the wire, and that
 // nothing reaches any other port.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { request } from "node:http";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLI, Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
 import { moveHost } from "../../lab/mobility.ts";
-import { arpRequest, sendFrames, startCapture, udpFrame, vxlanEncap, type Capture, type DecodedPacket } from "../harness/index.ts";
+import { addKernelVtep, apiRequest, arpRequest, sendFrames, startCapture, udpFrame, vxlanEncap, type Capture, type DecodedPacket } from "../harness/index.ts";
 import type { MirrorRow } from "../../src/control/mirror/feature.ts";
 import type { FdbRow } from "../../src/control/runtime.ts";
 
@@ -89,23 +88,16 @@ ${SESSIONS}`,
   lab.veth(fabric.hostNs("sv3"), "eth1", fabric.switchNs(names[0]!), "h8", { macA: HOSTS.sv3!.mac, txChecksum: false });
   lab.down(fabric.hostNs("sv3"), "eth1");
   // the Linux VTEP: one more leaf on the spine, flooding to the three switches
-  kv = lab.ns("kvtep", { forwarding: true });
-  lab.veth(kv, "eth0", fabric.spine, "s9", { mtu: 1600 });
-  lab.addr(kv, "eth0", "192.0.2.102/30");
-  lab.addr(fabric.spine, "s9", "192.0.2.101/30");
-  lab.addr(kv, "lo", `${KERNEL_VTEP}/32`);
-  lab.route(kv, "default", { via: "192.0.2.101" });
-  lab.route(fabric.spine, `${KERNEL_VTEP}/32`, { via: "192.0.2.102" });
-  lab.ip(kv, "link", "add", "vx100", "type", "vxlan", "id", "100", "local", KERNEL_VTEP, "dstport", "4789", "learning", "noudpcsum");
-  lab.ip(kv, "link", "add", "br0", "type", "bridge");
-  lab.ip(kv, "link", "set", "vx100", "master", "br0");
-  const k1 = lab.ns("k1");
-  lab.veth(k1, "eth0", kv, "hk", { macA: K1.mac, txChecksum: false });
-  lab.addr(k1, "eth0", `${K1.ip}/24`);
-  lab.ip(kv, "link", "set", "hk", "master", "br0");
-  lab.up(kv, "vx100");
-  lab.up(kv, "br0");
-  for (const v of VTEPS) lab.exec(kv, "bridge", ["fdb", "append", "00:00:00:00:00:00", "dev", "vx100", "dst", v]);
+  kv = addKernelVtep(lab, {
+    spine: fabric.spine,
+    spinePort: "s9",
+    addr: "192.0.2.102/30",
+    spineAddr: "192.0.2.101/30",
+    vtep: KERNEL_VTEP,
+    vni: 100,
+    flood: VTEPS,
+    host: { ns: "k1", ...K1, cidr: `${K1.ip}/24` },
+  }).kv;
   for (const n of names) await fabric.start(n);
   // real kernels answer ARP and send ICMP errors: static neighbours keep them quiet
   for (const h of HOST_NAMES)
@@ -200,19 +192,7 @@ function expectCopy(p: DecodedPacket, from: number, to: number, hostId: number, 
   expect(p.raw.subarray(50).equals(inner)).toBe(true);
 }
 
-async function api(sw: number, method: "POST" | "DELETE", path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const socketPath = fabric.config(names[sw]!).management.socket;
-  return new Promise((ok, fail) => {
-    const req = request({ socketPath, method, path, headers: { "content-type": "application/json" } }, (res) => {
-      let data = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (data += c));
-      res.on("end", () => ok({ status: res.statusCode ?? 0, body: JSON.parse(data) }));
-    });
-    req.on("error", fail);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
+const api = (sw: number, method: "POST" | "DELETE", path: string, body?: unknown) => apiRequest(fabric.config(names[sw]!).management.socket, method, path, body);
 
 describe("match-mirror-encap across three switches", () => {
   it("shows each switch's role in each session", async () => {

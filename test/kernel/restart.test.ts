@@ -7,11 +7,11 @@
 // reconcile with zero writes. Config changes made across a restart are applied
 // and touch nothing else. Finally `vxgate stop` removes the pins and the XDP
 // programs, after which traffic stops.
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Fabric, Lab, type SwitchSpec } from "../../lab/fabric.ts";
+import { CLI, Fabric, Lab, type SwitchSpec } from "../../lab/fabric.ts";
 import { PYTHON, ethernet, ETH_P_IPV4, ping, sendFrames, sleep, startCapture, udpExchange, udpListen, type UdpListener } from "../harness/index.ts";
 
 const VTEPS = ["198.18.0.1", "198.18.0.2", "198.18.0.3"];
@@ -34,6 +34,8 @@ const configPaths: string[] = [];
 interface ConfigOpts {
   staticMac?: boolean;
   withoutVni200?: boolean;
+  /** a trunk port h3 (VLAN 30 -> VNI 300): the first trunk changes the generated program */
+  trunk?: boolean;
 }
 
 function writeConfig(i: number, o: ConfigOpts = {}): void {
@@ -57,10 +59,10 @@ vtep:
 uplinks:
   - name: eth0
 ports:
-  - { name: h1, vni: 100 }${o.withoutVni200 ? "" : "\n  - { name: h2, vni: 200 }"}
+  - { name: h1, vni: 100 }${o.withoutVni200 ? "" : "\n  - { name: h2, vni: 200 }"}${o.trunk ? "\n  - { name: h3, vlans: { 30: 300 } }" : ""}
 vnis:
   - vni: 100
-    flood: [${others}]${statics}${vni200}
+    flood: [${others}]${statics}${vni200}${o.trunk ? "\n  - vni: 300" : ""}
 management:
   socket: ${join(lab.tmpdir, `sw${i + 1}.sock`)}
 `,
@@ -326,6 +328,68 @@ describe("control plane restart over a live fast path", () => {
     const [c1, a1] = await Promise.all([atC1.stop(), atA1.stop({ settleMs: 300 })]);
     expect(c1.map((p) => p.raw.equals(frame))).toEqual([true]);
     expect(a1).toHaveLength(0);
+  });
+
+  it("a change that regenerates the program (a trunk port and a VNI added, then removed) swaps programs atomically: nothing lost", async () => {
+    const sw2 = 1;
+    lab.veth(fabric.switchNs(names[sw2]!), "h3", lab.ns("b3"), "eth0");
+    for (const step of [{ staticMac: true, trunk: true }, { staticMac: true }]) {
+      writeConfig(sw2, step);
+      const logAt = logLength(sw2);
+      const there = await Stream.start("a1", "b1", 9400);
+      const back = await Stream.start("b1", "a1", 9401);
+      await sleep(400);
+      await fabric.kill(names[sw2]!, "SIGTERM");
+      await fabric.start(names[sw2]!);
+      await sleep(400);
+      const rs = await Promise.all([there.stop(), back.stop()]);
+      for (const r of rs) expect(r.missing, `${step.trunk ? "adding" : "removing"} the trunk: lost ${r.missing.length} of ${r.sent}`).toEqual([]);
+      // a new program (VLAN handling compiled in or out), swapped on every port that stays
+      const up = logSince(sw2, logAt).filter((l) => l.msg === "fast path upgraded in place");
+      expect(up).toEqual([expect.objectContaining({ portsSwapped: 3, portsAttached: step.trunk ? 1 : 0, portsRemoved: step.trunk ? [] : ["h3"] })]);
+      expect(xdpOn(sw2, "h3")).toBe(!!step.trunk);
+    }
+  });
+
+  it("`vxgate reload` (and SIGHUP) apply a changed file to the running switch: a trunk port and a VNI added, then removed, nothing lost; a bad file changes nothing", async () => {
+    const sw2 = 1;
+    const cli = (...args: string[]) => lab.run(null, process.execPath, ["--import", "tsx", CLI, ...args]);
+    const startedAt = (await api<Status>(sw2, "status")).startedAt;
+    for (const [step, how] of [[{ staticMac: true, trunk: true }, "cli"], [{ staticMac: true }, "sighup"]] as const) {
+      writeConfig(sw2, step);
+      const logAt = logLength(sw2);
+      const there = await Stream.start("a1", "b1", 9500);
+      const back = await Stream.start("b1", "a1", 9501);
+      await sleep(300);
+      if (how === "cli") {
+        const r = cli("reload", "--config", configPaths[sw2]!);
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/reloaded: ports, vnis/);
+      } else {
+        const pid = (await api<{ pid: number }>(sw2, "status")).pid;
+        process.kill(pid, "SIGHUP");
+        await pollUntil(() => logSince(sw2, logAt).some((l) => l.msg === "config reloaded"), 10_000, "the reload after SIGHUP");
+      }
+      await sleep(300);
+      const rs = await Promise.all([there.stop(), back.stop()]);
+      for (const r of rs) expect(r.missing, `${how}: lost ${r.missing.length} of ${r.sent}`).toEqual([]);
+      // a new program swapped in place on every port that stays; the trunk port attached, then detached
+      const up = logSince(sw2, logAt).filter((l) => l.msg === "fast path upgraded in place");
+      expect(up).toEqual([expect.objectContaining({ portsSwapped: 3, portsAttached: step.trunk ? 1 : 0, portsRemoved: step.trunk ? [] : ["h3"] })]);
+      expect(xdpOn(sw2, "h3")).toBe(!!step.trunk);
+      expect((await api<{ vni: number }[]>(sw2, "vni")).map((v) => v.vni)).toEqual(step.trunk ? [100, 200, 300] : [100, 200]);
+    }
+    // the same daemon all along
+    expect((await api<Status>(sw2, "status")).startedAt).toBe(startedAt);
+
+    // a broken file: its errors, positioned, and nothing changes
+    writeFileSync(configPaths[sw2]!, readFileSync(configPaths[sw2]!, "utf8").replace("  - vni: 100", "  - vni: 100000000"));
+    const vniBefore = await api(sw2, "vni");
+    const bad = cli("reload", "--config", configPaths[sw2]!);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/sw2\.yaml:\d+:\d+: vni 100000000 out of range 1\.\.16777215/);
+    expect(await api(sw2, "vni")).toEqual(vniBefore);
+    writeConfig(sw2, { staticMac: true });
   });
 
   it("removing a VNI (and its port) on restart removes exactly that VNI's state", async () => {

@@ -34,8 +34,14 @@ export interface SwitchUnderTest {
   dispose(): Promise<void>;
 }
 
+export interface BootOptions {
+  /** runs once the namespaces and links exist, before the switch boots (e.g. to
+   * change what the switch finds at boot: MTUs, the hosts' GRO) */
+  beforeStart?: (fabric: Fabric, switchName: string) => void;
+}
+
 /** `body` is the config after the switch/vtep/uplinks/management sections. */
-export async function bootSwitch(label: string, body: string, hosts: HostSpec[]): Promise<SwitchUnderTest> {
+export async function bootSwitch(label: string, body: string, hosts: HostSpec[], opts: BootOptions = {}): Promise<SwitchUnderTest> {
   const lab = new Lab(label);
   const name = `kt-${label}-${(process.pid % 100000).toString(36)}`.slice(0, 32);
   const configPath = join(lab.tmpdir, "switch.yaml");
@@ -46,6 +52,7 @@ export async function bootSwitch(label: string, body: string, hosts: HostSpec[])
   let fabric: Fabric | undefined;
   try {
     fabric = new Fabric(lab, [{ configPath, hosts }]);
+    opts.beforeStart?.(fabric, name);
     await fabric.start(name);
   } catch (e) {
     await fabric?.shutdown().catch(() => {});

@@ -37,6 +37,21 @@ describe("vxgate check", () => {
   });
 });
 
+describe("vxgate run and stop options", () => {
+  it("takes --log-level debug|info|warn|error and refuses anything else before touching the kernel", () => {
+    const r = vxgate("run", "--config", FULL, "--log-level", "verbose");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("vxgate: --log-level verbose: expected debug, info, warn, error");
+    expect(vxgate("help").stderr).toContain("[--log-level debug|info|warn|error]");
+  });
+
+  it("refuses a --timeout that is not a number of seconds", () => {
+    const r = vxgate("stop", "--config", FULL, "--timeout", "soon");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("vxgate: --timeout soon: expected a number of seconds");
+  });
+});
+
 describe("vxgate build", () => {
   it("writes the generated C and the ELF ahead of time, and reuses them", () => {
     const dir = mkdtempSync(join(tmpdir(), "vxg-build-"));

@@ -102,7 +102,7 @@ const cases: { name: string; lines: string[]; want: string[]; at: string[] }[] =
     at: ["10.0.0.2, remote_asn: 65002", "rr-client", "10.0.0.1"],
   },
   {
-    name: "md5 and ttl security are refused with the reason",
+    name: "md5_password, ttl_security, max_prefixes: ranges, printable passwords (never echoed), restart needs a limit",
     lines: [
       "bgp:",
       "  asn: 65001",
@@ -110,14 +110,29 @@ const cases: { name: string; lines: string[]; want: string[]; at: string[] }[] =
       "  neighbors:",
       "    - address: 10.0.0.2",
       "      remote_asn: 65001",
-      "      md5_password: secret",
-      "      ttl_security: 1",
+      '      md5_password: "tab\there"',
+      "      ttl_security: 255",
+      "      max_prefixes: 0",
+      "    - address: 10.0.0.3",
+      "      remote_asn: 65001",
+      "      md5_password: 12345",
+      "      ttl_security: 0",
+      "      max_prefixes_restart: 30",
+      `    - { address: 10.0.0.4, remote_asn: 65001, md5_password: "${"x".repeat(81)}", max_prefixes: 5, max_prefixes_restart: 86401 }`,
+      '    - { address: 10.0.0.5, remote_asn: 65001, md5_password: "" }',
     ],
     want: [
-      "b.yaml:16:7: neighbor 10.0.0.2: md5_password is not supported (TCP-MD5 needs setsockopt TCP_MD5SIG, which node:net cannot set)",
-      "b.yaml:17:7: neighbor 10.0.0.2: ttl_security is not supported (GTSM needs setsockopt IP_TTL/IP_MINTTL, which node:net cannot set)",
+      "b.yaml:16:21: md5_password: character 4 is not printable ASCII (space to ~)",
+      "b.yaml:17:21: ttl_security 255 out of range 1..254",
+      "b.yaml:18:21: max_prefixes 0 out of range 1..4294967295",
+      "b.yaml:21:21: md5_password must be a string (put the password in quotes)",
+      "b.yaml:22:21: ttl_security 0 out of range 1..254",
+      "b.yaml:23:7: neighbor 10.0.0.3: max_prefixes_restart needs max_prefixes",
+      "b.yaml:24:61: md5_password must be 1..80 characters long, got 81",
+      "b.yaml:24:185: max_prefixes_restart 86401 out of range 0..86400",
+      "b.yaml:25:61: md5_password must be 1..80 characters long, got 0",
     ],
-    at: ["md5_password", "ttl_security"],
+    at: ['"tab', "255", "0", "12345", "0", "max_prefixes_restart", '"xxx', "86401", '""'],
   },
   {
     name: "evpn section: window range, unknown key, vni overrides",
@@ -149,6 +164,19 @@ const cases: { name: string; lines: string[]; want: string[]; at: string[] }[] =
       "b.yaml:24:13: rd 65001:5 is used by more than one vni (first at line 20)",
     ],
     at: ["601", "dup_detect_move", "300", "10.0.0.1", '"x:1"', "[]", "100", '"65001:5"'],
+  },
+  {
+    name: "a neighbor repeated through an alias is reported at the alias",
+    lines: [
+      "bgp:",
+      "  asn: 65001",
+      "  router_id: 10.0.0.1",
+      "  neighbors:",
+      "    - &spine { address: 10.0.0.254, remote_asn: 65000 }",
+      "    - *spine",
+    ],
+    want: ["b.yaml:15:7: duplicate neighbor 10.0.0.254 (first at line 14)"],
+    at: ["*spine"],
   },
 ];
 
@@ -194,6 +222,25 @@ describe("bgp config values", () => {
         vnis: [{ vni: 200, rd: "65001L:7", importRt: ["*:200", "10.0.0.9:200"] }],
       },
     });
+  });
+
+  it("md5_password, ttl_security and max_prefixes reach the neighbor config", () => {
+    const cfg = parseConfig(
+      [
+        ...BASE,
+        "bgp:",
+        "  asn: 65001",
+        "  router_id: 10.0.0.1",
+        "  neighbors:",
+        '    - { address: 10.0.0.2, remote_asn: 65001, md5_password: "p@ss word~80", ttl_security: 1, max_prefixes: 1000, max_prefixes_restart: 60 }',
+        "    - { address: 10.0.0.3, remote_asn: 65001, max_prefixes: 1 }",
+      ].join("\n"),
+      FILE,
+    );
+    expect(cfg.bgp!.neighbors).toEqual([
+      { address: "10.0.0.2", remoteAsn: 65001, role: "peer", holdTime: 90, passive: false, port: 179, md5Password: "p@ss word~80", ttlSecurity: 1, maxPrefixes: 1000, maxPrefixesRestart: 60 },
+      { address: "10.0.0.3", remoteAsn: 65001, role: "peer", holdTime: 90, passive: false, port: 179, maxPrefixes: 1 },
+    ]);
   });
 
   it("derives RD and RT the way FRR does, honouring overrides", () => {

@@ -255,6 +255,15 @@ const cases: Case[] = [
     ],
     at: ["sessions", "server", "ip }", "a, host", "999", "5, direction", "out"],
   },
+  {
+    name: "a session repeated through an alias is reported at the alias",
+    lines: ["mirror:", "  sessions:", `    - &s { name: a, host: ${HOST}, server: ${SERVER}, host_id: 1 }`, "    - *s"],
+    want: [
+      "m.yaml:13:7: name a is already used by another session (line 12)",
+      "m.yaml:13:7: host_id 1 is already used by session a (line 12)",
+    ],
+    at: ["*s", "*s"],
+  },
 ];
 
 describe("mirror config errors", () => {

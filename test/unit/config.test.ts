@@ -12,6 +12,11 @@ const FULL = "test/fixtures/config/full.yaml";
 const BASE = ["switch:", "  name: leaf1", "vtep:", "  source_ip: 10.0.0.1", "uplinks:", "  - name: eth0"];
 const VNI100 = ["vnis:", "  - vni: 100"];
 
+/** The i-th unicast MAC 02:00:00:xx:xx:xx. */
+function mac(i: number): string {
+  return `02:00:00:${[16, 8, 0].map((s) => ((i >> s) & 255).toString(16).padStart(2, "0")).join(":")}`;
+}
+
 function problems(text: string): string[] {
   try {
     parseConfig(text, FILE);
@@ -56,12 +61,16 @@ describe("valid configs", () => {
       file: resolve(FULL),
       switch: { name: "leaf1" },
       vtep: { sourceIp: "10.0.0.1", udpPort: 4789 },
-      uplinks: [{ name: "eth0" }, { name: "eth1" }],
+      uplinks: [
+        { name: "eth0", nameAt: { file: FULL, line: 8, col: 5 } },
+        { name: "eth1", nameAt: { file: FULL, line: 9, col: 5 } },
+      ],
       ports: [
-        { name: "h1", vni: 100, vlans: [] },
-        { name: "h2", vni: 200, vlans: [] },
+        { name: "h1", nameAt: { file: FULL, line: 11, col: 5 }, vni: 100, vlans: [] },
+        { name: "h2", nameAt: { file: FULL, line: 13, col: 5 }, vni: 200, vlans: [] },
         {
           name: "trunk1",
+          nameAt: { file: FULL, line: 15, col: 5 },
           vlans: [
             { vlan: 10, vni: 100 },
             { vlan: 20, vni: 200 },
@@ -69,6 +78,7 @@ describe("valid configs", () => {
         },
         {
           name: "trunk2",
+          nameAt: { file: FULL, line: 19, col: 5 },
           vni: 300,
           vlans: [
             { vlan: 30, vni: 100 },
@@ -96,7 +106,7 @@ describe("valid configs", () => {
         },
         { vni: 300, learning: true, ageingSeconds: 300, flood: [], staticMacs: [] },
       ],
-      tables: { fdb: 131072, vnis: 1024, floodPerVni: 32, remoteVteps: 2048 },
+      tables: { fdb: 131072, vnis: 1024, floodPerVni: 32, remoteVteps: 2048, eventRing: 16777216 },
       management: { socket: "/run/vxgate/leaf1-mgmt.sock", http: { host: "127.0.0.1", port: 8080 } },
       bgp: {
         asn: 65001,
@@ -136,10 +146,10 @@ describe("valid configs", () => {
       file: FILE,
       switch: { name: "leaf1" },
       vtep: { sourceIp: "10.0.0.1", udpPort: 4789 },
-      uplinks: [{ name: "eth0" }],
+      uplinks: [{ name: "eth0", nameAt: { file: FILE, line: 6, col: 5 } }],
       ports: [],
       vnis: [],
-      tables: { fdb: 65536, vnis: 4096, floodPerVni: 64, remoteVteps: 4096 },
+      tables: { fdb: 65536, vnis: 4096, floodPerVni: 64, remoteVteps: 4096, eventRing: 8388608 },
       management: { socket: "/run/vxgate/leaf1.sock" },
       mirror: { enabled: true, sessions: [] },
     } satisfies SwitchConfig);
@@ -154,7 +164,7 @@ describe("valid configs", () => {
     );
     expect(cfg.ports).toEqual([]);
     expect(cfg.vnis).toEqual([{ vni: 5, learning: true, ageingSeconds: 300, flood: [], staticMacs: [] }]);
-    expect(cfg.tables).toEqual({ fdb: 65536, vnis: 4096, floodPerVni: 64, remoteVteps: 4096 });
+    expect(cfg.tables).toEqual({ fdb: 65536, vnis: 4096, floodPerVni: 64, remoteVteps: 4096, eventRing: 8388608 });
     expect(cfg.management).toEqual({ socket: "/run/vxgate/leaf1.sock" });
   });
 
@@ -182,7 +192,19 @@ describe("valid configs", () => {
       [...BASE, "ports:", "  - name: t1", "    vni: 100", "    vlans: {10: 200}", ...VNI100, "  - vni: 200"].join("\n"),
       FILE,
     );
-    expect(cfg.ports[0]).toEqual({ name: "t1", vni: 100, vlans: [{ vlan: 10, vni: 200 }] });
+    expect(cfg.ports[0]).toEqual({ name: "t1", nameAt: { file: FILE, line: 8, col: 5 }, vni: 100, vlans: [{ vlan: 10, vni: 200 }] });
+  });
+
+  it("keeps where each port's and uplink's name is written (block and flow style)", () => {
+    const cfg = parseConfig([...BASE, "  - { name: eth1 }", "ports:", "  - { name: h1, vni: 100 }", "  -   name: h2", "      vni: 100", ...VNI100].join("\n"), FILE);
+    expect(cfg.uplinks.map((u) => u.nameAt)).toEqual([
+      { file: FILE, line: 6, col: 5 },
+      { file: FILE, line: 7, col: 7 },
+    ]);
+    expect(cfg.ports.map((p) => p.nameAt)).toEqual([
+      { file: FILE, line: 9, col: 7 },
+      { file: FILE, line: 10, col: 7 },
+    ]);
   });
 
   it("parseConfig does not touch the file system and loadConfigFile only reads", () => {
@@ -215,18 +237,18 @@ describe("file and YAML errors", () => {
 
   run([
     {
-      name: "unclosed flow map",
+      // (the parser says where it gave up: 2:1, the next key)
+      name: "unclosed flow map points at its {",
       lines: ["switch: {name: leaf1", "vtep:", "  source_ip: 10.0.0.1"],
-      want: [
-        "t.yaml:2:1: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }",
-      ],
-      at: ["vtep"],
+      want: ["t.yaml:1:9: YAML syntax error: unclosed { opened here"],
+      at: ["{name: leaf1"],
     },
     {
-      name: "over-indented key (one report per position)",
+      // (the parser points at the value of the line above: 4:14)
+      name: "over-indented key points at the key",
       lines: ["switch:", "  name: leaf1", "vtep:", "  source_ip: 10.0.0.1", "   udp_port: 1"],
-      want: ["t.yaml:4:14: YAML syntax error: Nested mappings are not allowed in compact mappings"],
-      at: ["10.0.0.1"],
+      want: ["t.yaml:5:4: YAML syntax error: bad indentation: 'udp_port' is at column 4, not 3 like 'source_ip' above it"],
+      at: ["udp_port"],
     },
     {
       name: "mapping items out of line",
@@ -259,10 +281,11 @@ describe("file and YAML errors", () => {
       at: ["\t"],
     },
     {
-      name: "unterminated quote (reported where the file ends)",
+      // (the parser reports it where the file ends, 8:1)
+      name: "unterminated quote points at the opening quote",
       lines: [...BASE, 'ports: [{name: "h1}]'],
-      want: ['t.yaml:8:1: YAML syntax error: Missing closing "quote'],
-      at: [""],
+      want: ['t.yaml:7:16: YAML syntax error: unclosed " opened here'],
+      at: ['"h1}]'],
     },
     {
       name: "empty file",
@@ -277,6 +300,404 @@ describe("file and YAML errors", () => {
       at: ["- switch"],
     },
   ]);
+});
+
+/** A realistic file the syntax cases below break one mistake at a time. */
+const REAL = [
+  "switch:", // 1
+  "  name: leaf1", // 2
+  "vtep:", // 3
+  "  source_ip: 10.0.0.1", // 4
+  "  udp_port: 4789", // 5
+  "uplinks:", // 6
+  "  - name: eth0", // 7
+  "ports:", // 8
+  "  - name: h1", // 9
+  "    vni: 100", // 10
+  "vnis:", // 11
+  "  - vni: 100", // 12
+  "    flood: [10.0.0.2, 10.0.0.3]", // 13
+  "    static_macs:", // 14
+  '      - { mac: "02:00:00:00:01:01", port: h1 }', // 15
+  "  - vni: 200", // 16
+  "tables:", // 17
+  "  vnis: 16", // 18
+];
+
+/** REAL with line `n` (1-based) replaced by `lines` (none: deleted). */
+function edit(n: number, ...lines: string[]): string[] {
+  return [...REAL.slice(0, n - 1), ...lines, ...REAL.slice(n)];
+}
+
+describe("YAML syntax errors point at the mistake", () => {
+  it("the unbroken file loads", () => {
+    expect(parseConfig(REAL.join("\n") + "\n", FILE).vnis.map((v) => v.vni)).toEqual([100, 200]);
+  });
+
+  it("a valid file with brackets and quotes in comments and strings loads", () => {
+    const cfg = parseConfig(
+      edit(13, "    flood: ['10.0.0.2', \"10.0.0.3\"]   # ]] not a bracket", "    # [ nor this {").join("\n"),
+      FILE,
+    );
+    expect(cfg.vnis[0].flood).toEqual(["10.0.0.2", "10.0.0.3"]);
+  });
+
+  run([
+    // --- indentation --------------------------------------------------------
+    {
+      // parser: 12:10 (the `100` of the line above), "Nested mappings are not allowed in compact mappings"
+      name: "list entry key indented one space too much",
+      lines: edit(13, "     flood: [10.0.0.2, 10.0.0.3]"),
+      want: ["t.yaml:13:6: YAML syntax error: bad indentation: 'flood' is at column 6, not 5 like 'vni' above it"],
+      at: ["flood:"],
+    },
+    {
+      name: "list entry key indented one space too little (the parser is right)",
+      lines: edit(13, "   flood: [10.0.0.2, 10.0.0.3]"),
+      want: ["t.yaml:13:1: YAML syntax error: Sequence item without - indicator"],
+      at: ["   flood:"],
+    },
+    {
+      // parser: also 14:1, 16:1 and 16:3, confused by the line it already rejected
+      name: "list entry key at the column of its dash: one problem, not three",
+      lines: edit(13, "  flood: [10.0.0.2, 10.0.0.3]"),
+      want: ["t.yaml:13:1: YAML syntax error: All mapping items must start at the same column"],
+      at: ["  flood:"],
+    },
+    {
+      // parser: 9:11 (the `h1` above)
+      name: "port key indented two spaces too much",
+      lines: edit(10, "      vni: 100"),
+      want: ["t.yaml:10:7: YAML syntax error: bad indentation: 'vni' is at column 7, not 5 like 'name' above it"],
+      at: ["vni: 100"],
+    },
+    {
+      // parser: 16:1, "All mapping items must start at the same column"
+      name: "key of a nested list entry indented one space too much",
+      lines: edit(15, '      - mac: "02:00:00:00:01:01"', "         port: h1"),
+      want: ["t.yaml:16:10: YAML syntax error: bad indentation: 'port' is at column 10, not 9 like 'mac' above it"],
+      at: ["port: h1"],
+    },
+    {
+      // parser: 4:14
+      name: "second key of a mapping indented one space too much",
+      lines: edit(5, "   udp_port: 4789"),
+      want: ["t.yaml:5:4: YAML syntax error: bad indentation: 'udp_port' is at column 4, not 3 like 'source_ip' above it"],
+      at: ["udp_port"],
+    },
+    {
+      name: "second key of a mapping indented one space too little (the parser is right)",
+      lines: edit(5, " udp_port: 4789"),
+      want: ["t.yaml:5:1: YAML syntax error: All mapping items must start at the same column"],
+      at: [" udp_port"],
+    },
+    {
+      // parser: 5:1, the key that is where the file's 2-space step puts it
+      name: "first key of a mapping indented one space too much",
+      lines: edit(4, "   source_ip: 10.0.0.1"),
+      want: ["t.yaml:4:4: YAML syntax error: bad indentation: 'source_ip' is at column 4, not 3 like 'udp_port' below it"],
+      at: ["source_ip"],
+    },
+    {
+      // parser: 4:13 (its own value)
+      name: "first key of a mapping indented one space too little",
+      lines: edit(4, " source_ip: 10.0.0.1"),
+      want: ["t.yaml:4:2: YAML syntax error: bad indentation: 'source_ip' is at column 2, not 3 like 'udp_port' below it"],
+      at: ["source_ip"],
+    },
+    {
+      // parser: 8:1, "A block sequence may not be used as an implicit map key", at the second item
+      name: "first list item indented one space too much",
+      lines: edit(7, "   - name: eth0", "  - name: eth1"),
+      want: ["t.yaml:7:4: YAML syntax error: bad indentation: this list item is at column 4, not 3 like the one below it"],
+      at: ["- name: eth0"],
+    },
+    {
+      // parser: 9:10, "Nested mappings are not allowed in compact mappings", at the `h1`
+      name: "list item whose keys go on below it indented one space too little",
+      lines: edit(9, " - name: h1"),
+      want: ["t.yaml:9:2: YAML syntax error: bad indentation: this list item is at column 2, not 3 (where its 'name' lines up with 'vni' below it)"],
+      at: ["- name: h1"],
+    },
+    {
+      // parser: 10:1, "Sequence item without - indicator", at `vni` below it
+      name: "list item whose keys go on below it indented one space too much",
+      lines: edit(9, "   - name: h1"),
+      want: ["t.yaml:9:4: YAML syntax error: bad indentation: this list item is at column 4, not 3 (where its 'name' lines up with 'vni' below it)"],
+      at: ["- name: h1"],
+    },
+    {
+      // parser: 19:7, "Nested mappings are not allowed in compact mappings", at the `16`
+      name: "key dedented out of its mapping (it became a key of the mapping around it)",
+      lines: edit(18, "  fdb: 1024", "vnis: 16", "  flood_per_vni: 8", "  remote_vteps: 512"),
+      want: ["t.yaml:19:1: YAML syntax error: bad indentation: 'vnis' is at column 1, not 3 like 'fdb' above it"],
+      at: ["vnis: 16"],
+    },
+    {
+      // parser: 3:1, "Unexpected scalar at node end", and more after it
+      name: "first line of the file indented",
+      lines: edit(1, " switch:"),
+      want: ["t.yaml:1:2: YAML syntax error: bad indentation: 'switch' is at column 2, not 1 like 'vtep' below it"],
+      at: ["switch:"],
+    },
+    {
+      // parser: 5:1, the comment line, "All mapping items must start at the same column"
+      name: "over-indented key after a comment",
+      lines: edit(5, "  # VXLAN's port", "   udp_port: 4789"),
+      want: ["t.yaml:6:4: YAML syntax error: bad indentation: 'udp_port' is at column 4, not 3 like 'source_ip' above it"],
+      at: ["udp_port"],
+    },
+    {
+      // parser: 14:1, "All mapping items must start at the same column"
+      name: "over-indented key after a flow value",
+      lines: edit(14, "     static_macs:", '        - { mac: "02:00:00:00:01:01", port: h1 }'),
+      want: ["t.yaml:14:6: YAML syntax error: bad indentation: 'static_macs' is at column 6, not 5 like 'flood' above it"],
+      at: ["static_macs:"],
+    },
+    {
+      name: "top-level key indented (the parser is right)",
+      lines: edit(8, " ports:"),
+      want: ["t.yaml:8:1: YAML syntax error: All mapping items must start at the same column"],
+      at: [" ports:"],
+    },
+    // --- tabs ---------------------------------------------------------------
+    {
+      name: "tab for indentation (the parser is right)",
+      lines: edit(10, "\tvni: 100"),
+      want: ["t.yaml:10:1: YAML syntax error: Tabs are not allowed as indentation"],
+      at: ["\t"],
+    },
+    {
+      // parser: 10:1, "All mapping items must start at the same column"
+      name: "tab after spaces",
+      lines: edit(10, "  \tvni: 100"),
+      want: ["t.yaml:10:3: YAML syntax error: Tabs are not allowed as indentation"],
+      at: ["\tvni"],
+    },
+    {
+      name: "every tab is reported",
+      lines: edit(2, "\tname: leaf1").map((l) => (l === "    vni: 100" ? "\tvni: 100" : l)),
+      want: [
+        "t.yaml:2:1: YAML syntax error: Tabs are not allowed as indentation",
+        "t.yaml:10:1: YAML syntax error: Tabs are not allowed as indentation",
+      ],
+      at: ["\tname", "\tvni"],
+    },
+    {
+      // parser: also 4:13, "Nested mappings are not allowed in compact mappings" (the tab made line 5 look deeper)
+      name: "a tab that makes the next line look wrong is one problem",
+      lines: edit(4, "\tsource_ip: 10.0.0.1").map((l) => (l === "    vni: 100" ? "\tvni: 100" : l)),
+      want: [
+        "t.yaml:4:1: YAML syntax error: Tabs are not allowed as indentation",
+        "t.yaml:10:1: YAML syntax error: Tabs are not allowed as indentation",
+      ],
+      at: ["\tsource_ip", "\tvni"],
+    },
+    {
+      // parser: also 16:1, about the next line, which is fine
+      name: "tab after a list dash",
+      lines: edit(15, '      -\tmac: "02:00:00:00:01:01"', "        port: h1"),
+      want: ["t.yaml:15:8: YAML syntax error: Tabs are not allowed as indentation"],
+      at: ["\tmac"],
+    },
+    // --- unclosed flow collections and quotes ------------------------------
+    {
+      // parser: 14:5, the next line
+      name: "unclosed [",
+      lines: edit(13, "    flood: [10.0.0.2, 10.0.0.3"),
+      want: ["t.yaml:13:12: YAML syntax error: unclosed [ opened here"],
+      at: ["[10.0.0.2, 10.0.0.3"],
+    },
+    {
+      // parser: 14:1, past the end of the file
+      name: "unclosed [ on the last line",
+      lines: [...REAL.slice(0, 12), "    flood: [10.0.0.2, 10.0.0.3"],
+      want: ["t.yaml:13:12: YAML syntax error: unclosed [ opened here"],
+      at: ["[10.0.0.2"],
+    },
+    {
+      // parser: 15:5, the line after the list
+      name: "unclosed [ over two lines",
+      lines: edit(13, "    flood: [10.0.0.2,", "            10.0.0.3", "    static_macs: []"),
+      want: ["t.yaml:13:12: YAML syntax error: unclosed [ opened here"],
+      at: ["[10.0.0.2,"],
+    },
+    {
+      name: "a ] on a line not indented enough is not an unclosed [ (the parser is right)",
+      lines: edit(13, "    flood: [10.0.0.2,", "    10.0.0.3]"),
+      want: ["t.yaml:14:5: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]"],
+      at: ["10.0.0.3]"],
+    },
+    {
+      // parser: 16:3, the next list entry
+      name: "unclosed {",
+      lines: edit(15, '      - { mac: "02:00:00:00:01:01", port: h1'),
+      want: ["t.yaml:15:9: YAML syntax error: unclosed { opened here"],
+      at: ["{ mac:"],
+    },
+    {
+      // parser: 15:46, at the ]
+      name: "{ closed with ]",
+      lines: edit(15, '      - { mac: "02:00:00:00:01:01", port: h1 ]'),
+      want: ["t.yaml:15:9: YAML syntax error: unclosed { opened here"],
+      at: ["{ mac:"],
+    },
+    {
+      // parser: 9:1 twice
+      name: "unclosed [ and { together",
+      lines: [...REAL.slice(0, 7), "ports: [{name: h1, vni: 100", ...REAL.slice(10)],
+      want: ["t.yaml:8:8: YAML syntax error: unclosed [ opened here (missing }])"],
+      at: ["[{name: h1"],
+    },
+    {
+      name: "stray closing bracket (the parser is right)",
+      lines: edit(13, "    flood: [10.0.0.2, 10.0.0.3]]"),
+      want: ['t.yaml:13:32: YAML syntax error: Unexpected flow-seq-end token in YAML stream: "]"'],
+      at: ["]"],
+    },
+    {
+      // parser: 2:15, the end of the line
+      name: "unclosed double quote",
+      lines: edit(2, '  name: "leaf1'),
+      want: ['t.yaml:2:9: YAML syntax error: unclosed " opened here'],
+      at: ['"leaf1'],
+    },
+    {
+      // parser: 19:1, where the file ends
+      name: "unclosed single quote, no quote after it",
+      lines: [REAL[0], "  name: 'leaf1", ...edit(15, "      - { mac: 02:00:00:00:01:01, port: h1 }").slice(2)],
+      want: ["t.yaml:2:9: YAML syntax error: unclosed ' opened here"],
+      at: ["'leaf1"],
+    },
+    {
+      // parser: 13:33 (end of line) and 14:5
+      name: "unclosed quote inside [ ]",
+      lines: edit(13, '    flood: ["10.0.0.2, 10.0.0.3]'),
+      want: ['t.yaml:13:13: YAML syntax error: unclosed " opened here'],
+      at: ['"10.0.0.2'],
+    },
+    // --- missing ':' ---------------------------------------------------------
+    {
+      name: "missing ':' after a key with a value",
+      lines: edit(5, "  udp_port 4789"),
+      want: ["t.yaml:5:3: YAML syntax error: Implicit map keys need to be followed by map values (missing ':' after 'udp_port'?)"],
+      at: ["udp_port 4789"],
+    },
+    {
+      name: "missing space after ':'",
+      lines: edit(10, "    vni:100"),
+      want: ["t.yaml:10:5: YAML syntax error: Implicit map keys need to be followed by map values (missing space after ':' in 'vni:100'?)"],
+      at: ["vni:100"],
+    },
+    {
+      name: "missing ':' after a section key",
+      lines: edit(3, "vtep"),
+      want: ["t.yaml:3:1: YAML syntax error: Implicit keys need to be on a single line (missing ':' after 'vtep'?)"],
+      at: ["vtep"],
+    },
+    {
+      // parser: also 12:10, 14:1, 16:1 and 16:3
+      name: "missing ':' after a key holding a list: one problem",
+      lines: edit(11, "vnis"),
+      want: ["t.yaml:11:1: YAML syntax error: Implicit keys need to be on a single line (missing ':' after 'vnis'?)"],
+      at: ["vnis"],
+    },
+    {
+      name: "missing ':' after the only key of a section (valid YAML: a string)",
+      lines: [...REAL.slice(0, 3), "  source_ip 10.0.0.1", ...REAL.slice(5)],
+      want: ['t.yaml:4:3: vtep must be a mapping, got string "source_ip 10.0.0.1" (missing \':\' after \'source_ip\'?)'],
+      at: ["source_ip 10.0.0.1"],
+    },
+    {
+      name: "missing ':' in a list entry (valid YAML: a string)",
+      lines: edit(7, "  - name eth0"),
+      want: ['t.yaml:7:5: uplinks[0] must be a mapping, got string "name eth0" (missing \':\' after \'name\'?)'],
+      at: ["name eth0"],
+    },
+    {
+      name: "missing space after a list dash (valid YAML: a mapping)",
+      lines: edit(7, "  -name: eth0"),
+      want: ["t.yaml:7:3: uplinks must be a list, got a mapping (missing space after '-' in '-name'?)"],
+      at: ["-name"],
+    },
+    // --- list items at the wrong depth --------------------------------------
+    {
+      name: "list item one space deeper than the one above (the parser is right)",
+      lines: edit(7, "  - name: eth0", "   - name: eth1"),
+      want: ["t.yaml:8:4: YAML syntax error: All sequence items must start at the same column"],
+      at: ["- name: eth1"],
+    },
+    {
+      // parser: also 8:2
+      name: "list item one space shallower than the one above",
+      lines: edit(7, "  - name: eth0", " - name: eth1"),
+      want: ["t.yaml:8:1: YAML syntax error: A block sequence may not be used as an implicit map key"],
+      at: [" - name: eth1"],
+    },
+    {
+      // parser: also 11:5
+      name: "list item at the depth of the keys of the entry above",
+      lines: edit(10, "    vni: 100", "    - name: h2", "      vni: 100"),
+      want: ["t.yaml:11:1: YAML syntax error: A block sequence may not be used as an implicit map key"],
+      at: ["    - name: h2"],
+    },
+    // --- duplicate keys (valid YAML: the schema reports them) ---------------
+    {
+      name: "duplicate key in a list entry",
+      lines: edit(13, "    flood: [10.0.0.2]", "    learning: false", "    flood: [10.0.0.3]"),
+      want: ["t.yaml:15:5: duplicate key 'flood' in vnis[0] (first at line 13)"],
+      at: ["flood: [10.0.0.3]"],
+    },
+    {
+      name: "duplicate key in a flow mapping",
+      lines: edit(15, '      - { mac: "02:00:00:00:01:01", port: h1, mac: "02:00:00:00:01:02" }'),
+      want: ["t.yaml:15:47: duplicate key 'mac' in vnis[0].static_macs[0] (first at line 15)"],
+      at: ['mac: "02:00:00:00:01:02"'],
+    },
+  ]);
+});
+
+describe("table sizes left at their default", () => {
+  // Big files: the defaults are thousands of entries.
+  it("too many vnis points at the first one beyond the limit", () => {
+    const lines = [...BASE, "vnis:", ...Array.from({ length: 4097 }, (_, i) => `  - vni: ${i + 1}`), "tables:", "  fdb: 1024"];
+    const text = lines.join("\n");
+    const got = problems(text);
+    expect(got).toEqual(["t.yaml:4104:5: too many vnis: 4097 declared, tables.vnis is 4096 (the default)"]);
+    expect(textAt(text, got[0])).toBe("vni: 4097");
+  });
+
+  it("too many remote VTEP pairs points at the first one beyond the limit", () => {
+    const ip = (i: number) => `10.1.${i >> 8}.${i & 255}`;
+    const lines = [
+      ...BASE,
+      "vnis:",
+      "  - vni: 100",
+      "    static_macs:",
+      ...Array.from({ length: 4096 }, (_, i) => `      - { mac: ${mac(i + 1)}, remote: ${ip(i + 1)} }`),
+      "    flood: [10.0.0.2]", // the 4097th, after the static macs in the file
+    ];
+    const text = lines.join("\n");
+    const got = problems(text);
+    expect(got).toEqual([
+      "t.yaml:4106:13: 4097 remote VTEP (vni, ip) pairs in flood lists and static macs, more than tables.remote_vteps 4096 (the default)",
+    ]);
+    expect(textAt(text, got[0])).toBe("10.0.0.2]");
+  });
+
+  it("too many static macs points at the first one beyond the limit", { timeout: 60_000 }, () => {
+    const lines = [
+      ...BASE,
+      "ports: [{name: h1, vni: 100}]",
+      ...VNI100,
+      "    static_macs:",
+      ...Array.from({ length: 65537 }, (_, i) => `      - { mac: ${mac(i + 1)}, port: h1 }`),
+    ];
+    const text = lines.join("\n");
+    const got = problems(text);
+    expect(got).toEqual(["t.yaml:65547:9: 65537 static macs, more than tables.fdb 65536 (the default)"]);
+    expect(textAt(text, got[0])).toBe(`{ mac: ${mac(65537)}, port: h1 }`);
+  });
 });
 
 describe("schema errors", () => {
@@ -436,7 +857,7 @@ describe("schema errors", () => {
         "t.yaml:5:3: unknown key 'udpport' in vtep (did you mean 'udp_port'?)",
         "t.yaml:8:1: unknown key 'vni' (did you mean 'vnis'?)",
         "t.yaml:11:3: unknown key 'flood_per_vnis' in tables (did you mean 'flood_per_vni'?)",
-        "t.yaml:12:3: unknown key 'sourceIp' in tables (expected one of: fdb, vnis, flood_per_vni, remote_vteps)",
+        "t.yaml:12:3: unknown key 'sourceIp' in tables (expected one of: fdb, vnis, flood_per_vni, remote_vteps, event_ring)",
       ],
       at: ["udpport", "vni:", "flood_per_vnis", "sourceIp"],
     },
@@ -562,11 +983,23 @@ describe("schema errors", () => {
       at: ["8", "65537", "257", "1048577"],
     },
     {
+      name: "event ring not a power of two, or too small",
+      lines: [...BASE, "tables:", "  event_ring: 1000000"],
+      want: ["t.yaml:8:15: event_ring 1000000 must be a power of two (e.g. 1048576)"],
+      at: ["1000000"],
+    },
+    {
+      name: "event ring below a page",
+      lines: [...BASE, "tables:", "  event_ring: 1024"],
+      want: ["t.yaml:8:15: event_ring 1024 out of range 4096..1073741824"],
+      at: ["1024"],
+    },
+    {
       name: "management",
       lines: [...BASE, "management:", "  socket: run/leaf1.sock", "  http: 10.0.0.1:8080"],
       want: [
         't.yaml:8:11: socket must be an absolute path, got "run/leaf1.sock"',
-        "t.yaml:9:9: http host 10.0.0.1 is not a loopback address (127.0.0.0/8 or [::1])",
+        "t.yaml:9:9: http host 10.0.0.1 is not a loopback address (127.0.0.0/8 or [::1]): another address needs token_file (a file holding the bearer token HTTP clients must send)",
       ],
       at: ["run/", "10.0.0.1"],
     },
@@ -586,14 +1019,14 @@ describe("schema errors", () => {
       name: "management.http not HOST:PORT",
       lines: [...BASE, "management:", "  http: localhost"],
       want: [
-        't.yaml:8:9: http "localhost" must be HOST:PORT with a loopback host, e.g. 127.0.0.1:8080 or [::1]:8080',
+        't.yaml:8:9: http "localhost" must be HOST:PORT with an IP address, e.g. 127.0.0.1:8080 or [::1]:8080',
       ],
       at: ["localhost"],
     },
     {
       name: "management.http IPv6 non-loopback",
       lines: [...BASE, "management:", '  http: "[fe80::1]:80"'],
-      want: ["t.yaml:8:9: http host [fe80::1] is not a loopback address (127.0.0.0/8 or [::1])"],
+      want: ["t.yaml:8:9: http host [fe80::1] is not a loopback address (127.0.0.0/8 or [::1]): another address needs token_file (a file holding the bearer token HTTP clients must send)"],
       at: ['"[fe80'],
     },
     {
@@ -792,10 +1225,17 @@ describe("semantic errors", () => {
       at: ["100"],
     },
     {
-      name: "more vnis than tables.vnis",
+      // (was 10:5, the third entry: nothing is wrong with vni 300 in itself)
+      name: "more vnis than tables.vnis points at tables.vnis",
       lines: [...BASE, ...VNI100, "  - vni: 200", "  - vni: 300", "tables:", "  vnis: 2"],
-      want: ["t.yaml:10:5: too many vnis: 3 declared, tables.vnis is 2"],
-      at: ["vni: 300"],
+      want: ["t.yaml:12:9: too many vnis: 3 declared, tables.vnis is 2"],
+      at: ["2"],
+    },
+    {
+      name: "more vnis than tables.vnis (flow style)",
+      lines: [...BASE, "vnis: [{vni: 1}, {vni: 2}]", "tables: {fdb: 1024, vnis: 1}"],
+      want: ["t.yaml:8:27: too many vnis: 2 declared, tables.vnis is 1"],
+      at: ["1}"],
     },
     {
       name: "more remote VTEP pairs than tables.remote_vteps",
@@ -806,10 +1246,71 @@ describe("semantic errors", () => {
         "    static_macs: [{ mac: 02:00:00:00:00:01, remote: 10.0.0.3 }]",
         "tables: { remote_vteps: 1 }",
       ],
+      // (was 7:1, the `vnis:` key)
       want: [
-        "t.yaml:7:1: 2 remote VTEP (vni, ip) pairs in flood lists and static macs, more than tables.remote_vteps 1",
+        "t.yaml:11:25: 2 remote VTEP (vni, ip) pairs in flood lists and static macs, more than tables.remote_vteps 1",
       ],
-      at: ["vnis:"],
+      at: ["1 }"],
+    },
+    {
+      name: "more static macs than tables.fdb points at tables.fdb",
+      lines: [
+        ...BASE,
+        "ports: [{name: h1, vni: 100}]",
+        ...VNI100,
+        "    static_macs:",
+        ...Array.from({ length: 17 }, (_, i) => `      - { mac: ${mac(i + 1)}, port: h1 }`),
+        "tables:",
+        "  fdb: 16",
+      ],
+      want: ["t.yaml:29:8: 17 static macs, more than tables.fdb 16"],
+      at: ["16"],
+    },
+    {
+      // (was the `flood:` key of each: shortening the flood list cannot fix
+      // it, and for vni 200 the list is empty)
+      name: "too many flood targets from access ports alone points at the vni",
+      lines: [
+        ...BASE,
+        "ports: [{name: h1, vni: 100}, {name: h2, vni: 100}, {name: h3, vni: 200}, {name: h4, vni: 200}]",
+        ...VNI100,
+        "    flood: [10.0.0.2]",
+        "  - vni: 200",
+        "    flood: []",
+        "tables: {flood_per_vni: 1}",
+      ],
+      want: [
+        "t.yaml:9:10: vni 100 has 3 flood targets (1 remote + 2 access ports), more than tables.flood_per_vni 1",
+        "t.yaml:11:10: vni 200 has 2 flood targets (0 remote + 2 access ports), more than tables.flood_per_vni 1",
+      ],
+      at: ["100", "200"],
+    },
+    {
+      name: "too many flood targets over the default",
+      lines: [...BASE, ...VNI100, `    flood: [${Array.from({ length: 65 }, (_, i) => `10.0.1.${i + 1}`).join(", ")}]`],
+      want: ["t.yaml:9:5: vni 100 has 65 flood targets (65 remote + 0 access ports), more than tables.flood_per_vni 64 (the default)"],
+      at: ["flood:"],
+    },
+    {
+      name: "a duplicate brought in by an alias is reported at the alias",
+      lines: [...BASE, "vnis:", "  - &v100", "    vni: 100", "    flood: [10.0.0.2]", "  - *v100", "  - vni: &two 200", "  - vni: *two"],
+      want: ["t.yaml:11:5: duplicate vni 100 (first declared at line 9)", "t.yaml:13:10: duplicate vni 200 (first declared at line 12)"],
+      at: ["*v100", "*two"],
+    },
+    {
+      name: "a vlan map shared by an alias",
+      lines: [
+        ...BASE,
+        "ports:",
+        "  - name: t1",
+        "    vlans: &trunk {10: 100}",
+        "  - name: t2",
+        "    vni: 100",
+        "    vlans: *trunk",
+        ...VNI100,
+      ],
+      want: ["t.yaml:12:12: vni 100 is mapped more than once on port t2 (first at line 11)"],
+      at: ["*trunk"],
     },
   ]);
 });

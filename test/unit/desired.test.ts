@@ -7,21 +7,29 @@ import { constants } from "../../src/codegen/tables.ts";
 
 const cfg = parseConfig(readFileSync(join(import.meta.dirname, "../fixtures/config/full.yaml"), "utf8"), "full.yaml");
 const ifindex: Record<string, number> = { eth0: 2, eth1: 3, h1: 10, h2: 11, trunk1: 12, trunk2: 13 };
-const want = desiredState(cfg, (n) => {
-  const i = ifindex[n];
-  if (i === undefined) throw new Error(`no ${n}`);
-  return i;
-});
+// each port's MAC: 02:00:00:00:00:<ifindex>
+const macOf = (n: string) => `02:00:00:00:00:${ifindex[n]!.toString(16).padStart(2, "0")}`;
+const want = desiredState(
+  cfg,
+  (n) => {
+    const i = ifindex[n];
+    if (i === undefined) throw new Error(`no ${n}`);
+    return i;
+  },
+  undefined,
+  macOf,
+);
 
 describe("desired table state from a config", () => {
   it("publishes the VTEP and the first uplink for next-hop lookups", () => {
-    expect(want.globals).toMatchObject({ vtep_ip: "10.0.0.1", udp_port: 4789, fib_ifindex: 2 });
+    expect(want.globals).toMatchObject({ vtep_ip: "10.0.0.1", udp_port: 4789, uplink_mac: "02:00:00:00:00:02", fib_ifindex: 2 });
   });
 
   it("classifies ports: uplinks, untagged VNIs, trunk VLANs", () => {
-    expect(want.ports.get(2)).toEqual({ role: constants.PORT_ROLE_UPLINK, vni: 0 });
-    expect(want.ports.get(12)).toEqual({ role: constants.PORT_ROLE_ACCESS, vni: 0 });
-    expect(want.ports.get(13)).toEqual({ role: constants.PORT_ROLE_ACCESS, vni: 300 });
+    // an uplink carries its MAC: the outer destination of VXLAN for us
+    expect(want.ports.get(2)).toEqual({ role: constants.PORT_ROLE_UPLINK, mac: "02:00:00:00:00:02", vni: 0 });
+    expect(want.ports.get(12)).toEqual({ role: constants.PORT_ROLE_ACCESS, mac: "02:00:00:00:00:0c", vni: 0 });
+    expect(want.ports.get(13)).toEqual({ role: constants.PORT_ROLE_ACCESS, mac: "02:00:00:00:00:0d", vni: 300 });
     expect(want.vlans).toContainEqual([{ ifindex: 12, vlan: 20 }, { vni: 200 }]);
     expect(want.vlans).toContainEqual([{ ifindex: 13, vlan: 30 }, { vni: 100 }]);
   });
@@ -40,15 +48,20 @@ describe("desired table state from a config", () => {
   });
 
   it("floods and learns from the overlay when there is no BGP", () => {
-    const plain = desiredState({ ...cfg, bgp: undefined }, (n) => ifindex[n]!);
+    const plain = desiredState({ ...cfg, bgp: undefined }, (n) => ifindex[n]!, undefined, macOf);
     expect(plain.vnis.get(100)!.flags).toBe(constants.VNI_LEARN_LOCAL | constants.VNI_LEARN_REMOTE);
   });
 
   it("adds EVPN-learned VTEPs to flood lists and the admission list, without duplicates", () => {
-    const added = desiredState(cfg, (n) => ifindex[n]!, {
-      flood: new Map([[100, ["10.0.0.3", "10.0.0.9"]]]),
-      admit: new Map([[300, ["10.0.0.7"]]]),
-    });
+    const added = desiredState(
+      cfg,
+      (n) => ifindex[n]!,
+      {
+        flood: new Map([[100, ["10.0.0.3", "10.0.0.9"]]]),
+        admit: new Map([[300, ["10.0.0.7"]]]),
+      },
+      macOf,
+    );
     expect(added.flood.get(100)!.filter((f) => f.kind === constants.FLOOD_REMOTE).map((f) => f.remote)).toEqual(["10.0.0.2", "10.0.0.3", "10.0.0.9"]);
     expect(added.vnis.get(100)!.flood_count).toBe(6);
     expect(added.vteps).toContainEqual([{ vni: 300, remote: "10.0.0.7" }, { refs: 1 }]);

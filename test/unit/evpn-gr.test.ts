@@ -447,7 +447,15 @@ describe("graceful restart helper (receiving speaker)", () => {
     await settle();
     expect(old.closed).toBe(false); // a bare connection changes nothing
     expect(f.sp.summary()[0]!.state).toBe("Established");
+    const kas = old.msgs.filter((m) => m.type === "keepalive").length;
     p2.send(peerOpen("10.0.0.2", [grCap({ r: true, time: 5 })]));
+    // the OPEN waits: a KEEPALIVE asks the established connection whether the peer is still there
+    await until("a KEEPALIVE on the established connection", () => old.msgs.filter((m) => m.type === "keepalive").length > kas);
+    await settle();
+    expect(old.closed).toBe(false);
+    expect(f.sp.summary()[0]!.state).toBe("Established");
+    // silence on it (a crashed host): after the probe time the peer counts as restarted
+    await vi.advanceTimersByTimeAsync(2000);
     await until("old connection closed", () => old.closed);
     expect(old.notification()).toBeUndefined();
     p2.send({ type: "keepalive" });
@@ -458,6 +466,26 @@ describe("graceful restart helper (receiving speaker)", () => {
     p2.send(evpnEndOfRib());
     await until("End-of-RIB processed", () => f.sp.summary()[0]!.gracefulRestart === "on");
     expect(f.port.calls).toEqual([]);
+  });
+
+  it("...but a peer still talking on the established connection (it connected at the same moment) loses the collision: no flap, no error", async () => {
+    const f = await fixture();
+    const old = await withRoutes(f, [grCap({ time: 5 })]);
+    const p2 = new RawPeer(connect({ host: "127.0.0.1", port: f.sp.listenPort!, localAddress: "127.0.0.1" }));
+    await until("the speaker's OPEN on the new connection", () => p2.open);
+    const kas = old.msgs.filter((m) => m.type === "keepalive").length;
+    p2.send(peerOpen("10.0.0.2", [grCap({ time: 5 })]));
+    p2.send({ type: "keepalive" }); // the racing peer took our OPEN on it and is in OpenConfirm
+    await until("the probe KEEPALIVE", () => old.msgs.filter((m) => m.type === "keepalive").length > kas);
+    old.send({ type: "keepalive" }); // alive on the established connection
+    await until("collision NOTIFICATION on the new connection", () => p2.notification());
+    expect([p2.notification()!.code, p2.notification()!.subcode]).toEqual([6, 7]);
+    await settle();
+    expect(old.closed).toBe(false);
+    expect(old.notification()).toBeUndefined();
+    const row = f.sp.summary()[0]!;
+    expect([row.state, row.flaps, row.lastError, row.gracefulRestart]).toEqual(["Established", 0, undefined, "on"]);
+    expect(removals(f.port)).toEqual([]);
   });
 
   it("without graceful restart a new connection still loses the collision", async () => {
