@@ -264,8 +264,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
         }
       }
       const textLines = json ? undefined : readFileSync(out, "utf8").split("\n").length - 1;
-      // the table: a header, a rule and one line per row
-      const complete = json ? bytes === expected && parsed === rows.length : textLines === rows.length + 2;
+      // the table: a header and one line per row
+      const complete = json ? bytes === expected && parsed === rows.length : textLines === rows.length + 1;
       show.push({ how, ms: r.ms, bytes, expectedBytes: json ? expected : NaN, rows: json ? parsed : textLines, complete, peakRssMb: r.peakRssMb });
       o.log(`   ${how}: ${(r.ms / 1000).toFixed(2)} s, ${bytes.toLocaleString("en-US")} bytes${json ? ` of ${expected.toLocaleString("en-US")}` : ""}, ${complete ? "complete" : "INCOMPLETE"}${json ? ` (JSON.parse: ${parsed === undefined ? "fails" : `${parsed} rows`})` : ` (${textLines} lines)`}, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
     }

@@ -142,6 +142,17 @@ export class BpfMap {
     return this.#h.lookupBatch(opts.count);
   }
 
+  /**
+   * The whole map as lookupBatch() reads it, in two Buffers instead of two
+   * per entry: entry i's key at `i * keySize` in `keys`, its value at
+   * `i * valueSize` in `values` (per-CPU maps: `i * numPossibleCpus() *
+   * valueSize`, packed as lookup() gives it). A 100k-entry map costs two
+   * allocations, not 200k.
+   */
+  lookupBatchPacked(opts: { count?: number } = {}): { count: number; keys: Buffer; values: Buffer } {
+    return this.#h.lookupBatchPacked(opts.count);
+  }
+
   /** BPF_MAP_UPDATE_BATCH (per-element fallback where unsupported). */
   updateBatch(entries: [Uint8Array, Uint8Array][], flags?: UpdateFlag): void {
     if (!Array.isArray(entries)) throw new TypeError("updateBatch: entries must be an array of [key, value]");

@@ -55,6 +55,7 @@ export interface NativeMap {
   delete(key: Uint8Array): boolean;
   nextKey(prev: Uint8Array | null): Buffer | null;
   lookupBatch(count: number | undefined): [Buffer, Buffer][];
+  lookupBatchPacked(count: number | undefined): { count: number; keys: Buffer; values: Buffer };
   updateBatch(keys: Uint8Array[], values: Uint8Array[], flags: number): void;
   deleteBatch(keys: Uint8Array[]): number;
   pin(path: string): void;

@@ -40,6 +40,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
                            InstanceMethod<&NativeMap::Delete>("delete"),
                            InstanceMethod<&NativeMap::NextKey>("nextKey"),
                            InstanceMethod<&NativeMap::LookupBatch>("lookupBatch"),
+                           InstanceMethod<&NativeMap::LookupBatchPacked>("lookupBatchPacked"),
                            InstanceMethod<&NativeMap::UpdateBatch>("updateBatch"),
                            InstanceMethod<&NativeMap::DeleteBatch>("deleteBatch"),
                            InstanceMethod<&NativeMap::Pin>("pin"),
@@ -307,12 +308,27 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
 
   // ------------------------------------------------------------ batches
 
-  void IterateAll(Napi::Env env, int fd, Napi::Array& out) {
+  // Appends a kernel-layout value to `out` in the JS layout (per-CPU values
+  // packed without padding, cpu 0 first).
+  void AppendUnpacked(Napi::Env env, const uint8_t* kv, std::vector<uint8_t>& out) {
+    if (!IsPerCpu()) {
+      out.insert(out.end(), kv, kv + valueSize_);
+      return;
+    }
+    size_t ncpu = static_cast<size_t>(PossibleCpus(env));
+    for (size_t c = 0; c < ncpu; c++) out.insert(out.end(), kv + c * Stride(), kv + c * Stride() + valueSize_);
+  }
+  size_t UserValueSize(Napi::Env env) const {
+    return IsPerCpu() ? static_cast<size_t>(valueSize_) * static_cast<size_t>(PossibleCpus(env)) : valueSize_;
+  }
+
+  // Key by key (bpf_map_get_next_key + lookup), for map types without batch
+  // support. Bounded: a map cannot yield more than max_entries keys, but
+  // concurrent updates can restart iteration; cap at a generous multiple.
+  uint32_t IterateAll(Napi::Env env, int fd, std::vector<uint8_t>& keysOut, std::vector<uint8_t>& valsOut) {
     std::vector<uint8_t> cur(keySize_ > 0 ? keySize_ : 1), next(keySize_ > 0 ? keySize_ : 1), kv;
     bool first = true;
-    uint32_t n = out.Length();
-    // Bounded: a map cannot yield more than max_entries keys, but concurrent
-    // updates can restart iteration; cap at a generous multiple.
+    uint32_t n = 0;
     uint64_t guard = static_cast<uint64_t>(maxEntries_) * 4 + 16;
     while (guard-- > 0) {
       int r = bpf_map_get_next_key(fd, first ? nullptr : cur.data(), next.data());
@@ -324,25 +340,21 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
       first = false;
       cur = next;
       if (RawLookup(env, fd, cur.data(), kv)) {
-        Napi::Array pair = Napi::Array::New(env, 2);
-        pair.Set(0u, Napi::Buffer<uint8_t>::Copy(env, cur.data(), keySize_));
-        pair.Set(1u, UnpackValue(env, kv.data()));
-        out.Set(n++, pair);
+        keysOut.insert(keysOut.end(), cur.data(), cur.data() + keySize_);
+        AppendUnpacked(env, kv.data(), valsOut);
+        n++;
       }
     }
+    return n;
   }
 
-  // lookupBatch(count?) -> Array<[Buffer, Buffer]>
-  Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    int fd = LiveFd(env, "lookupBatch");
-    uint32_t chunk = maxEntries_ < 1024 ? maxEntries_ : 1024;
-    if (info.Length() > 0 && !info[0].IsUndefined()) chunk = GetU32(env, info[0], "count");
-    if (chunk == 0) chunk = 1;
+  // Every entry, `chunk` per BPF_MAP_LOOKUP_BATCH (key by key where the map
+  // type has no batch support): keys packed keySize apart, values in the JS
+  // layout UserValueSize() apart. Returns how many.
+  uint32_t CollectAll(Napi::Env env, int fd, uint32_t chunk, std::vector<uint8_t>& keysOut, std::vector<uint8_t>& valsOut) {
     size_t kvs = KernelValueSize(env);
     size_t tok = keySize_ > 8 ? keySize_ : 8;
     std::vector<uint8_t> inBatch(tok), outBatch(tok), keys, vals;
-    Napi::Array out = Napi::Array::New(env);
     uint32_t n = 0;
     bool first = true;
     bpf_map_batch_opts o;
@@ -356,26 +368,61 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
                                    &count, &o);
       int err = r < 0 ? ErrFromRet(r) : 0;
       if (err != 0 && err != ENOENT) {
-        if (first && BatchUnsupported(err)) {
-          IterateAll(env, fd, out);
-          return out;
-        }
+        if (first && BatchUnsupported(err)) return IterateAll(env, fd, keysOut, valsOut);
         if (err == ENOSPC && count == 0 && chunk < (1u << 20)) {  // one hash bucket > chunk
           chunk *= 2;
           continue;
         }
         ThrowBpfError(env, "lookup batch in " + Desc(), err);
       }
-      for (uint32_t i = 0; i < count; i++) {
-        Napi::Array pair = Napi::Array::New(env, 2);
-        pair.Set(0u, Napi::Buffer<uint8_t>::Copy(env, keys.data() + static_cast<size_t>(i) * keySize_, keySize_));
-        pair.Set(1u, UnpackValue(env, vals.data() + static_cast<size_t>(i) * kvs));
-        out.Set(n++, pair);
-      }
+      keysOut.insert(keysOut.end(), keys.data(), keys.data() + static_cast<size_t>(count) * keySize_);
+      for (uint32_t i = 0; i < count; i++) AppendUnpacked(env, vals.data() + static_cast<size_t>(i) * kvs, valsOut);
+      n += count;
       if (err == ENOENT) break;
       inBatch = outBatch;
       first = false;
     }
+    return n;
+  }
+
+  uint32_t BatchChunk(const Napi::CallbackInfo& info) {
+    uint32_t chunk = maxEntries_ < 1024 ? maxEntries_ : 1024;
+    if (info.Length() > 0 && !info[0].IsUndefined()) chunk = GetU32(info.Env(), info[0], "count");
+    return chunk == 0 ? 1 : chunk;
+  }
+
+  // lookupBatch(count?) -> Array<[Buffer, Buffer]>
+  Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "lookupBatch");
+    std::vector<uint8_t> keys, vals;
+    uint32_t n = CollectAll(env, fd, BatchChunk(info), keys, vals);
+    size_t uvs = UserValueSize(env);
+    Napi::Array out = Napi::Array::New(env, n);
+    for (uint32_t i = 0; i < n; i++) {
+      Napi::Array pair = Napi::Array::New(env, 2);
+      pair.Set(0u, Napi::Buffer<uint8_t>::Copy(env, keys.data() + static_cast<size_t>(i) * keySize_, keySize_));
+      pair.Set(1u, Napi::Buffer<uint8_t>::Copy(env, vals.data() + static_cast<size_t>(i) * uvs, uvs));
+      out.Set(i, pair);
+    }
+    return out;
+  }
+
+  // lookupBatchPacked(count?) -> { count, keys: Buffer, values: Buffer }: the
+  // same entries in two Buffers (entry i's key at i * keySize, its value at
+  // i * valueSize; per-CPU: i * ncpu * valueSize), not two Buffers per entry.
+  Napi::Value LookupBatchPacked(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "lookupBatchPacked");
+    std::vector<uint8_t> keys, vals;
+    uint32_t n = CollectAll(env, fd, BatchChunk(info), keys, vals);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("count", Napi::Number::New(env, n));
+    auto buffer = [&](const std::vector<uint8_t>& v) {
+      return v.empty() ? Napi::Buffer<uint8_t>::New(env, 0) : Napi::Buffer<uint8_t>::Copy(env, v.data(), v.size());
+    };
+    out.Set("keys", buffer(keys));
+    out.Set("values", buffer(vals));
     return out;
   }
 

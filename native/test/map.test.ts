@@ -107,6 +107,16 @@ describe.skipIf(!isRoot)("BpfMap", () => {
         expect(got).toHaveLength(300);
         const gotMap = new Map(got.map(([k, v]) => [k.toString("hex"), v]));
         for (const [k, v] of entries) expect(gotMap.get(k.toString("hex"))).toEqual(v);
+        // the same entries, in the same order, packed into two Buffers
+        const packed = m.lookupBatchPacked({ count });
+        expect(packed.count).toBe(300);
+        expect(packed.keys.length).toBe(300 * m.keySize);
+        expect(packed.values.length).toBe(300 * m.valueSize);
+        const unpacked = Array.from({ length: packed.count }, (_, i) => [
+          packed.keys.subarray(i * m.keySize, (i + 1) * m.keySize),
+          packed.values.subarray(i * m.valueSize, (i + 1) * m.valueSize),
+        ]);
+        expect(unpacked).toEqual(got);
       }
 
       const e = catchErr(() => m.updateBatch([[entries[0][0], flowVal(9, 9)]], "noexist"));
@@ -118,6 +128,7 @@ describe.skipIf(!isRoot)("BpfMap", () => {
       expect(m.lookup(entries[0][0])).toBeNull();
       expect(m.deleteBatch(entries.slice(3).map(([k]) => k))).toBe(297);
       expect(m.lookupBatch()).toEqual([]);
+      expect(m.lookupBatchPacked()).toEqual({ count: 0, keys: Buffer.alloc(0), values: Buffer.alloc(0) });
       expect(m.deleteBatch([])).toBe(0);
       m.updateBatch([]);
     });
@@ -153,6 +164,8 @@ describe.skipIf(!isRoot)("BpfMap", () => {
       m.updateBatch(entries);
       const got = m.lookupBatch({ count: 3 });
       expect(got).toEqual(entries);
+      const packed = m.lookupBatchPacked({ count: 3 });
+      expect(packed).toEqual({ count: 8, keys: Buffer.concat(entries.map(([k]) => k)), values: Buffer.concat(entries.map(([, v]) => v)) });
       expect([...m.entries()]).toEqual(entries);
       expect([...m.keys()]).toEqual(entries.map(([k]) => k));
       // No delete on arrays: batch delete fails with the kernel's error.
@@ -212,6 +225,7 @@ describe.skipIf(!isRoot)("BpfMap", () => {
         [1, lo],
         [3, lo],
       ]);
+      expect(m.lookupBatchPacked()).toEqual({ count: 2, keys: Buffer.concat([u32(1), u32(3)]), values: Buffer.concat([u32(lo), u32(lo)]) });
       // (a devmap reports success for deleting an empty slot, so 3)
       expect(m.deleteBatch([u32(1), u32(2), u32(3)])).toBe(3);
       expect(m.lookupBatch()).toEqual([]);

@@ -26,11 +26,21 @@ import { buildPipeline, CompileError, DEFAULT_CACHE_DIR } from "../codegen/build
 import { createLogger, isLevel, LEVELS, type Level } from "../control/log.ts";
 import type { ApiView, StopAnswer } from "../control/api.ts";
 import type { StaticMac } from "../control/static-macs.ts";
-import { renderTable } from "./table.ts";
+import { renderTable, tableLines } from "./table.ts";
 import { counterNames } from "../codegen/tables.ts";
 import { EVPN_VIEWS, renderEvpnView, type EvpnView } from "../control/evpn/show.ts";
 import { renderMirror } from "../control/mirror/show.ts";
 import type { MirrorRow } from "../control/mirror/feature.ts";
+import { setFlagsFromString } from "node:v8";
+
+// Loading a big config and filling the tables make objects that live long
+// (the config, the desired state) or die at once: V8's habit of growing the
+// young generation (to 2 x 16 MB) when much survives only adds resident
+// memory here (35 MB of the 170 a 100k-MAC config took, at the same speed:
+// bench/README.md, "Scale"). Its initial size is kept while the command
+// loads and boots; `run` gives V8 its default back once the switch runs.
+const SEMI_SPACE_GROWTH_DEFAULT = 2; // V8's semi_space_growth_factor
+setFlagsFromString("--semi-space-growth-factor=1");
 
 const USAGE = `usage:
   vxgate run   --config FILE [--artifacts DIR] [--xdp-mode auto|native|generic] [--log-level debug|info|warn|error]
@@ -121,6 +131,220 @@ async function apiCall(socketPath: string, method: "GET" | "POST" | "DELETE", pa
   });
 }
 
+/** A view's answer, handed to `onText` a chunk at a time as it arrives (and
+ * waited for: a slow stdout slows the reading, nothing piles up). Refusals
+ * and unreachable sockets fail as apiCall's do, before any text. */
+function apiStream(socketPath: string, path: string, onText: (chunk: string) => Promise<void> | void): Promise<void> {
+  return new Promise((ok, fail) => {
+    const req = request({ socketPath, method: "GET", path, headers: { "x-vxgate-client": clientName() } }, (res) => {
+      res.setEncoding("utf8");
+      if ((res.statusCode ?? 500) >= 400) {
+        let data = "";
+        res.on("data", (c) => (data += c));
+        res.on("end", () => fail(new ApiError(path, data)));
+        return;
+      }
+      void (async () => {
+        try {
+          for await (const chunk of res as AsyncIterable<string>) await onText(chunk);
+          if (!res.complete) throw new Error("the connection closed before the answer was complete");
+          ok();
+        } catch (e) {
+          res.destroy();
+          fail(new Error(`${path}: ${(e as Error).message}`));
+        }
+      })();
+    });
+    req.on("error", (e) => {
+      const hint = (e as NodeJS.ErrnoException).code === "EACCES" ? " (the management socket is root's alone: run as root)" : "";
+      fail(new Error(`cannot reach vxgate at ${socketPath}: ${(e as Error).message}${hint}`));
+    });
+    req.end();
+  });
+}
+
+/** A view that is a JSON array, each element to `onRow` once it is complete. */
+async function apiRows(socketPath: string, path: string, onRow: (row: unknown) => Promise<void> | void): Promise<void> {
+  const split = new JsonArraySplitter();
+  await apiStream(socketPath, path, async (chunk) => {
+    for (const el of split.feed(chunk)) await onRow(JSON.parse(el));
+  });
+  split.end();
+}
+
+/** Compact JSON as JSON.stringify makes it (no whitespace outside strings)
+ * -> the same value as JSON.stringify(value, null, 2) prints it, a chunk at a
+ * time: only whitespace is added, so `show fdb --json` never parses or holds
+ * the table. */
+class JsonIndenter {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** an opened `{` or `[` not yet known to be empty */
+  private pending = "";
+
+  feed(chunk: string): string {
+    const out: string[] = [];
+    let from = 0; // start of the text copied as it is
+    const copy = (to: number) => {
+      if (to > from) out.push(chunk.slice(from, to));
+    };
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 92 /* \\ */) this.escaped = true;
+        else if (c === 34 /* " */) this.inString = false;
+        continue;
+      }
+      const close = c === 125 /* } */ || c === 93; /* ] */
+      if (this.pending) {
+        copy(i);
+        from = i;
+        if (close) {
+          out.push(this.pending); // {} and [] stay as they are
+          this.pending = "";
+          continue;
+        }
+        out.push(this.pending, "\n", "  ".repeat(++this.depth));
+        this.pending = "";
+      }
+      if (c === 34) this.inString = true;
+      else if (c === 123 /* { */ || c === 91 /* [ */) {
+        copy(i);
+        this.pending = chunk[i]!;
+        from = i + 1;
+      } else if (close) {
+        copy(i);
+        out.push("\n", "  ".repeat(--this.depth));
+        from = i;
+      } else if (c === 44 /* , */) {
+        copy(i);
+        out.push(",\n", "  ".repeat(this.depth));
+        from = i + 1;
+      } else if (c === 58 /* : */) {
+        copy(i);
+        out.push(": ");
+        from = i + 1;
+      }
+    }
+    copy(chunk.length);
+    return out.join("");
+  }
+
+  end(): string {
+    if (this.pending || this.depth !== 0 || this.inString) throw new Error("the answer ended inside a value");
+    return "\n";
+  }
+}
+
+/** Splits the text of one JSON array, as it arrives, into its elements' texts. */
+class JsonArraySplitter {
+  private buf = "";
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** where the element being read starts in `buf` (-1: between elements) */
+  private start = -1;
+  private opened = false;
+  private closed = false;
+
+  feed(chunk: string): string[] {
+    const out: string[] = [];
+    const from = this.buf.length;
+    this.buf += chunk;
+    const b = this.buf;
+    for (let i = from; i < b.length; i++) {
+      const c = b[i]!;
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === "\\") this.escaped = true;
+        else if (c === '"') this.inString = false;
+        continue;
+      }
+      if (c === " " || c === "\n" || c === "\r" || c === "\t") continue;
+      if (this.closed) throw new Error("text after the end of the array");
+      if (!this.opened) {
+        if (c !== "[") throw new Error("the answer is not a JSON array");
+        this.opened = true;
+        this.depth = 1;
+        continue;
+      }
+      if (this.depth === 1 && (c === "," || c === "]")) {
+        if (this.start >= 0) out.push(b.slice(this.start, i));
+        else if (c === ",") throw new Error("an empty element in the array");
+        this.start = -1;
+        if (c === "]") {
+          this.closed = true;
+          this.depth = 0;
+        }
+        continue;
+      }
+      if (this.start < 0) this.start = i;
+      if (c === '"') this.inString = true;
+      else if (c === "[" || c === "{") this.depth++;
+      else if (c === "]" || c === "}") this.depth--;
+    }
+    // keep only the element still being read
+    const keep = this.start >= 0 ? this.start : b.length;
+    this.buf = b.slice(keep);
+    if (this.start >= 0) this.start = 0;
+    return out;
+  }
+
+  end(): void {
+    if (!this.closed) throw new Error("the answer ended inside the array");
+  }
+}
+
+/** Writes to stdout a chunk at a time, waiting whenever the pipe is full:
+ * nothing piles up in memory, and nothing is lost when the process exits. */
+class Out {
+  private pending = "";
+  private static watching = false;
+  constructor() {
+    // a reader that went away (`| head`) ends the output, quietly
+    if (Out.watching) return;
+    Out.watching = true;
+    process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(0);
+      throw e;
+    });
+  }
+  async write(s: string): Promise<void> {
+    this.pending += s;
+    if (this.pending.length >= 64 * 1024) await this.flush();
+  }
+  async flush(): Promise<void> {
+    const text = this.pending;
+    this.pending = "";
+    if (text === "" || process.stdout.write(text)) return;
+    await new Promise<void>((ok) => {
+      const done = () => {
+        process.stdout.off("drain", done);
+        process.stdout.off("close", done);
+        ok();
+      };
+      process.stdout.on("drain", done);
+      process.stdout.on("close", done);
+    });
+  }
+}
+
+/** `show ... --json` of a list, element by element: the same text as
+ * JSON.stringify(rows, null, 2) + "\n". */
+class JsonListPrinter {
+  private n = 0;
+  constructor(private readonly out: Out) {}
+  async row(r: unknown): Promise<void> {
+    await this.out.write(`${this.n++ === 0 ? "[\n  " : ",\n  "}${JSON.stringify(r, null, 2).replace(/\n/g, "\n  ")}`);
+  }
+  async end(): Promise<void> {
+    await this.out.write(this.n === 0 ? "[]\n" : "\n]\n");
+    await this.out.flush();
+  }
+}
+
 /** How long `vxgate stop` waits for the switch to be gone (--timeout SECONDS). */
 const STOP_TIMEOUT_S = 30;
 
@@ -208,10 +432,12 @@ async function stopSwitch(cfg: SwitchConfig, timeoutS: number): Promise<string> 
   return daemon ? `${name}: stopped (daemon pid ${daemon.pid} exited; fast path, pins and run directory removed)` : `${name}: fast path removed (no daemon was running)`;
 }
 
+const fdbTableLines = (rows: Record<string, unknown>[]) => tableLines(rows, ["vni", "mac", "type", "source", "port", "vlan", "remote", "frozen", "ageSeconds"]);
+
 function renderView(v: ApiView, data: unknown): string {
   switch (v) {
     case "fdb":
-      return renderTable(data as Record<string, unknown>[], ["vni", "mac", "type", "source", "port", "vlan", "remote", "frozen", "ageSeconds"]);
+      return [...fdbTableLines(data as Record<string, unknown>[])].join("");
     case "vni":
       return renderTable(
         (data as Record<string, unknown>[]).map((r) => ({ ...r, ports: (r.ports as string[]).join(",") })),
@@ -249,6 +475,47 @@ async function inspectPinned(cfg: SwitchConfig, what: ApiView): Promise<unknown>
   if (!rt) return undefined;
   // through JSON, as the API would have sent it (bigints become strings)
   return JSON.parse(JSON.stringify(view(rt, what), (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+}
+
+/** `show fdb [--json]`: JSON rows are printed as they arrive; the table needs
+ * every row for its column widths, then goes out a line at a time. */
+async function showFdb(socket: string, cfg: SwitchConfig | undefined, json: boolean): Promise<number> {
+  const out = new Out();
+  const rows: Record<string, unknown>[] = [];
+  const indent = new JsonIndenter();
+  let got = false;
+  try {
+    if (json)
+      await apiStream(socket, "/v1/fdb", (chunk) => {
+        got = true;
+        return out.write(indent.feed(chunk));
+      });
+    else
+      await apiRows(socket, "/v1/fdb", (r) => {
+        got = true;
+        rows.push(r as Record<string, unknown>);
+      });
+  } catch (e) {
+    // control plane down (nothing came): the fast path may still be forwarding from its pins
+    const pinned = !got && cfg ? ((await inspectPinned(cfg, "fdb")) as Record<string, unknown>[] | undefined) : undefined;
+    if (pinned === undefined) throw e;
+    process.stderr.write(`vxgate: ${cfg!.switch.name}: control plane not running; read from the pinned fast path\n`);
+    if (json) {
+      const printer = new JsonListPrinter(out);
+      for (const r of pinned) await printer.row(r);
+      await printer.end();
+      return 0;
+    }
+    for (const r of pinned) rows.push(r);
+  }
+  if (json) {
+    await out.write(indent.end());
+    await out.flush();
+  } else {
+    for (const line of fdbTableLines(rows)) await out.write(line);
+    await out.flush();
+  }
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -362,6 +629,7 @@ async function main(argv: string[]): Promise<number> {
       process.on("SIGINT", () => leave("SIGINT"));
       process.on("SIGHUP", () => void reload());
       log.info("switch running", { vtep: cfg.vtep.sourceIp, ports: rt.target.ports().length, adopted: rt.target.adopted });
+      setFlagsFromString(`--semi-space-growth-factor=${SEMI_SPACE_GROWTH_DEFAULT}`);
       return await new Promise<number>(() => {}); // runs until a signal or `stop`
     }
     case "show": {
@@ -377,6 +645,7 @@ async function main(argv: string[]): Promise<number> {
       if (!what || !views.includes(what)) throw new UsageError(`show what? one of ${views.join(", ")}`);
       const cfg = values.config ? loadOrExplain(values.config) : undefined;
       const socket = socketOf(values, cfg);
+      if (what === "fdb") return await showFdb(socket, cfg, values.json === true);
       let data: unknown;
       try {
         data = await apiCall(socket, "GET", `/v1/${what}`);
@@ -387,7 +656,9 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`vxgate: ${cfg!.switch.name}: control plane not running; read from the pinned fast path\n`);
         data = pinned;
       }
-      process.stdout.write(values.json ? JSON.stringify(data, null, 2) + "\n" : renderView(what, data));
+      const out = new Out();
+      await out.write(values.json ? JSON.stringify(data, null, 2) + "\n" : renderView(what, data));
+      await out.flush();
       return 0;
     }
     case "mirror": {
@@ -458,8 +729,23 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Exit once stdout and stderr have handed the kernel everything written to
+ * them: process.exit() with output still queued (a full pipe: `show fdb --json
+ * | jq`) cut it short. */
+function exitAfterOutput(code: number): void {
+  process.exitCode = code;
+  let waiting = 2;
+  const done = () => {
+    if (--waiting === 0) process.exit(code);
+  };
+  for (const s of [process.stdout, process.stderr]) {
+    if (s.destroyed || !s.writable) done();
+    else s.write("", () => done());
+  }
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterOutput(code),
   (e: unknown) => {
     if (e instanceof ConfigError) process.stderr.write(e.problems.join("\n") + "\n");
     else if (e instanceof ApiError) process.stderr.write(`vxgate: ${e.message}\n`);
@@ -469,6 +755,6 @@ main(process.argv.slice(2)).then(
       const err = e as Error & { log?: string };
       process.stderr.write(`vxgate: ${err.message}\n${err.log ? `verifier log:\n${err.log}\n` : ""}`);
     }
-    process.exit(e instanceof UsageError ? 2 : 1);
+    exitAfterOutput(e instanceof UsageError ? 2 : 1);
   },
 );

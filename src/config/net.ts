@@ -70,7 +70,9 @@ export function parseMac(s: string): Buffer {
 /** Like parseMac but returns undefined instead of throwing. */
 export function tryParseMac(s: string): Buffer | undefined {
   if (!MAC_COLON.test(s) && !MAC_DASH.test(s)) return undefined;
-  return Buffer.from(s.replace(/[:-]/g, ""), "hex");
+  const b = Buffer.allocUnsafe(6);
+  for (let i = 0; i < 6; i++) b[i] = parseInt(s.slice(3 * i, 3 * i + 2), 16);
+  return b;
 }
 
 /** Lower-case colon form "aa:bb:cc:dd:ee:ff". */

@@ -55,54 +55,82 @@ function tags(): { tags: ScalarTag[]; options: unknown } {
   return coreTags;
 }
 
-// The reader's nodes are the package's, with one difference: they keep their
-// start and end offsets as numbers and make the `range` array when it is read
-// (an array per node is a third of a big file's tree, and only an error or an
-// interface name's place ever reads one).
-type Ranged = { start: number; end: number };
-function lazyRange(proto: object): void {
-  Object.defineProperty(proto, "range", {
+// The reader's nodes are the package's (instances of its classes, marked
+// with its node-type symbol, so isScalar() & co. and every method work), with
+// two differences: the mark sits on their prototype instead of being defined
+// on each node (Object.defineProperty per node was a tenth of reading 100k
+// MACs), and they keep their start and end offsets as numbers, making the
+// `range` array when it is read (an array per node is a third of a big
+// file's tree, and only an error or an interface name's place reads one).
+function inherit(cls: { prototype: object }, from: { prototype: object }, sample: object): void {
+  Object.setPrototypeOf(cls.prototype, from.prototype);
+  for (const sym of Object.getOwnPropertySymbols(sample)) Object.defineProperty(cls.prototype, sym, { value: (sample as Record<symbol, unknown>)[sym] });
+  if (from === YAMLMap || from === YAMLSeq) Object.defineProperty(cls.prototype, "schema", { value: undefined, writable: true, configurable: true });
+  Object.defineProperty(cls.prototype, "range", {
     configurable: true,
-    get(this: Ranged) {
+    get(this: { start: number; end: number }) {
       return [this.start, this.end, this.end];
     },
-    set(this: Ranged, r: [number, number, number]) {
+    set(this: { start: number; end: number }, r: [number, number, number]) {
       this.start = r[0];
       this.end = r[1];
     },
   });
 }
-class ReadScalar extends Scalar {
+class ReadScalar {
+  declare source: string;
+  declare type: Scalar.Type;
+  declare format: string;
   constructor(
-    value: unknown,
+    public value: unknown,
     public start: number,
     public end: number,
-  ) {
-    super(value);
-  }
+  ) {}
 }
-class ReadMap extends YAMLMap {
-  start = 0;
-  end = 0;
+class ReadMap {
+  flow = false;
+  constructor(
+    public items: Pair[],
+    public start: number,
+    public end: number,
+  ) {}
 }
-class ReadSeq extends YAMLSeq {
-  start = 0;
-  end = 0;
+class ReadSeq {
+  flow = false;
+  constructor(
+    public items: unknown[],
+    public start: number,
+    public end: number,
+  ) {}
 }
-for (const c of [ReadScalar, ReadMap, ReadSeq]) lazyRange(c.prototype);
+class ReadPair {
+  constructor(
+    public key: unknown,
+    public value: unknown,
+  ) {}
+}
+inherit(ReadScalar, Scalar, new Scalar(null));
+inherit(ReadMap, YAMLMap, new YAMLMap());
+inherit(ReadSeq, YAMLSeq, new YAMLSeq());
+Object.setPrototypeOf(ReadPair.prototype, Pair.prototype);
+for (const sym of Object.getOwnPropertySymbols(new Pair(null))) Object.defineProperty(ReadPair.prototype, sym, { value: (new Pair(null) as unknown as Record<symbol, unknown>)[sym] });
+
+const scalar = (value: unknown, start: number, end: number) => new ReadScalar(value, start, end) as unknown as Scalar;
+const pair = (key: unknown, value: unknown) => new ReadPair(key, value) as unknown as Pair;
 
 /** A block list whose entries each sit on one line (`- { mac: ..., port: h1 }`,
  *  `- 10.0.0.2`): the reader keeps where each starts and reads an entry again
  *  when it is walked, so a validator going through 100k of them holds one at a
  *  time, not the whole list. `items` still gives them all (read anew). */
-class LazySeq extends ReadSeq {
+class LazySeq {
+  flow = false;
   private eager?: Node[];
   constructor(
     private readonly reader: Reader,
     private readonly at: Int32Array,
-  ) {
-    super();
-  }
+    public start: number,
+    public end: number,
+  ) {}
   get size(): number {
     return this.eager?.length ?? this.at.length;
   }
@@ -111,6 +139,7 @@ class LazySeq extends ReadSeq {
     for (let i = 0; i < this.at.length; i++) f(this.reader.itemAt(this.at[i]!), i);
   }
 }
+inherit(LazySeq, YAMLSeq, new YAMLSeq());
 Object.defineProperty(LazySeq.prototype, "items", {
   configurable: true,
   get(this: LazySeq) {
@@ -118,8 +147,7 @@ Object.defineProperty(LazySeq.prototype, "items", {
     this.forEachItem((n) => out.push(n));
     return out;
   },
-  set(this: { at?: Int32Array; eager?: unknown[] }, items: unknown[]) {
-    if (this.at === undefined) return; // the constructor's empty list
+  set(this: { eager?: unknown[] }, items: unknown[]) {
     this.eager = items;
   },
 });
@@ -127,7 +155,7 @@ Object.defineProperty(LazySeq.prototype, "items", {
 /** Every entry of a sequence with its index, one at a time for a list the
  *  reader keeps unread (LazySeq). */
 export function forEachItem(seq: YAMLSeq, f: (node: unknown, i: number) => void): void {
-  if (seq instanceof LazySeq) seq.forEachItem(f);
+  if ((seq as unknown) instanceof LazySeq) (seq as unknown as LazySeq).forEachItem(f);
   else seq.items.forEach(f);
 }
 
@@ -218,7 +246,6 @@ class Reader {
   }
 
   private blockMap(first: number, indent: number): YAMLMap {
-    const map = new ReadMap();
     const items: Pair[] = [];
     let c = first;
     for (;;) {
@@ -239,7 +266,7 @@ class Reader {
       } else {
         value = this.inlineValue(p);
       }
-      items.push(new Pair(k.node, value));
+      items.push(pair(k.node, value));
       c = this.nextContent(this.pos);
       if (c < 0) break;
       const ci = this.indentAt(c);
@@ -247,14 +274,10 @@ class Reader {
       if (ci > indent) fail();
       if (this.isSeqEntry(c)) fail();
     }
-    map.items = exact(items);
-    map.start = first;
-    map.end = this.pos;
-    return map;
+    return new ReadMap(exact(items), first, this.pos) as unknown as YAMLMap;
   }
 
   private blockSeq(first: number, indent: number): YAMLSeq {
-    const seq = new ReadSeq();
     const items: Node[] = [];
     /** while every entry so far is on its own line (`- {...}`, `- value`): where each starts */
     let inline: number[] | undefined = [];
@@ -294,16 +317,8 @@ class Reader {
       if (ci > indent) fail();
       if (!this.isSeqEntry(c)) break; // the mapping this list is the value of goes on
     }
-    if (inline) {
-      const lazy = new LazySeq(this, Int32Array.from(inline));
-      lazy.start = first;
-      lazy.end = this.pos;
-      return lazy;
-    }
-    seq.items = exact(items);
-    seq.start = first;
-    seq.end = this.pos;
-    return seq;
+    if (inline) return new LazySeq(this, Int32Array.from(inline), first, this.pos) as unknown as YAMLSeq;
+    return new ReadSeq(exact(items), first, this.pos) as unknown as YAMLSeq;
   }
 
   /** The entry of a one-line-entries list that starts at `at` (read again). */
@@ -375,9 +390,6 @@ class Reader {
     const s = this.s;
     const isMap = s.charCodeAt(open) === LBRACE;
     const close = isMap ? RBRACE : RBRACK;
-    const coll = isMap ? new ReadMap() : new ReadSeq();
-    coll.flow = true;
-    coll.start = open;
     const items: unknown[] = [];
     let p = this.skipSpaces(open + 1);
     if (s.charCodeAt(p) !== close) {
@@ -390,7 +402,7 @@ class Reader {
           if (!isScalar(node) || s.charCodeAt(p) !== COLON || s.charCodeAt(p + 1) !== SP) fail();
           let value: Node;
           [value, p] = this.flowValue(this.skipSpaces(p + 1), false);
-          items.push(new Pair(node, value));
+          items.push(pair(node, value));
           p = this.skipSpaces(p);
         } else {
           if (s.charCodeAt(p) === COLON) fail(); // `[a: 1]`
@@ -403,9 +415,9 @@ class Reader {
         if (s.charCodeAt(p) === close) fail(); // a trailing comma
       }
     }
-    (coll as { items: unknown[] }).items = exact(items);
-    coll.end = p + 1;
-    return [coll, p + 1];
+    const coll = isMap ? new ReadMap(exact(items) as Pair[], open, p + 1) : new ReadSeq(exact(items), open, p + 1);
+    coll.flow = true;
+    return [coll as unknown as Node, p + 1];
   }
 
   /** A value in a flow collection; `key`: a flow mapping's key, which `: ` ends. */
@@ -470,11 +482,11 @@ class Reader {
       if (!tag.test!.test(src)) continue;
       const res = tag.resolve(src, fail, this.tags.options);
       // a tag that makes its own Scalar (floats keep their digits) gets its range set
-      node = isScalar(res) ? Object.assign(res as Scalar, { range: [off, end, end] }) : new ReadScalar(res, off, end);
+      node = isScalar(res) ? Object.assign(res as Scalar, { range: [off, end, end] }) : scalar(res, off, end);
       if (tag.format) node.format = tag.format;
       break;
     }
-    node ??= new ReadScalar(src, off, end);
+    node ??= scalar(src, off, end);
     node.source = src;
     node.type = Scalar.PLAIN;
     return node;
@@ -509,7 +521,7 @@ class Reader {
       }
       if (value.includes("\n")) fail();
     }
-    const node = new ReadScalar(value, off, end);
+    const node = scalar(value, off, end);
     node.source = value;
     node.type = q === DQ ? Scalar.QUOTE_DOUBLE : Scalar.QUOTE_SINGLE;
     return [node, end];
@@ -517,7 +529,7 @@ class Reader {
 
   /** The value of `key:` with nothing after it. */
   private emptyScalar(off: number): Scalar {
-    const node = new ReadScalar(null, off, off);
+    const node = scalar(null, off, off);
     node.source = "";
     node.type = Scalar.PLAIN;
     return node;

@@ -125,9 +125,54 @@ export function pidNamespace(): number | undefined {
   }
 }
 
+const bigintAsString = (_k: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
+
 function json(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(code, { "content-type": "application/json", ...headers });
-  res.end(JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+  res.end(JSON.stringify(body, bigintAsString));
+}
+
+/** How much JSON text a streamed answer hands the socket at a time. */
+const STREAM_CHUNK = 64 * 1024;
+
+/** A 200 whose body is a JSON array of `rows`, the same text JSON.stringify
+ *  would make of the whole array, written a chunk at a time as the rows are
+ *  made, each chunk only once the client took the one before: neither the rows
+ *  nor their text are ever all in memory. A client that hangs up stops it. */
+export async function streamJsonArray(res: ServerResponse, rows: Iterable<unknown>): Promise<void> {
+  let it: Iterator<unknown>;
+  let text = "[";
+  let first = true;
+  try {
+    it = rows[Symbol.iterator]();
+    // the first row before the headers: a table that cannot be read is a 500
+    let r = it.next();
+    res.writeHead(200, { "content-type": "application/json" });
+    for (; !r.done; r = it.next()) {
+      text += (first ? "" : ",") + JSON.stringify(r.value, bigintAsString);
+      first = false;
+      if (text.length < STREAM_CHUNK) continue;
+      const more = res.write(text);
+      text = "";
+      if (!more) {
+        await new Promise<void>((ok) => {
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            ok();
+          };
+          res.on("drain", done);
+          res.on("close", done);
+        });
+        if (res.destroyed) return;
+      }
+    }
+  } catch (e) {
+    if (!res.headersSent) return json(res, 500, { error: (e as Error).message });
+    res.destroy(e as Error); // half a table must not read as a whole one
+    return;
+  }
+  res.end(text + "]");
 }
 
 /** Where the management API listens (the config's management section). */
@@ -188,6 +233,8 @@ export class ManagementApi {
       return json(res, 200, evpnView(evpn.speaker, name as EvpnView));
     }
     if (req.method === "GET" && name === "evpn/duplicates") return json(res, 200, this.rt.evpn?.port.duplicates ?? []);
+    // the forwarding table can hold a million entries: its rows go out as they are made
+    if (req.method === "GET" && name === "fdb") return void streamJsonArray(res, this.rt.l2.fdbRowsSorted());
     if (req.method === "GET" && VIEWS.has(name)) return json(res, 200, view(this.rt, name as ApiView));
     json(res, 404, { error: `no such view ${name}` });
   }

@@ -1,6 +1,6 @@
 // Key/value codecs for every table, built from the same declarations the C
-// emitter reads (src/codegen/tables.ts), with typed-struct doing the byte work.
-import { Struct } from "typed-struct";
+// emitter reads (src/codegen/tables.ts): each field read and written at its
+// declared offset.
 import { layout, type FieldDecl, type FieldType, type StructDecl } from "../codegen/schema.ts";
 import { records, tables, type TableName } from "../codegen/tables.ts";
 import { formatIpv4, formatMac, parseIpv4, parseMac } from "../config/net.ts";
@@ -15,70 +15,84 @@ export interface Codec<T> {
   readonly size: number;
   encode(v: T): Buffer;
   decode(b: Buffer): T;
+  /** The value whose bytes start at `offset` in `b` (one of many packed together). */
+  decodeAt(b: Buffer, offset: number): T;
 }
 
-type Builder = { compile(): new (raw?: Buffer) => Record<string, unknown> } & Record<string, (...a: never[]) => Builder>;
-
-function addField(s: Builder, name: string, t: FieldType): Builder {
-  const b = s as unknown as Record<string, (...a: unknown[]) => Builder>;
-  if (typeof t === "object") return b.Buffer!(name, t.pad);
+function reader(t: FieldType): (b: Buffer, at: number) => unknown {
   switch (t) {
     case "u8":
-      return b.UInt8!(name);
+      return (b, at) => b[at];
     case "u16":
-      return b.UInt16LE!(name);
+      return (b, at) => b.readUInt16LE(at);
     case "u32":
-      return b.UInt32LE!(name);
+      return (b, at) => b.readUInt32LE(at);
     case "u64":
-      return b.BigUInt64LE!(name);
+      return (b, at) => b.readBigUInt64LE(at);
     case "be16":
-      return b.UInt16BE!(name);
+      return (b, at) => b.readUInt16BE(at);
     case "be32":
-      return b.UInt32BE!(name);
+      return (b, at) => b.readUInt32BE(at);
     case "ipv4":
-      return b.Custom!(
-        name,
-        4,
-        (_t: unknown, buf: Buffer) => formatIpv4(buf.readUInt32BE(0)),
-        (_t: unknown, buf: Buffer, v: string) => buf.writeUInt32BE(parseIpv4(v), 0) > 0,
-      );
+      return (b, at) => formatIpv4(b.readUInt32BE(at));
     case "mac":
-      return b.Custom!(
-        name,
-        6,
-        (_t: unknown, buf: Buffer) => formatMac(buf),
-        (_t: unknown, buf: Buffer, v: string) => parseMac(v).copy(buf) === 6,
-      );
+      return (b, at) => formatMac(b.subarray(at, at + 6));
   }
+  throw new Error(`no reader for field type ${JSON.stringify(t)}`);
+}
+
+/** Writes a field as typed-struct does (integers cut to their width, u64 and
+ *  addresses checked), without its per-field accessors. */
+function writer(t: FieldType): (b: Buffer, at: number, v: unknown) => void {
+  switch (t) {
+    case "u8":
+      return (b, at, v) => void (b[at] = Number(v) & 0xff);
+    case "u16":
+      return (b, at, v) => void b.writeUInt16LE(Number(v) & 0xffff, at);
+    case "u32":
+      return (b, at, v) => void b.writeUInt32LE(Number(v) >>> 0, at);
+    case "u64":
+      return (b, at, v) => void b.writeBigUInt64LE(BigInt(v as bigint), at);
+    case "be16":
+      return (b, at, v) => void b.writeUInt16BE(Number(v) & 0xffff, at);
+    case "be32":
+      return (b, at, v) => void b.writeUInt32BE(Number(v) >>> 0, at);
+    case "ipv4":
+      return (b, at, v) => void b.writeUInt32BE(parseIpv4(v as string), at);
+    case "mac":
+      return (b, at, v) => void parseMac(v as string).copy(b, at);
+  }
+  throw new Error(`no writer for field type ${JSON.stringify(t)}`);
 }
 
 export function structCodec<D extends StructDecl>(decl: D): Codec<StructOf<D["fields"]>> {
   const l = layout(decl); // also validates the declaration
-  let s = new Struct(decl.name) as unknown as Builder;
-  for (const f of decl.fields) s = addField(s, f.name, f.type);
-  const Ctor = s.compile();
-  const names = decl.fields.filter((f) => typeof f.type !== "object").map((f) => f.name);
-  // one scratch struct per codec: building a typed-struct object per call is
-  // most of the cost of programming a route (its padding is never written, so
-  // it stays zero)
-  const scratch = new Ctor();
-  const raw = (Ctor as unknown as { raw(o: unknown): Buffer }).raw(scratch);
+  // straight to and from the bytes at the declared offsets (padding stays
+  // zero): typed-struct's per-field accessors cost more than the rest of
+  // reading or writing a 100k-entry table (test/unit/codec-bytes.test.ts
+  // checks these against typed-struct's encoding)
+  const fields = l.fields.filter((f) => typeof f.type !== "object");
+  const writers = fields.map((f) => ({ name: f.name, offset: f.offset, write: writer(f.type) }));
+  const readers = fields.map((f) => ({ name: f.name, offset: f.offset, read: reader(f.type) }));
   return {
     size: l.size,
     encode(v) {
       const rec = v as Record<string, unknown>;
-      for (const n of names) {
-        const x = rec[n];
-        if (x === undefined) throw new TypeError(`${decl.name}.${n} missing`);
-        scratch[n] = x;
+      const out = Buffer.allocUnsafe(l.size).fill(0);
+      for (const w of writers) {
+        const x = rec[w.name];
+        if (x === undefined) throw new TypeError(`${decl.name}.${w.name} missing`);
+        w.write(out, w.offset, x);
       }
-      return Buffer.from(raw);
+      return out;
     },
     decode(b) {
-      if (b.length < l.size) throw new RangeError(`${decl.name}: ${b.length} bytes, need ${l.size}`);
-      b.copy(raw, 0, 0, l.size);
+      return this.decodeAt(b, 0);
+    },
+    decodeAt(b, offset) {
+      if (b.length < offset + l.size) throw new RangeError(`${decl.name}: ${b.length - offset} bytes, need ${l.size}`);
       const out: Record<string, unknown> = {};
-      for (const n of names) out[n] = scratch[n];
+      for (const r of readers) out[r.name] = r.read(b, offset + r.offset);
       return out as StructOf<D["fields"]>;
     },
   };

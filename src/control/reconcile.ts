@@ -11,6 +11,9 @@ import type { Target } from "./targets/target.ts";
 export interface ReconcileReport {
   written: number;
   deleted: number;
+  /** when the FDB was reconciled: its learned entries (neither static nor
+   *  from a route) as they are now, from the one read reconcile made */
+  learned?: [TableKey<"fdb">, TableValue<"fdb">][];
 }
 
 function same(a: object, b: object): boolean {
@@ -18,8 +21,6 @@ function same(a: object, b: object): boolean {
   const rb = b as Record<string, unknown>;
   return Object.keys(ra).every((k) => ra[k] === rb[k]);
 }
-
-const fdbKeyId = (k: TableKey<"fdb">) => `${k.vni}/${k.mac}`;
 
 export interface ReconcileOptions {
   /** also walk the FDB (boot, config change); run-time flood-list updates skip it */
@@ -92,32 +93,45 @@ export function reconcile(target: Target, want: DesiredState, opts: ReconcileOpt
 
 /** Static entries exactly as configured; learned and control-plane (EVPN)
  * entries survive only while their VNI (and, for local ones, port and VLAN)
- * still exist. */
+ * still exist. One batched read of the FDB, compared in memory, then batched
+ * deletes and writes of what differs: a restart that adopts 100k static MACs
+ * makes a few dozen system calls, not 100k. */
 function reconcileFdb(target: Target, want: DesiredState, r: ReconcileReport): void {
   const fdb = target.table("fdb");
-  const del = (k: TableKey<"fdb">) => {
-    if (fdb.delete(k)) r.deleted++;
-  };
-  const staticIds = new Map(want.staticFdb.map(([k, v]) => [fdbKeyId(k), v]));
-  for (const [k, v] of fdb.entries()) {
-    const id = fdbKeyId(k);
+  /** static entries not (yet) found in the FDB as they should be, by VNI and MAC */
+  const pending = new Map<number, Map<string, [TableKey<"fdb">, TableValue<"fdb">]>>();
+  for (const e of want.staticFdb) {
+    let m = pending.get(e[0].vni);
+    if (!m) pending.set(e[0].vni, (m = new Map()));
+    m.set(e[0].mac, e);
+  }
+  const gone: TableKey<"fdb">[] = [];
+  const learned: [TableKey<"fdb">, TableValue<"fdb">][] = [];
+  fdb.forEach((k, v) => {
+    const inVni = pending.get(k.vni);
+    const wanted = inVni?.get(k.mac);
     const fromConfig = (v.flags & constants.FDB_STATIC) !== 0 && (v.flags & constants.FDB_CONTROL) === 0;
-    if (fromConfig && !staticIds.has(id)) {
-      del(k);
-      continue;
+    if ((fromConfig && !wanted) || !want.vnis.has(k.vni) || (!fromConfig && v.kind === constants.FDB_LOCAL && !learnedPortStillValid(want, k.vni, v.ifindex, v.vlan))) {
+      gone.push(k);
+      return;
     }
-    if (!want.vnis.has(k.vni)) {
-      del(k);
-      continue;
-    }
-    if (!fromConfig && v.kind === constants.FDB_LOCAL && !learnedPortStillValid(want, k.vni, v.ifindex, v.vlan)) del(k);
-  }
-  for (const [k, v] of want.staticFdb) {
-    const cur = fdb.get(k);
-    if (cur && same({ ...v, seen_ns: 0n, event_ns: 0n }, { ...cur, seen_ns: 0n, event_ns: 0n })) continue;
-    fdb.set(k, v);
-    r.written++;
-  }
+    if (wanted) {
+      if (sameFdbEntry(wanted[1], v)) inVni!.delete(k.mac);
+    } else if ((v.flags & (constants.FDB_STATIC | constants.FDB_CONTROL)) === 0) learned.push([k, v]);
+  });
+  r.deleted += fdb.deleteMany(gone);
+  const writes = [...pending.values()].flatMap((m) => [...m.values()]);
+  fdb.setMany(writes);
+  r.written += writes.length;
+  r.learned = learned;
+}
+
+/** The same entry, but for the times the data path keeps in it. */
+function sameFdbEntry(a: TableValue<"fdb">, b: TableValue<"fdb">): boolean {
+  const ra = a as unknown as Record<string, unknown>;
+  const rb = b as unknown as Record<string, unknown>;
+  for (const k in ra) if (k !== "seen_ns" && k !== "event_ns" && ra[k] !== rb[k]) return false;
+  return true;
 }
 
 function learnedPortStillValid(want: DesiredState, vni: number, ifindex: number, vlan: number): boolean {

@@ -179,7 +179,7 @@ export class Runtime {
     rt.links.start();
     // every table is filled: an upgrade's programs can take over now
     target.activate();
-    rt.l2.start();
+    rt.l2.start(undefined, rep.learned);
     for (const ip of rt.knownRemoteVteps()) void rt.neighbours.ensure(ip);
     if (rt.evpn) await rt.evpn.start(() => rt.stopped);
     return rt;

@@ -60,8 +60,6 @@ export interface StaticMacOptions {
 
 export type StaticMacResult<T> = T | { errors: string[]; status: 400 | 404 | 409 | 500 };
 
-const key = (vni: number, m: string) => `${vni}/${m}`;
-
 // built on first use (schema.ts's validators are initialised once it has loaded)
 let schemas: ReturnType<typeof makeSchemas> | undefined;
 function makeSchemas() {
@@ -90,8 +88,8 @@ export function parseVniMac(body: unknown): { vni: number; mac: string } | { err
 
 export class StaticMacFeature {
   private entries: StaticMac[];
-  /** (vni/mac) of the config file's static MACs */
-  private configStatic = new Set<string>();
+  /** the config file's static MACs, per VNI (its own strings: no 100k ids made) */
+  private configStatic = new Map<number, Set<string>>();
 
   constructor(
     private config: SwitchConfig,
@@ -103,10 +101,14 @@ export class StaticMacFeature {
     this.setConfig(config);
   }
 
+  private isConfigStatic(vni: number, mac: string): boolean {
+    return this.configStatic.get(vni)?.has(mac) ?? false;
+  }
+
   /** At boot and on a reload: which entries the config allows. */
   setConfig(config: SwitchConfig): void {
     this.config = config;
-    this.configStatic = new Set(config.vnis.flatMap((v) => v.staticMacs.map((m) => key(v.vni, m.mac))));
+    this.configStatic = new Map(config.vnis.map((v) => [v.vni, new Set(v.staticMacs.map((m) => m.mac))]));
     for (const e of this.entries) {
       const why = this.invalid(e);
       if (why) this.log.warn("static MAC added through the API ignored: the config does not allow it", { vni: e.vni, mac: e.mac, error: why });
@@ -144,7 +146,7 @@ export class StaticMacFeature {
     if (e.port === undefined && e.remote === undefined) return { errors: ["port or remote is required (where the MAC is: a local port or a remote VTEP)"], status: 400 };
     if (e.port !== undefined && e.remote !== undefined) return { errors: ["port and remote: give one of them, not both"], status: 400 };
     const why = this.invalid(e);
-    if (why) return { errors: [why], status: this.configStatic.has(key(e.vni, e.mac)) ? 409 : 400 };
+    if (why) return { errors: [why], status: this.isConfigStatic(e.vni, e.mac) ? 409 : 400 };
 
     const fdb = this.target.table("fdb");
     const k = { vni: e.vni, mac: e.mac };
@@ -183,7 +185,7 @@ export class StaticMacFeature {
     const { vni, mac: m } = p;
     const i = this.entries.findIndex((x) => x.vni === vni && x.mac === m);
     if (i < 0) {
-      if (this.configStatic.has(key(vni, m))) return { errors: [`mac ${m} in vni ${vni} is a static MAC of the config file (${this.config.file}): remove it there`], status: 409 };
+      if (this.isConfigStatic(vni, m)) return { errors: [`mac ${m} in vni ${vni} is a static MAC of the config file (${this.config.file}): remove it there`], status: 409 };
       return { errors: [`mac ${m} in vni ${vni} is not a static MAC added through the API`], status: 404 };
     }
     const gone = this.entries[i]!;
@@ -235,7 +237,7 @@ export class StaticMacFeature {
   private invalid(e: StaticMac): string | undefined {
     const v = this.config.vnis.find((x) => x.vni === e.vni);
     if (!v) return `vni: ${e.vni} is not a VNI of this switch (configured: ${this.config.vnis.map((x) => x.vni).join(", ") || "none"})`;
-    if (this.configStatic.has(key(e.vni, e.mac))) return `mac: ${e.mac} in vni ${e.vni} is a static MAC of the config file (${this.config.file}): change it there`;
+    if (this.isConfigStatic(e.vni, e.mac)) return `mac: ${e.mac} in vni ${e.vni} is a static MAC of the config file (${this.config.file}): change it there`;
     if (e.port !== undefined) {
       const port = this.config.ports.find((p) => p.name === e.port);
       if (!port) return `port: ${e.port} is not an access port of this switch (access ports: ${this.config.ports.map((p) => p.name).join(", ") || "none"})`;

@@ -60,6 +60,7 @@ export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf, added?: Ru
     vtepRefs.set(k, (vtepRefs.get(k) ?? 0) + 1);
   };
 
+  const portsByName = new Map(cfg.ports.map((p) => [p.name, p]));
   for (const v of cfg.vnis) {
     const list: TableValue<"flood">[] = [];
     for (const p of cfg.ports) {
@@ -77,27 +78,27 @@ export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf, added?: Ru
     // and admit only VTEPs we know (config or routes)
     const learnFlags = cfg.bgp ? constants.VNI_LEARN_LOCAL : constants.VNI_LEARN_LOCAL | constants.VNI_LEARN_REMOTE;
     vnis.set(v.vni, { flags: v.learning ? learnFlags : 0, flood_count: list.length });
+    // per port and per remote VTEP, the value its static MACs in this VNI get:
+    // one object shared by them all (100k MACs behind a few places)
+    const localValue = new Map<string, TableValue<"fdb">>();
+    const remoteValue = new Map<string, TableValue<"fdb">>();
     for (const m of v.staticMacs) {
       const key = { vni: v.vni, mac: m.mac };
       if (m.port !== undefined) {
-        const port = cfg.ports.find((p) => p.name === m.port)!;
-        staticFdb.push([
-          key,
-          {
-            kind: constants.FDB_LOCAL,
-            flags: constants.FDB_STATIC,
-            vlan: portVlanFor(port, v.vni) ?? 0,
-            ifindex: accessIf.get(m.port)!,
-            remote: "0.0.0.0",
-            seen_ns: 0n,
-            event_ns: 0n,
-          },
-        ]);
+        let value = localValue.get(m.port);
+        if (!value) {
+          const port = portsByName.get(m.port)!;
+          value = { kind: constants.FDB_LOCAL, flags: constants.FDB_STATIC, vlan: portVlanFor(port, v.vni) ?? 0, ifindex: accessIf.get(m.port)!, remote: "0.0.0.0", seen_ns: 0n, event_ns: 0n };
+          localValue.set(m.port, value);
+        }
+        staticFdb.push([key, value]);
       } else {
-        staticFdb.push([
-          key,
-          { kind: constants.FDB_REMOTE, flags: constants.FDB_STATIC, vlan: 0, ifindex: 0, remote: m.remote!, seen_ns: 0n, event_ns: 0n },
-        ]);
+        let value = remoteValue.get(m.remote!);
+        if (!value) {
+          value = { kind: constants.FDB_REMOTE, flags: constants.FDB_STATIC, vlan: 0, ifindex: 0, remote: m.remote!, seen_ns: 0n, event_ns: 0n };
+          remoteValue.set(m.remote!, value);
+        }
+        staticFdb.push([key, value]);
         refVtep(v.vni, m.remote!);
       }
     }

@@ -5,7 +5,7 @@
 // other features (EVPN advertises local MACs, mirror follows hosts).
 import type { SwitchConfig } from "../../config/types.ts";
 import { constants } from "../../codegen/tables.ts";
-import type { DataPathEvent } from "../codec.ts";
+import type { DataPathEvent, TableKey, TableValue } from "../codec.ts";
 import type { Logger } from "../log.ts";
 import { listNetDevs } from "../netdev.ts";
 import type { Target } from "../targets/target.ts";
@@ -153,10 +153,12 @@ export class L2Feature {
     return this.config.vnis.find((v) => v.vni === vni)?.ageingSeconds ?? 300;
   }
 
-  /** Ageing and the activity summary, once the tables are reconciled. */
-  start(activityIntervalMs = ACTIVITY_INTERVAL_MS): void {
+  /** Ageing and the activity summary, once the tables are reconciled.
+   *  `learned`: the FDB's learned entries as the reconcile just read them
+   *  (else the FDB is read here). */
+  start(activityIntervalMs = ACTIVITY_INTERVAL_MS, learned?: Iterable<[TableKey<"fdb">, TableValue<"fdb">]>): void {
     // entries learned before a restart: their moves name where they came from too
-    for (const [k, v] of this.target.table("fdb").entries()) {
+    for (const [k, v] of learned ?? this.target.table("fdb").entries()) {
       if (v.flags & (constants.FDB_STATIC | constants.FDB_CONTROL)) continue;
       this.learnedAt.set(id(k.vni, k.mac), v.kind === constants.FDB_LOCAL ? this.portName(v.ifindex) : v.remote);
     }
@@ -340,29 +342,45 @@ export class L2Feature {
   // ------------------------------------------------------------------ views
 
   fdbRows(): FdbRow[] {
+    return [...this.fdbRowsSorted()];
+  }
+
+  /** `show fdb`, a row at a time in (vni, mac) order: the table is read in one
+   *  batch and sorted, each row is made only when it is taken (the API streams
+   *  them out). MACs are all "aa:bb:cc:dd:ee:ff", so code-unit order (a sort
+   *  without a comparator, done natively) is the order localeCompare gave. */
+  *fdbRowsSorted(): Generator<FdbRow> {
     const now = process.hrtime.bigint();
-    return this.target
-      .table("fdb")
-      .entries()
-      .map(([k, v]) => {
-        const isStatic = (v.flags & constants.FDB_STATIC) !== 0;
-        const fromEvpn = (v.flags & constants.FDB_CONTROL) !== 0;
-        const row: FdbRow = {
-          vni: k.vni,
-          mac: k.mac,
-          type: v.kind === constants.FDB_LOCAL ? "local" : "remote",
-          source: fromEvpn ? "evpn" : isStatic ? "static" : "learned",
-          static: isStatic,
-        };
-        if (v.flags & constants.FDB_FROZEN) row.frozen = true;
-        if (v.kind === constants.FDB_LOCAL) {
-          row.port = this.portName(v.ifindex);
-          row.vlan = v.vlan;
-        } else row.remote = v.remote;
-        if (!isStatic && !fromEvpn) row.ageSeconds = Number((now - v.seen_ns) / 1_000_000n) / 1000;
-        return row;
-      })
-      .sort((a, b) => a.vni - b.vni || a.mac.localeCompare(b.mac));
+    const byVni = new Map<number, Map<string, TableValue<"fdb">>>();
+    this.target.table("fdb").forEach((k, v) => {
+      let m = byVni.get(k.vni);
+      if (!m) byVni.set(k.vni, (m = new Map()));
+      m.set(k.mac, v);
+    });
+    for (const vni of [...byVni.keys()].sort((a, b) => a - b)) {
+      const entries = byVni.get(vni)!;
+      for (const mac of [...entries.keys()].sort()) yield this.fdbRow(now, { vni, mac }, entries.get(mac)!);
+      byVni.delete(vni); // done with: it can go
+    }
+  }
+
+  private fdbRow(now: bigint, k: TableKey<"fdb">, v: TableValue<"fdb">): FdbRow {
+    const isStatic = (v.flags & constants.FDB_STATIC) !== 0;
+    const fromEvpn = (v.flags & constants.FDB_CONTROL) !== 0;
+    const row: FdbRow = {
+      vni: k.vni,
+      mac: k.mac,
+      type: v.kind === constants.FDB_LOCAL ? "local" : "remote",
+      source: fromEvpn ? "evpn" : isStatic ? "static" : "learned",
+      static: isStatic,
+    };
+    if (v.flags & constants.FDB_FROZEN) row.frozen = true;
+    if (v.kind === constants.FDB_LOCAL) {
+      row.port = this.portName(v.ifindex);
+      row.vlan = v.vlan;
+    } else row.remote = v.remote;
+    if (!isStatic && !fromEvpn) row.ageSeconds = Number((now - v.seen_ns) / 1_000_000n) / 1000;
+    return row;
   }
 
   vniRows() {

@@ -10,6 +10,13 @@ export interface TableHandle<N extends TableName> {
   /** false when the key was absent */
   delete(key: TableKey<N>): boolean;
   entries(): [TableKey<N>, TableValue<N>][];
+  /** Every entry, decoded one at a time as `f` takes it (no array of them all). */
+  forEach(f: (key: TableKey<N>, value: TableValue<N>) => void): void;
+  /** Write many entries at once (on eBPF: BPF_MAP_UPDATE_BATCH, a few
+   *  thousand per system call instead of one each). */
+  setMany(entries: readonly (readonly [TableKey<N>, TableValue<N>])[]): void;
+  /** Delete many keys at once; how many of them were there. */
+  deleteMany(keys: readonly TableKey<N>[]): number;
 }
 
 export interface CounterValue {

@@ -80,9 +80,35 @@ class MapTable<N extends TableName> implements TableHandle<N> {
     return this.map.delete(this.codec.key.encode(key));
   }
   entries(): [TableKey<N>, TableValue<N>][] {
-    return this.map.lookupBatch().map(([k, v]) => [this.codec.key.decode(k), this.codec.value.decode(v)]);
+    const out: [TableKey<N>, TableValue<N>][] = [];
+    this.forEach((k, v) => out.push([k, v]));
+    return out;
+  }
+  /** One batched read of the whole map into two Buffers (not two per entry),
+   *  each entry decoded from them as `f` takes it. */
+  forEach(f: (key: TableKey<N>, value: TableValue<N>) => void): void {
+    const { count, keys, values } = this.map.lookupBatchPacked({ count: BATCH });
+    const ks = this.map.keySize;
+    const vs = values.length / Math.max(count, 1);
+    for (let i = 0; i < count; i++) f(this.codec.key.decodeAt(keys, i * ks), this.codec.value.decodeAt(values, i * vs));
+  }
+  setMany(entries: readonly (readonly [TableKey<N>, TableValue<N>])[]): void {
+    // encoded a batch at a time: 100k entries never sit encoded all at once
+    for (let i = 0; i < entries.length; i += BATCH) {
+      const chunk: [Buffer, Buffer][] = [];
+      for (const [k, v] of entries.slice(i, i + BATCH)) chunk.push([this.codec.key.encode(k), this.codec.value.encode(v)]);
+      this.map.updateBatch(chunk, "any");
+    }
+  }
+  deleteMany(keys: readonly TableKey<N>[]): number {
+    let n = 0;
+    for (let i = 0; i < keys.length; i += BATCH) n += this.map.deleteBatch(keys.slice(i, i + BATCH).map((k) => this.codec.key.encode(k)));
+    return n;
   }
 }
+
+/** Entries per batch system call (BPF_MAP_*_BATCH). */
+const BATCH = 4096;
 
 export class EbpfTarget implements Target {
   readonly kind = "ebpf";
