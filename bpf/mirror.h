@@ -157,17 +157,8 @@ static __always_inline int mirror_terminate(struct xdp_md *ctx, const struct vxl
 	__u32 outer_len = rx->outer_len;
 	if (outer_len > 14 + 60 + 16)
 		return XDP_DROP;
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *inner = data + outer_len;
-	if ((void *)(inner + 1) > end) {
-		count(VXG_CNT_DROP_MALFORMED, len);
+	if (!xdp_inner_eth(ctx, rx, len))
 		return XDP_DROP;
-	}
-	if (inner->h_proto == bpf_htons(VXG_ETH_P_8021Q) || inner->h_proto == bpf_htons(VXG_ETH_P_8021AD)) {
-		count(VXG_CNT_DROP_MALFORMED, len);
-		return XDP_DROP;
-	}
 	__u32 inner_len = rx->frame_len - outer_len;
 	int too_long = xdp_egress_mtu_check(ctx, out_if, inner_len + (out_vlan ? VXG_VLAN_HLEN : 0), len, VXG_CNT_DROP_MIRROR_OVERSIZE);
 	if (too_long) {

@@ -203,3 +203,18 @@ static __always_inline int xdp_decap(struct xdp_md *ctx, const struct vxlan_rx *
 	}
 	return 0;
 }
+
+/* XDP: the inner Ethernet header behind a parsed VXLAN packet, or NULL after
+ * counting it malformed: out of bounds, or tagged (RFC 7348 §6.1: decapsulated
+ * frames with an inner VLAN tag are discarded). */
+static __always_inline struct ethhdr *xdp_inner_eth(struct xdp_md *ctx, const struct vxlan_rx *rx, __u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *inner = data + rx->outer_len;
+	if ((void *)(inner + 1) > end || inner->h_proto == bpf_htons(VXG_ETH_P_8021Q) || inner->h_proto == bpf_htons(VXG_ETH_P_8021AD)) {
+		count(VXG_CNT_DROP_MALFORMED, len);
+		return 0;
+	}
+	return inner;
+}

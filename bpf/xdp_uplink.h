@@ -64,16 +64,9 @@ int vxg_xdp_uplink(struct xdp_md *ctx)
 	__u32 outer_len = rx.outer_len;
 	if (outer_len > 14 + 60 + 16)
 		return XDP_DROP;
-	struct ethhdr *inner = data + outer_len;
-	if ((void *)(inner + 1) > end) {
-		count(VXG_CNT_DROP_MALFORMED, len);
+	struct ethhdr *inner = xdp_inner_eth(ctx, &rx, len);
+	if (!inner)
 		return XDP_DROP;
-	}
-	if (inner->h_proto == bpf_htons(VXG_ETH_P_8021Q) || inner->h_proto == bpf_htons(VXG_ETH_P_8021AD)) {
-		/* RFC 7348 §6.1: decapsulated frames with an inner VLAN tag are discarded */
-		count(VXG_CNT_DROP_MALFORMED, len);
-		return XDP_DROP;
-	}
 	if (mac_is_multicast(inner->h_source) || mac_is_zero(inner->h_source)) {
 		count(VXG_CNT_DROP_INVALID_SMAC, len);
 		return XDP_DROP;
