@@ -106,6 +106,8 @@ async function timed(cmd: string, args: string[], opts: { shell?: boolean; pidOf
   return { ms: performance.now() - t0, code, stdout, stderr, peakRssMb: peak };
 }
 
+const split = (argv: string[]): [string, string[]] => [argv[0]!, argv.slice(1)];
+
 /** The node process in a `sh -c "node ... | wc -c"` pipeline (a child of the shell). */
 function nodeChildOf(shellPid: number | undefined): number | undefined {
   if (!shellPid) return undefined;
@@ -145,7 +147,10 @@ async function waitFor<T>(what: string, timeoutS: number, probe: () => Promise<T
 
 export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const root = o.root ?? REPO;
-  const cli = join(root, "src/cli/vxgate.ts");
+  // The command a switch runs: bin/vxgate (compiled JavaScript when `npm run
+  // build` is current); a checkout from before bin/ existed runs its sources.
+  const launcher = join(root, "bin/vxgate");
+  const cli = existsSync(launcher) ? launcher : join(root, "src/cli/vxgate.ts");
   if (!existsSync(cli)) throw new Error(`no vxgate CLI at ${cli}`);
   const lab = new Lab("scale");
   const checks: string[] = [];
@@ -166,11 +171,11 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     const { text, last } = scaleConfig(name, socket, o.macs);
     writeFileSync(configPath, text);
     o.log(`   config: ${o.macs.toLocaleString("en-US")} static MACs, ${(text.length / 1e6).toFixed(1)} MB (${configPath}); CLI ${cli}`);
-    const node = (...args: string[]) => [process.execPath, "--import", "tsx", cli, ...args];
+    const node = (...args: string[]) => (cli === launcher ? [launcher, ...args] : [process.execPath, "--import", "tsx", cli, ...args]);
     const inNs = (...args: string[]) => ["nsenter", `--net=${lab.netnsPath(sw)}`, ...node(...args)];
 
     // check
-    const c = await timed(process.execPath, node("check", "--config", configPath).slice(1));
+    const c = await timed(...split(node("check", "--config", configPath)));
     if (c.code !== 0) throw new Error(`vxgate check failed (${c.code}): ${c.stderr.slice(0, 2000)}`);
     const check = { ms: c.ms, peakRssMb: c.peakRssMb, ok: /: ok/.test(c.stdout) };
     o.log(`   check: ${(c.ms / 1000).toFixed(2)} s, peak RSS ${c.peakRssMb.toFixed(0)} MB`);
@@ -178,7 +183,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     // the ELF is built ahead (clang is not what this measures)
     const artifacts = join(lab.tmpdir, "artifacts");
     mkdirSync(artifacts, { recursive: true });
-    const b = await timed(process.execPath, node("build", "--config", configPath, "--out", artifacts).slice(1));
+    const b = await timed(...split(node("build", "--config", configPath, "--out", artifacts)));
     if (b.code !== 0) throw new Error(`vxgate build failed: ${b.stderr.slice(0, 2000)}`);
 
     const fdbPin = `/sys/fs/bpf/vxgate/${name}/maps/vxg_fdb`;

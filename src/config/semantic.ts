@@ -130,9 +130,9 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
   const floodLimit = cfg.tables?.floodPerVni;
   /** (vni, ip) -> where it is first installed */
   const remotePairs = new Map<string, Pos>();
-  const addRemote = (vni: number | undefined, ip: string, pos: Pos) => {
+  const addRemote = (vni: number | undefined, ip: string, pos: () => Pos) => {
     const k = `${vni}/${ip}`;
-    if (!remotePairs.has(k)) remotePairs.set(k, pos);
+    if (!remotePairs.has(k)) remotePairs.set(k, pos());
   };
   /** static MACs the file installs (their positions matter only over tables.fdb) */
   let staticMacs = 0;
@@ -150,7 +150,7 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
       else if (first) r.error(pos, `duplicate flood entry ${ip} (first at line ${first.line})`);
       else flood.set(ip, pos);
     });
-    for (const [ip, pos] of flood) addRemote(v.vni, ip, pos);
+    for (const [ip, pos] of flood) addRemote(v.vni, ip, () => pos);
 
     if (v.vni !== undefined && floodLimit !== undefined) {
       let local = 0;
@@ -188,22 +188,23 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
       }
 
       if (sm.port !== undefined && !hasRemote) {
-        const pos = at([...sp, "port"]);
+        // Positions only for messages: 100k entries must not pay for them.
+        const pos = () => at([...sp, "port"]);
         const port = ports.get(sm.port);
         if (!port) {
           if (uplinkNames.has(sm.port)) {
-            r.error(pos, `static mac port ${sm.port} is an uplink, not an access port`);
+            r.error(pos(), `static mac port ${sm.port} is an uplink, not an access port`);
           } else if (allPortNamesKnown) {
-            r.error(pos, `static mac port ${sm.port} is not an access port`);
+            r.error(pos(), `static mac port ${sm.port} is not an access port`);
           }
         } else if (v.vni !== undefined && port.complete && !port.carries.has(v.vni)) {
-          r.error(pos, `port ${sm.port} does not carry vni ${v.vni}`);
+          r.error(pos(), `port ${sm.port} does not carry vni ${v.vni}`);
         }
       }
 
       if (sm.remote !== undefined && !hasPort) {
         if (sm.remote === srcIp) r.error(at([...sp, "remote"]), `remote ${sm.remote} is the local source_ip`);
-        else addRemote(v.vni, sm.remote, at([...sp, "remote"]));
+        else addRemote(v.vni, sm.remote, () => at([...sp, "remote"]));
       }
     });
   });
