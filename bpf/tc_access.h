@@ -61,6 +61,13 @@ int vxg_tc_access(struct __sk_buff *skb)
 		if (dst)
 			return tc_access_unicast(&c, dst);
 	}
+#if VXG_FEATURE_MCAST
+	if ((vc->flags & VXG_VNI_MCAST_SNOOP) && eth.h_proto == bpf_htons(ETH_P_IP) && mac_is_multicast(eth.h_dest)) {
+		int rc = tc_mcast(&c, vc, 1);
+		if (rc >= 0)
+			return rc;
+	}
+#endif
 	__u32 n = flood_bound(vc->flood_count);
 	bpf_loop(n, flood_local_one, &c, 0);
 	bpf_loop(n, flood_remote_one, &c, 0);

@@ -36,13 +36,31 @@ struct flood_ctx {
 	__u32 hash;
 	int encapped;
 	struct vxlan_encap h;
+	/* a group's member list (vxg_mcast_mbr) instead of the VNI's flood list */
+	__u32 mcast;
+	__be32 group;
+	__be32 source;
+	__u32 copies_local;
+	__u32 copies_remote;
 };
+
+/* Slot i of the list this pass replicates to. */
+static __always_inline struct flood_value *replica_at(struct flood_ctx *c, __u32 i)
+{
+#if VXG_FEATURE_MCAST
+	if (c->mcast) {
+		struct mcast_member_key mk = { .vni = c->vni, .group = c->group, .source = c->source, .slot = i };
+		return bpf_map_lookup_elem(&vxg_mcast_mbr, &mk);
+	}
+#endif
+	struct flood_key k = { .vni = c->vni, .slot = i };
+	return bpf_map_lookup_elem(&vxg_flood, &k);
+}
 
 static long flood_local_one(__u32 i, void *arg)
 {
 	struct flood_ctx *c = arg;
-	struct flood_key k = { .vni = c->vni, .slot = i };
-	struct flood_value *e = bpf_map_lookup_elem(&vxg_flood, &k);
+	struct flood_value *e = replica_at(c, i);
 	if (!e || e->kind != VXG_FLOOD_LOCAL)
 		return 0;
 	__u32 out = e->ifindex;
@@ -58,10 +76,12 @@ static long flood_local_one(__u32 i, void *arg)
 		count(VXG_CNT_DROP_EGRESS_MTU, skb->len);
 		return 0;
 	}
-	if (bpf_clone_redirect(skb, out, 0))
+	if (bpf_clone_redirect(skb, out, 0)) {
 		count(VXG_CNT_ERR_CLONE, skb->len);
-	else
-		count(VXG_CNT_FLOOD_LOCAL_COPY, skb->len);
+	} else {
+		count(c->mcast ? VXG_CNT_MCAST_LOCAL_COPY : VXG_CNT_FLOOD_LOCAL_COPY, skb->len);
+		c->copies_local++;
+	}
 	return 0;
 }
 
@@ -126,8 +146,7 @@ static __always_inline int tc_vxlan_copy(struct flood_ctx *c, __be32 remote, __u
 static long flood_remote_one(__u32 i, void *arg)
 {
 	struct flood_ctx *c = arg;
-	struct flood_key k = { .vni = c->vni, .slot = i };
-	struct flood_value *e = bpf_map_lookup_elem(&vxg_flood, &k);
+	struct flood_value *e = replica_at(c, i);
 	if (!e || e->kind != VXG_FLOOD_REMOTE)
 		return 0;
 	__be32 remote = e->remote;
@@ -138,7 +157,8 @@ static long flood_remote_one(__u32 i, void *arg)
 	}
 	rc = tc_vxlan_copy(c, remote, 0);
 	if (rc == 0) {
-		count(VXG_CNT_FLOOD_REMOTE_COPY, c->inner_len);
+		count(c->mcast ? VXG_CNT_MCAST_REMOTE_COPY : VXG_CNT_FLOOD_REMOTE_COPY, c->inner_len);
+		c->copies_remote++;
 		return 0;
 	}
 	count(-rc, c->inner_len);

@@ -70,6 +70,13 @@ int vxg_tc_uplink(struct __sk_buff *skb)
 	struct flood_ctx c = { .skb = skb, .g = g, .vni = rx.vni };
 	if (out_if)
 		return tc_to_port(&c, out_if, out_vlan, VXG_CNT_DECAP_FWD);
+#if VXG_FEATURE_MCAST
+	if ((vc->flags & VXG_VNI_MCAST_SNOOP) && inner.h_proto == bpf_htons(ETH_P_IP) && mac_is_multicast(inner.h_dest)) {
+		int rc = tc_mcast(&c, vc, 0);
+		if (rc >= 0)
+			return rc;
+	}
+#endif
 	bpf_loop(flood_bound(n), flood_local_one, &c, 0);
 	return TC_ACT_SHOT;
 }

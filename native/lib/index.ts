@@ -15,6 +15,7 @@ export { BpfMap, type UpdateFlag } from "./map.ts";
 export { RingBuffer, type RingBufferOptions } from "./ringbuf.ts";
 export {
   closeFd,
+  PacketSender,
   type Md5Key,
   savedSynTtl,
   setIpMinTtl,

@@ -119,6 +119,8 @@ export interface NativeAddon {
   ipSetMinTtl(fd: number, minTtl: number): void;
   tcpSavedSynTtl(fd: number): number;
   closeFd(fd: number): void;
+  packetSocket(): number;
+  packetSend(fd: number, ifindex: number, frame: Uint8Array): number;
 }
 
 function loadAddon(): NativeAddon {

@@ -114,3 +114,22 @@ export function socketFd(s: Socket | Server): number | undefined {
   const fd = (s as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   return typeof fd === "number" && fd >= 0 ? fd : undefined;
 }
+
+/**
+ * A raw AF_PACKET sender for control frames the switch originates (IGMP
+ * queries): whole Ethernet frames out of one port, bypassing the stack (and
+ * the port's own ingress programs). It receives nothing.
+ */
+export class PacketSender {
+  #fd: number | undefined = api.packetSocket();
+
+  send(ifindex: number, frame: Uint8Array): void {
+    if (this.#fd === undefined) throw new Error("PacketSender is closed");
+    api.packetSend(this.#fd, ifindex, frame);
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) api.closeFd(this.#fd);
+    this.#fd = undefined;
+  }
+}

@@ -15,6 +15,11 @@
 //                                    accepted connection (TCP_SAVE_SYN on the
 //                                    listener), -1 if none was saved
 //   closeFd(fd)                   -> for an fd never handed to Node
+//   packetSocket()                -> fd of an AF_PACKET raw socket bound to no
+//                                    port, for packetSend
+//   packetSend(fd, ifindex, frame) send one whole Ethernet frame out of a port
+//                                    (control frames the switch originates,
+//                                    e.g. IGMP queries)
 //
 // On a dual-stack (AF_INET6) socket an IPv4 peer is keyed by its v4-mapped
 // address, and both the IPv4 and IPv6 TTL options are set (IPv4 peers reach it
@@ -22,7 +27,9 @@
 #include "common.h"
 
 #include <arpa/inet.h>
+#include <cstring>
 #include <fcntl.h>
+#include <linux/if_packet.h>  // struct sockaddr_ll
 #include <linux/tcp.h>  // struct tcp_md5sig, TCP_SAVE_SYN, TCP_SAVED_SYN
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -295,6 +302,30 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Protocol 0: the socket receives nothing, it only sends.
+Napi::Value PacketSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd < 0) ThrowBpfError(env, "socket(AF_PACKET)", errno);
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value PacketSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = GetFd(env, info[0]);
+  uint32_t ifindex = GetU32(env, info[1], "ifindex");
+  Bytes frame = GetBytes(env, info[2], "frame");
+  if (frame.size < 14) ThrowTypeError(env, "frame shorter than an Ethernet header");
+  sockaddr_ll to = {};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = static_cast<int>(ifindex);
+  to.sll_halen = 6;
+  memcpy(to.sll_addr, frame.data, 6);
+  ssize_t n = sendto(fd, frame.data, frame.size, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+  if (n < 0) ThrowBpfError(env, "sendto(AF_PACKET, ifindex " + std::to_string(ifindex) + ")", errno);
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
 }  // namespace
 
 void InitSocket(Napi::Env env, Napi::Object exports, AddonData*) {
@@ -305,6 +336,8 @@ void InitSocket(Napi::Env env, Napi::Object exports, AddonData*) {
   exports.Set("ipSetMinTtl", Napi::Function::New(env, IpSetMinTtl, "ipSetMinTtl"));
   exports.Set("tcpSavedSynTtl", Napi::Function::New(env, TcpSavedSynTtl, "tcpSavedSynTtl"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("packetSocket", Napi::Function::New(env, PacketSocket, "packetSocket"));
+  exports.Set("packetSend", Napi::Function::New(env, PacketSend, "packetSend"));
 }
 
 }  // namespace lbt

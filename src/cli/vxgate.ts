@@ -6,6 +6,8 @@
 //   vxgate show  fdb|vni|ports|flood|counters|status|moves [--json] (--config F | --socket S)
 //   vxgate show  bgp summary | evpn routes | evpn mac [--json]     (GET /v1/bgp/summary, /v1/evpn/routes, /v1/evpn/mac)
 //   vxgate show  mirror [--json]          mirror sessions, this switch's role in each, counters
+//   vxgate show  mcast | igmp groups|ports|querier [--json]   per-group replication, IGMP snooping state
+//   vxgate mcast set --vni V --group G [--source S] --remotes IP,IP   remote members of a group (POST /v1/mcast/remotes)
 //   vxgate mirror add NAME --host-mac M --host-vni V --server-mac M --server-vni V --host-id N [...]
 //   vxgate mirror del NAME                (POST / DELETE /v1/mirror/sessions)
 //   vxgate mac add --vni V --mac M (--port P | --remote IP)   a static MAC at run time (POST /v1/static-macs)
@@ -30,6 +32,8 @@ import { renderTable, tableLines } from "./table.ts";
 import { counterNames } from "../codegen/tables.ts";
 import { EVPN_VIEWS, renderEvpnView, type EvpnView } from "../control/evpn/show.ts";
 import { renderMirror } from "../control/mirror/show.ts";
+import { renderIgmp, renderMcast } from "../control/mcast/show.ts";
+import type { McastRow } from "../control/mcast/feature.ts";
 import type { MirrorRow } from "../control/mirror/feature.ts";
 import { setFlagsFromString } from "node:v8";
 
@@ -47,6 +51,8 @@ const USAGE = `usage:
   vxgate check --config FILE
   vxgate build --config FILE --out DIR
   vxgate show  fdb|vni|ports|flood|counters|status|moves|mirror [--json] (--config FILE | --socket PATH)
+  vxgate show  mcast | igmp groups|ports|querier [--json] (--config FILE | --socket PATH)
+  vxgate mcast set --vni VNI --group G [--source S] --remotes IP[,IP...] (--config FILE | --socket PATH)   (empty --remotes "" removes them)
   vxgate mirror add NAME --host-mac MAC --host-vni VNI [--host-ip IP] --server-mac MAC --server-vni VNI [--server-ip IP]
                     --host-id 1..65535 [--direction both|from-host|to-host] [--match mac|ip] (--config FILE | --socket PATH)
   vxgate mirror del NAME (--config FILE | --socket PATH)
@@ -456,6 +462,13 @@ function renderView(v: ApiView, data: unknown): string {
       return renderTable(data as Record<string, unknown>[], ["at", "vni", "mac", "from", "to", "cause"]);
     case "mirror":
       return renderMirror(data as MirrorRow[]);
+    case "mcast":
+      return renderMcast(data as McastRow[]);
+    case "mcast/local":
+    case "igmp/groups":
+    case "igmp/ports":
+    case "igmp/querier":
+      return renderIgmp(data as Record<string, unknown>[]);
     case "status":
       return renderTable(Object.entries(data as Record<string, unknown>).map(([k, v]) => ({ key: k, value: v })), ["key", "value"]);
   }
@@ -545,6 +558,9 @@ async function main(argv: string[]): Promise<number> {
       mac: { type: "string" },
       port: { type: "string" },
       remote: { type: "string" },
+      group: { type: "string" },
+      source: { type: "string" },
+      remotes: { type: "string" },
       soft: { type: "boolean" },
     },
   });
@@ -640,8 +656,8 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(values.json ? JSON.stringify(data, null, 2) + "\n" : renderEvpnView(v, data));
         return 0;
       }
-      const what = positionals[0] as ApiView | undefined;
-      const views: ApiView[] = ["fdb", "vni", "ports", "flood", "counters", "status", "moves", "mirror"];
+      const what = (positionals[0] === "igmp" || (positionals[0] === "mcast" && positionals[1] === "local") ? positionals.slice(0, 2).join("/") : positionals[0]) as ApiView | undefined;
+      const views: ApiView[] = ["fdb", "vni", "ports", "flood", "counters", "status", "moves", "mirror", "mcast", "mcast/local", "igmp/groups", "igmp/ports", "igmp/querier"];
       if (!what || !views.includes(what)) throw new UsageError(`show what? one of ${views.join(", ")}`);
       const cfg = values.config ? loadOrExplain(values.config) : undefined;
       const socket = socketOf(values, cfg);
@@ -659,6 +675,15 @@ async function main(argv: string[]): Promise<number> {
       const out = new Out();
       await out.write(values.json ? JSON.stringify(data, null, 2) + "\n" : renderView(what, data));
       await out.flush();
+      return 0;
+    }
+    case "mcast": {
+      if (positionals[0] !== "set") throw new UsageError("mcast set --vni V --group G [--source S] --remotes IP,IP");
+      const body: Record<string, unknown> = { vni: numOrString(values.vni), group: values.group, remotes: values.remotes === undefined ? undefined : values.remotes.split(",").map((x) => x.trim()).filter((x) => x !== "") };
+      if (values.source !== undefined) body.source = values.source;
+      const r = (await apiCall(socketOf(values), "POST", "/v1/mcast/remotes", body)) as { group: { vni: number; group: string; source?: string; remotes: string[] } };
+      const g = r.group;
+      process.stdout.write(`vni ${g.vni} (${g.source ?? "*"}, ${g.group}): ${g.remotes.length ? `remote members ${g.remotes.join(", ")}` : "no remote members"}\n`);
       return 0;
     }
     case "mirror": {

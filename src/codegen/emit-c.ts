@@ -53,7 +53,9 @@ export function emitTablesHeader(p: Pipeline): string {
   out.push(`#define VXG_FEATURE_LEARNING ${p.features.learning ? 1 : 0}`);
   out.push(`#define VXG_FEATURE_MIRROR ${p.features.mirror ? 1 : 0}`);
   out.push(`#define VXG_FEATURE_MAC_LIMITS ${p.features.macLimits ? 1 : 0}`);
+  out.push(`#define VXG_FEATURE_MCAST ${p.features.mcast ? 1 : 0}`);
   out.push(`#define VXG_FLOOD_SLOTS ${p.floodSlots}`);
+  out.push(`#define VXG_MCAST_SLOTS ${p.mcastSlots}`);
   for (const [k, v] of Object.entries(constants)) out.push(`#define VXG_${k} ${v}${v > 0xffffffff ? "ULL" : ""}`);
   out.push("");
   out.push("enum vxg_counter {");
@@ -90,6 +92,7 @@ export function stageFragments(p: Pipeline): string[] {
     ["xdp_uplink.h", true],
     ["tc_flood.h", true],
     ["tc_mirror.h", p.features.mirror],
+    ["tc_mcast.h", p.features.mcast],
     ["tc_access.h", true],
     ["tc_uplink.h", true],
   ];

@@ -13,6 +13,8 @@ export const constants = {
   VNI_LEARN_REMOTE: 2, // flood-and-learn from the overlay; also lifts the VTEP allow-list check
   VNI_MIRROR_MAC: 4, // the VNI has mirror entries keyed by MAC: access frames are looked up
   VNI_MIRROR_IP: 8, // the VNI has mirror entries keyed by IPv4
+  VNI_MCAST_SNOOP: 16, // IGMP snooping: IPv4 multicast follows the group's member list, IGMP goes to the control plane
+  VNI_MCAST_DROP_UNREG: 32, // multicast for a group nobody joined goes to mrouter ports only (else: flooded)
   // fdb_value.kind
   FDB_LOCAL: 1,
   FDB_REMOTE: 2,
@@ -25,6 +27,7 @@ export const constants = {
   EVT_LEARN: 1,
   EVT_MOVE: 2,
   EVT_NO_NEIGH: 3,
+  EVT_IGMP: 4, // an IGMP frame from an access port: the event is followed by a punt header and the frame
   // flood_value.kind
   FLOOD_LOCAL: 1,
   FLOOD_REMOTE: 2,
@@ -48,6 +51,8 @@ export const constants = {
   // hard bounds
   FLOOD_SLOTS_MAX: 256,
   MIRROR_SESSIONS_MAX: 1024, // counter slots; HOST IDs are 16-bit but a switch watches far fewer hosts
+  MCAST_MEMBERS_MAX: 256, // member ports + VTEPs per group: the group replication loop's bound (as FLOOD_SLOTS_MAX)
+  PUNT_MAX: 1536, // bytes of a control frame copied to the control plane (an IGMPv3 report fills at most an MTU)
   // minimum interval between refreshes of an entry's timestamp / events for one MAC
   LEARN_REFRESH_NS: 1_000_000_000,
 } as const;
@@ -96,6 +101,12 @@ export const counterNames = [
   "drop_outer_dst_mac", // VXLAN for our VTEP whose outer destination MAC is not the uplink's (PACKET_OTHERHOST)
   "drop_bad_outer_src", // VXLAN from 0.0.0.0, loopback, multicast/broadcast or our own address: never a VTEP
   "drop_mac_limit", // a new source MAC beyond its port's or VNI's max_macs: not learned, frame dropped
+  "igmp_to_cpu", // IGMP from an access port of a snooping VNI, copied to the control plane
+  "igmp_to_mrouter", // an IGMP report or leave sent on to the VNI's local mrouter ports only (RFC 4541)
+  "mcast_group_hit", // IPv4 multicast that found its (S,G) or (*,G) entry: replicated to the members
+  "mcast_local_copy", // a group member port's copy
+  "mcast_remote_copy", // a member VTEP's VXLAN copy
+  "mcast_unregistered", // multicast for a group with no entry (flooded, or to mrouter ports when the VNI drops unregistered)
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 
@@ -110,6 +121,27 @@ const mirrorValue = {
     { name: "host_id", type: "u16", doc: "the session's HOST ID (VXLAN Group Policy ID of remote copies)" },
     { name: "slot", type: "u16", doc: "the session's counters in mirror_stats" },
     { name: "server", type: "u32", doc: "identifies the server: one copy per frame per server" },
+  ],
+} as const satisfies StructDecl;
+
+/** One replication target: a local port (and VLAN) or a remote VTEP (flood lists and group member lists). */
+const floodValue = {
+  name: "flood_value",
+  fields: [
+    { name: "kind", type: "u8", doc: "FLOOD_LOCAL | FLOOD_REMOTE" },
+    { name: "_pad", type: { pad: 1 } },
+    { name: "vlan", type: "u16" },
+    { name: "ifindex", type: "u32" },
+    { name: "remote", type: "ipv4" },
+  ],
+} as const satisfies StructDecl;
+
+const mcastKey = {
+  name: "mcast_key",
+  fields: [
+    { name: "vni", type: "u32" },
+    { name: "group", type: "ipv4" },
+    { name: "source", type: "ipv4", doc: "0.0.0.0: any source, (*,G)" },
   ],
 } as const satisfies StructDecl;
 
@@ -222,16 +254,7 @@ export const tables = {
         { name: "slot", type: "u32" },
       ],
     },
-    value: {
-      name: "flood_value",
-      fields: [
-        { name: "kind", type: "u8", doc: "FLOOD_LOCAL | FLOOD_REMOTE" },
-        { name: "_pad", type: { pad: 1 } },
-        { name: "vlan", type: "u16" },
-        { name: "ifindex", type: "u32" },
-        { name: "remote", type: "ipv4" },
-      ],
-    },
+    value: floodValue,
   },
   vteps: {
     name: "vteps",
@@ -342,6 +365,47 @@ export const tables = {
       ],
     },
   },
+  mcast: {
+    name: "mcast",
+    mapName: "vxg_mcast",
+    kind: "hash",
+    doc: "Multicast groups with members: (vni, group, source or 0.0.0.0 for any) -> member count and counter slot; group 0.0.0.0 holds the VNI's mrouter ports",
+    key: mcastKey,
+    value: {
+      name: "mcast_value",
+      fields: [
+        { name: "count", type: "u32", doc: "member slots 0..count-1 are live" },
+        { name: "slot", type: "u32", doc: "the group's counters in mcast_stats" },
+      ],
+    },
+  },
+  mcast_members: {
+    name: "mcast_members",
+    mapName: "vxg_mcast_mbr",
+    kind: "hash",
+    doc: "A group's replication list: member ports (and mrouter ports) and remote VTEPs with members, by slot",
+    key: {
+      name: "mcast_member_key",
+      fields: [...mcastKey.fields, { name: "slot", type: "u32" }],
+    },
+    value: floodValue,
+  },
+  mcast_stats: {
+    name: "mcast_stats",
+    mapName: "vxg_mcast_cnt",
+    kind: "percpu_array",
+    doc: "Per-group multicast counters, by slot",
+    key: { name: "mcast_stats_key", fields: [{ name: "slot", type: "u32" }] },
+    value: {
+      name: "mcast_stats_value",
+      fields: [
+        { name: "frames", type: "u64" },
+        { name: "bytes", type: "u64" },
+        { name: "copies_local", type: "u64" },
+        { name: "copies_remote", type: "u64" },
+      ],
+    },
+  },
   counters: {
     name: "counters",
     mapName: "vxg_counters",
@@ -379,6 +443,14 @@ export const records = {
       { name: "_pad2", type: { pad: 2 } },
       { name: "ifindex", type: "u32" },
       { name: "remote", type: "ipv4" },
+    ],
+  },
+  /** after an EVT_IGMP event: how many bytes of the frame follow (at most PUNT_MAX) */
+  punt: {
+    name: "vxg_punt_hdr",
+    fields: [
+      { name: "len", type: "u32" },
+      { name: "_pad", type: { pad: 4 } },
     ],
   },
 } as const satisfies Record<string, StructDecl>;

@@ -11,6 +11,7 @@ import { checkSemantics } from "./semantic.ts";
 import { placeSyntaxErrors } from "./syntax.ts";
 import { buildBgp } from "../control/evpn/config.ts";
 import { buildMirror } from "../control/mirror/config.ts";
+import { buildMulticast } from "../control/mcast/config.ts";
 import { ConfigError, type AccessPort, type SourceRef, type StaticMac, type SwitchConfig, type VniConfig } from "./types.ts";
 
 /** Read and load a config file. Messages name the file as `path` was given;
@@ -144,9 +145,12 @@ function build(raw: RawConfig, file: string, r: Report): SwitchConfig {
       floodPerVni: need(tables.floodPerVni, "tables.flood_per_vni"),
       remoteVteps: need(tables.remoteVteps, "tables.remote_vteps"),
       eventRing: need(tables.eventRing, "tables.event_ring"),
+      mcastGroups: need(tables.mcastGroups, "tables.mcast_groups"),
+      mcastMembers: need(tables.mcastMembers, "tables.mcast_members"),
     },
     management: { socket: mgmt.socket ?? `/run/vxgate/${name}.sock` },
     mirror: buildMirror(need(raw.mirror, "mirror")),
+    multicast: buildMulticast(need(raw.multicast, "multicast")),
   };
   if (mgmt.http) config.management.http = mgmt.http;
   if (mgmt.tokenFile) config.management.tokenFile = mgmt.tokenFile;

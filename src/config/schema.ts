@@ -22,6 +22,7 @@ import { forEachItem } from "./plain-yaml.ts";
 import { formatIpv4, formatMac, ipv4UnicastProblem, macUnicastProblem, tryParseIpv4, tryParseMac } from "./net.ts";
 import { bgpSchema } from "../control/evpn/config.ts";
 import { mirrorSchema } from "../control/mirror/config.ts";
+import { mcastMembersSchema, multicastSchema } from "../control/mcast/config.ts";
 
 // ---------------------------------------------------------------------------
 // Positions and problem collection
@@ -815,6 +816,10 @@ export const configSchema = obj({
       remote_vteps: opt(int(1, 1048576), 4096),
       // bytes of the learning-event ring; a power of two (the kernel's rule for ring buffers)
       event_ring: opt(powerOfTwo(4096, 1 << 30), 8 * 1024 * 1024),
+      // (vni, source or any, group) entries: static and snooped groups
+      mcast_groups: opt(int(1, 1048576), 4096),
+      // a group's member ports + remote VTEPs (the multicast feature owns the bound)
+      mcast_members: opt<number>((...a) => mcastMembersSchema(...a), 32),
     }),
   ),
   management: section(managementSchema),
@@ -822,6 +827,8 @@ export const configSchema = obj({
   bgp: opt<NonNullable<ReturnType<typeof bgpSchema>>>((...a) => bgpSchema(...a)),
   // Same cycle (the mirror feature owns its section); absent = its defaults.
   mirror: section<NonNullable<ReturnType<typeof mirrorSchema>>>((...a) => mirrorSchema(...a)),
+  // Same again for the multicast feature; absent = its defaults (disabled).
+  multicast: section<NonNullable<ReturnType<typeof multicastSchema>>>((...a) => multicastSchema(...a)),
 });
 
 /** The schema's output: the file's content in camelCase with defaults filled,

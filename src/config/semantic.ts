@@ -13,6 +13,7 @@
 import type { Path, Pos, RawConfig, Report } from "./schema.ts";
 import { checkBgpSemantics } from "../control/evpn/config.ts";
 import { checkMirrorSemantics } from "../control/mirror/config.ts";
+import { checkMulticastSemantics } from "../control/mcast/config.ts";
 
 interface PortInfo {
   /** VNIs the port carries (untagged or via a VLAN). */
@@ -229,6 +230,7 @@ export function checkSemantics(cfg: RawConfig, r: Report): void {
   const knownVnis = allVnisKnown ? new Set(declared.keys()) : undefined;
   if (cfg.bgp) checkBgpSemantics(cfg.bgp, r, knownVnis);
   if (cfg.mirror) checkMirrorSemantics(cfg.mirror, r, knownVnis);
+  if (cfg.multicast) checkMulticastSemantics(cfg.multicast, r, { declaredVnis: knownVnis, sourceIp: srcIp, tables: cfg.tables });
 }
 
 function formatIndex(list: string, i: number): string {

@@ -6,6 +6,8 @@ import type { BgpConfig } from "../control/evpn/config.ts";
 export type { BgpConfig, BgpNeighborConfig, BgpVniOverride } from "../control/evpn/config.ts";
 import type { MirrorConfig } from "../control/mirror/config.ts";
 export type { MirrorConfig, MirrorDirection, MirrorEndpoint, MirrorSession } from "../control/mirror/config.ts";
+import type { MulticastConfig } from "../control/mcast/config.ts";
+export type { MulticastConfig, MulticastTimers, MulticastVni, StaticGroup } from "../control/mcast/config.ts";
 
 export type MacString = string; // lower-case "aa:bb:cc:dd:ee:ff"
 export type Ipv4String = string; // dotted quad
@@ -43,6 +45,10 @@ export interface SwitchConfig {
   /** Match-mirror-encap sessions (src/control/mirror/config.ts); always present,
    *  `{ enabled: true, sessions: [] }` when the file has no `mirror:` section. */
   mirror: MirrorConfig;
+  /** IGMP snooping and per-group replication (src/control/mcast/config.ts);
+   *  always present, disabled with RFC 3376 timers when the file has no
+   *  `multicast:` section. */
+  multicast: MulticastConfig;
 }
 
 export interface UplinkPort {
@@ -86,6 +92,8 @@ export interface TableSizes {
   floodPerVni: number; // max replication targets per VNI (local + remote), default 64, max 256
   remoteVteps: number; // default 4096 (anti-spoof allow list, (vni, ip) pairs)
   eventRing: number; // bytes of the learning-event ring buffer, a power of two, default 8 MiB (~260k events)
+  mcastGroups: number; // multicast (vni, source or any, group) entries, default 4096
+  mcastMembers: number; // member ports + remote VTEPs per group (the replication loop's bound), default 32, max 256
 }
 
 export interface ManagementConfig {

@@ -21,7 +21,7 @@ import { ValueReport, bool, isLoopbackHost, obj, opt } from "../config/schema.ts
 import { parseVniMac, type Requester } from "./static-macs.ts";
 import { SwitchMetrics, runtimeSource } from "./metrics.ts";
 
-export type ApiView = "status" | "fdb" | "vni" | "ports" | "flood" | "counters" | "moves" | "mirror";
+export type ApiView = "status" | "fdb" | "vni" | "ports" | "flood" | "counters" | "moves" | "mirror" | "mcast" | "mcast/local" | "igmp/groups" | "igmp/ports" | "igmp/querier";
 
 export function view(rt: Runtime, v: ApiView): unknown {
   switch (v) {
@@ -41,10 +41,20 @@ export function view(rt: Runtime, v: ApiView): unknown {
       return rt.l2.moves;
     case "mirror":
       return rt.mirror.rows();
+    case "mcast":
+      return rt.mcast.rows();
+    case "mcast/local":
+      return rt.mcast.localMembership();
+    case "igmp/groups":
+      return rt.mcast.igmpGroups();
+    case "igmp/ports":
+      return rt.mcast.igmpPorts();
+    case "igmp/querier":
+      return rt.mcast.igmpQuerier();
   }
 }
 
-const VIEWS = new Set<string>(["status", "fdb", "vni", "ports", "flood", "counters", "moves", "mirror"]);
+const VIEWS = new Set<string>(["status", "fdb", "vni", "ports", "flood", "counters", "moves", "mirror", "mcast", "mcast/local", "igmp/groups", "igmp/ports", "igmp/querier"]);
 
 /** Request bodies are small JSON documents (a mirror session, a static MAC). */
 const BODY_MAX = 64 * 1024;
@@ -221,6 +231,7 @@ export class ManagementApi {
       return void this.scrape(res);
     }
     if (url.pathname.startsWith("/v1/mirror/sessions")) return void this.mirrorSessions(req, res, url.pathname, via);
+    if (url.pathname === "/v1/mcast/remotes") return void this.mcastRemotes(req, res, via);
     if (url.pathname === "/v1/static-macs" || url.pathname.startsWith("/v1/static-macs/")) return void this.staticMacs(req, res, url.pathname, via);
     if (url.pathname === "/v1/evpn/clear-duplicate") return void this.clearDuplicate(req, res, via);
     if (url.pathname.startsWith("/v1/bgp/neighbors/")) return void this.bgpReset(req, res, url.pathname, via);
@@ -354,6 +365,20 @@ export class ManagementApi {
     }
     this.log.info(soft ? "BGP neighbor soft reset: our routes sent again" : "BGP neighbor reset: session restarted", { by: requester(req, via), neighbor, soft });
     json(res, 200, { neighbor, soft, state: evpn.speaker.session(neighbor)?.state });
+  }
+
+  /** POST /v1/mcast/remotes {vni, group, source?, remotes}: a controller says
+   * where a group's members are (an empty list takes them away). */
+  private async mcastRemotes(req: IncomingMessage, res: ServerResponse, via: Via): Promise<void> {
+    if (req.method !== "POST") return json(res, 405, { error: "POST /v1/mcast/remotes" }, { allow: "POST" });
+    let body: unknown;
+    try {
+      body = await readJson(req);
+    } catch (e) {
+      return json(res, 400, { errors: [(e as Error).message] });
+    }
+    const r = this.rt.mcast.setRemotes(body, requester(req, via));
+    return "errors" in r ? json(res, 400, r) : json(res, 200, r);
   }
 
   /** POST /v1/mirror/sessions (JSON session), DELETE /v1/mirror/sessions/NAME */

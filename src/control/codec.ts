@@ -2,7 +2,7 @@
 // emitter reads (src/codegen/tables.ts): each field read and written at its
 // declared offset.
 import { layout, type FieldDecl, type FieldType, type StructDecl } from "../codegen/schema.ts";
-import { records, tables, type TableName } from "../codegen/tables.ts";
+import { constants, records, tables, type TableName } from "../codegen/tables.ts";
 import { formatIpv4, formatMac, parseIpv4, parseMac } from "../config/net.ts";
 
 type TsOf<T> = T extends "u64" ? bigint : T extends "ipv4" | "mac" ? string : number;
@@ -124,4 +124,19 @@ export function tableCodec<N extends TableName>(name: N): TableCodec<N> {
 }
 
 export const eventCodec = structCodec(records.event);
-export type DataPathEvent = StructOf<(typeof records)["event"]["fields"]>;
+const puntCodec = structCodec(records.punt);
+export type DataPathEvent = StructOf<(typeof records)["event"]["fields"]> & {
+  /** EVT_IGMP: the frame as it arrived on the access port (VLAN tag in `vlan`, not in the bytes) */
+  packet?: Buffer;
+};
+
+/** One ring buffer record: the event, and for a punted control frame its bytes. */
+export function decodeEvent(data: Buffer): DataPathEvent {
+  const e: DataPathEvent = eventCodec.decode(data);
+  const at = eventCodec.size + puntCodec.size;
+  if (e.kind === constants.EVT_IGMP && data.length >= at) {
+    const len = Math.min(puntCodec.decodeAt(data, eventCodec.size).len, data.length - at);
+    e.packet = data.subarray(at, at + len);
+  }
+  return e;
+}

@@ -11,9 +11,12 @@ import { desiredState, type DesiredState } from "./l2/desired.ts";
 import { L2Feature } from "./l2/feature.ts";
 import { EvpnFeature } from "./evpn/feature.ts";
 import { MirrorFeature } from "./mirror/feature.ts";
+import { McastFeature } from "./mcast/feature.ts";
+import { combineExtensions } from "./evpn/extensions.ts";
 import { LinkWatcher } from "./l2/links.ts";
 import { StaticMacFeature } from "./static-macs.ts";
 import { reconcile } from "./reconcile.ts";
+import { constants } from "../codegen/tables.ts";
 import { EbpfTarget, RUN_ROOT } from "./targets/ebpf/target.ts";
 import { join } from "node:path";
 import { listNetDevs } from "./netdev.ts";
@@ -43,6 +46,7 @@ export class Runtime {
   readonly l2: L2Feature;
   evpn?: EvpnFeature;
   readonly mirror: MirrorFeature;
+  readonly mcast: McastFeature;
   private links: LinkWatcher;
   /** static MACs added through the management API */
   readonly staticMacs: StaticMacFeature;
@@ -73,13 +77,32 @@ export class Runtime {
         vtepSeen: (v) => void this.neighbours.ensure(v),
       },
     });
-    this.links = new LinkWatcher(opts.config.ports.map((p) => p.name), () => this.queueVniUpdate(), opts.log.child({ part: "links" }));
+    this.links = this.watchLinks(opts.config);
+    this.mcast = new McastFeature(opts.config, target, opts.log.child({ part: "mcast" }), {
+      stateFile: join(opts.runRoot ?? RUN_ROOT, opts.config.switch.name, "mcast-remotes.json"),
+      portName: (i) => this.portName(i),
+      ifindexOf: (name) => this.ifindexOf(name),
+      vnisChanged: () => this.queueVniUpdate(),
+      vtepSeen: (v) => void this.neighbours.ensure(v),
+    });
     this.mirror = new MirrorFeature(opts.config, target, opts.log.child({ part: "mirror" }), {
       stateFile: join(opts.runRoot ?? RUN_ROOT, opts.config.switch.name, "mirror-sessions.json"),
       portName: (i) => this.portName(i),
       vnisChanged: () => this.queueVniUpdate(),
       vtepSeen: (v) => void this.neighbours.ensure(v),
     });
+  }
+
+  /** Link state: down ports leave the flood lists (and their group memberships). */
+  private watchLinks(cfg: SwitchConfig): LinkWatcher {
+    return new LinkWatcher(
+      cfg.ports.map((p) => p.name),
+      () => {
+        for (const p of this.links?.portsDown ?? []) this.mcast?.portDown(p);
+        this.queueVniUpdate();
+      },
+      this.opts.log.child({ part: "links" }),
+    );
   }
 
   private ifindexOf = (name: string): number => {
@@ -93,6 +116,7 @@ export class Runtime {
     const d = desiredState(this.opts.config, this.ifindexOf, { ...this.evpn?.additions, portsDown: this.links.portsDown });
     this.staticMacs.contribute(d);
     this.mirror.contribute(d);
+    this.mcast.contribute(d);
     const slots = pipelineFor(this.opts.config).floodSlots;
     for (const [vni, list] of d.flood) {
       if (list.length <= slots) continue;
@@ -158,8 +182,9 @@ export class Runtime {
         vtepSeen: (v) => void rt.neighbours.ensure(v),
         fdbChanged: (vni, mac) => rt.mirror.fdbChanged(vni, mac),
         staticMac: (vni, mac) => rt.staticMacs.has(vni, mac),
-      }, rt.mirror.evpnExtensions(cfg.vtep.sourceIp));
+      }, combineExtensions(rt.mirror.evpnExtensions(cfg.vtep.sourceIp), rt.mcast.evpnExtensions(cfg.vtep.sourceIp)));
       rt.mirror.connectSpeaker(rt.evpn.speaker);
+      rt.mcast.connectSpeaker(rt.evpn.speaker);
       // moves made by routes are listed with the data path's (`show moves`)
       rt.evpn.port.onMove((vni, mac, from, to) => rt.l2.routeMoved(vni, mac, "ifindex" in from ? rt.portName(from.ifindex) : from.vtep, to));
     }
@@ -170,12 +195,14 @@ export class Runtime {
     target.onEvent((e) => {
       // one bad event must not take the control plane down with it
       try {
-        rt.l2.onEvent(e);
+        if (e.kind === constants.EVT_IGMP) rt.mcast.onIgmp(e);
+        else rt.l2.onEvent(e);
       } catch (err) {
         log.error("data path event handling failed", { kind: e.kind, vni: e.vni, mac: e.mac, error: (err as Error).stack ?? String(err) });
       }
     });
     rt.mirror.start();
+    rt.mcast.start();
     rt.links.start();
     // every table is filled: an upgrade's programs can take over now
     target.activate();
@@ -240,7 +267,7 @@ export class Runtime {
     if (cur.bgp && !same(next.vnis.map((v) => v.vni), cur.vnis.map((v) => v.vni))) refuse.push("the VNIs of an EVPN switch");
     if (refuse.length) throw new Error(`${next.file}: cannot apply a change to ${refuse.join(", ")} without a restart (vxgate run again: the fast path keeps forwarding meanwhile)`);
 
-    const changed = (["ports", "vnis", "tables", "mirror"] as const).filter((k) => !same(k === "ports" ? strip(next.ports) : next[k], k === "ports" ? strip(cur.ports) : cur[k]));
+    const changed = (["ports", "vnis", "tables", "mirror", "multicast"] as const).filter((k) => !same(k === "ports" ? strip(next.ports) : next[k], k === "ports" ? strip(cur.ports) : cur[k]));
     if (changed.length === 0) return { changed };
     const devs = listNetDevs();
     const missing = next.ports.filter((p) => !devs.has(p.name));
@@ -257,11 +284,13 @@ export class Runtime {
     this.l2.setConfig(next);
     this.evpn?.setConfig(next);
     this.links.stop();
-    this.links = new LinkWatcher(next.ports.map((p) => p.name), () => this.queueVniUpdate(), this.opts.log.child({ part: "links" }));
+    this.links = this.watchLinks(next);
     this.links.readNow();
     this.mirror.setConfig(next);
+    this.mcast.setConfig(next);
     this.staticMacs.setConfig(next);
     this.mirror.apply();
+    this.mcast.apply();
     this.desired = this.computeDesired();
     const rep = reconcile(this.target, this.desired);
     this.target.activate();
@@ -277,6 +306,7 @@ export class Runtime {
     this.stopped = true;
     this.l2.stop();
     this.mirror.stop();
+    this.mcast.stop();
     this.links.stop();
     // the fast path keeps forwarding: peers may keep our routes while we restart
     await this.evpn?.stop(true);
@@ -288,6 +318,7 @@ export class Runtime {
     this.stopped = true;
     this.l2.stop();
     this.mirror.stop();
+    this.mcast.stop();
     this.links.stop();
     await this.evpn?.stop(false);
     this.target.destroy();

@@ -365,7 +365,7 @@ vnis:${statics(100)}${vlanFeature ? statics(200) : ""}
 function loadFixture(vlanFeature: boolean): Fixture {
   const cfg = parseConfig(trConfig(vlanFeature), `malformed-${vlanFeature ? "trunk" : "plain"}.yaml`);
   const p = pipelineFor(cfg);
-  expect(p.features).toEqual({ vlan: vlanFeature, learning: true, mirror: true, macLimits: false });
+  expect(p.features).toEqual({ vlan: vlanFeature, learning: true, mirror: true, macLimits: false, mcast: false });
   const built = buildPipeline(p);
   const obj = BpfObject.openFile(built.objectPath);
   obj.load();

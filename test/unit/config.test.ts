@@ -106,7 +106,7 @@ describe("valid configs", () => {
         },
         { vni: 300, learning: true, ageingSeconds: 300, flood: [], staticMacs: [] },
       ],
-      tables: { fdb: 131072, vnis: 1024, floodPerVni: 32, remoteVteps: 2048, eventRing: 16777216 },
+      tables: { fdb: 131072, vnis: 1024, floodPerVni: 32, remoteVteps: 2048, eventRing: 16777216, mcastGroups: 4096, mcastMembers: 32 },
       management: { socket: "/run/vxgate/leaf1-mgmt.sock", http: { host: "127.0.0.1", port: 8080 } },
       bgp: {
         asn: 65001,
@@ -133,6 +133,20 @@ describe("valid configs", () => {
           },
         ],
       },
+      multicast: {
+        enabled: false,
+        timers: {
+          queryIntervalMs: 125000,
+          queryResponseIntervalMs: 10000,
+          lastMemberQueryIntervalMs: 1000,
+          lastMemberQueryCount: 2,
+          robustness: 2,
+          startupQueryIntervalMs: 31250,
+          startupQueryCount: 2,
+        },
+        maxGroupsPerPort: 256,
+        vnis: [],
+      },
     };
     expect(cfg).toEqual(want);
     // Optional keys are absent, not undefined.
@@ -149,9 +163,23 @@ describe("valid configs", () => {
       uplinks: [{ name: "eth0", nameAt: { file: FILE, line: 6, col: 5 } }],
       ports: [],
       vnis: [],
-      tables: { fdb: 65536, vnis: 4096, floodPerVni: 64, remoteVteps: 4096, eventRing: 8388608 },
+      tables: { fdb: 65536, vnis: 4096, floodPerVni: 64, remoteVteps: 4096, eventRing: 8388608, mcastGroups: 4096, mcastMembers: 32 },
       management: { socket: "/run/vxgate/leaf1.sock" },
       mirror: { enabled: true, sessions: [] },
+      multicast: {
+        enabled: false,
+        timers: {
+          queryIntervalMs: 125000,
+          queryResponseIntervalMs: 10000,
+          lastMemberQueryIntervalMs: 1000,
+          lastMemberQueryCount: 2,
+          robustness: 2,
+          startupQueryIntervalMs: 31250,
+          startupQueryCount: 2,
+        },
+        maxGroupsPerPort: 256,
+        vnis: [],
+      },
     } satisfies SwitchConfig);
     expect("bgp" in cfg).toBe(false);
     expect("http" in cfg.management).toBe(false);
@@ -164,7 +192,7 @@ describe("valid configs", () => {
     );
     expect(cfg.ports).toEqual([]);
     expect(cfg.vnis).toEqual([{ vni: 5, learning: true, ageingSeconds: 300, flood: [], staticMacs: [] }]);
-    expect(cfg.tables).toEqual({ fdb: 65536, vnis: 4096, floodPerVni: 64, remoteVteps: 4096, eventRing: 8388608 });
+    expect(cfg.tables).toEqual({ fdb: 65536, vnis: 4096, floodPerVni: 64, remoteVteps: 4096, eventRing: 8388608, mcastGroups: 4096, mcastMembers: 32 });
     expect(cfg.management).toEqual({ socket: "/run/vxgate/leaf1.sock" });
   });
 
@@ -857,7 +885,7 @@ describe("schema errors", () => {
         "t.yaml:5:3: unknown key 'udpport' in vtep (did you mean 'udp_port'?)",
         "t.yaml:8:1: unknown key 'vni' (did you mean 'vnis'?)",
         "t.yaml:11:3: unknown key 'flood_per_vnis' in tables (did you mean 'flood_per_vni'?)",
-        "t.yaml:12:3: unknown key 'sourceIp' in tables (expected one of: fdb, vnis, flood_per_vni, remote_vteps, event_ring)",
+        "t.yaml:12:3: unknown key 'sourceIp' in tables (expected one of: fdb, vnis, flood_per_vni, remote_vteps, event_ring, mcast_groups, mcast_members)",
       ],
       at: ["udpport", "vni:", "flood_per_vnis", "sourceIp"],
     },

@@ -11,7 +11,7 @@ import type { CounterValue, TableOccupancy } from "../../src/control/targets/tar
 import { Scrape } from "../harness/prometheus.ts";
 
 function peer(neighbor: string, state: SummaryRow["state"], extra: Partial<SummaryRow> = {}): SummaryRow {
-  return { neighbor, remoteAs: 65000, type: "iBGP", role: "peer", state, pfxRcvd: 0, pfxAccepted: 0, pfxSent: 0, msgRcvd: 0, msgSent: 0, flaps: 0, aggregation: true, gracefulRestart: "off", ...extra };
+  return { neighbor, remoteAs: 65000, type: "iBGP", role: "peer", state, pfxRcvd: 0, pfxAccepted: 0, pfxSent: 0, msgRcvd: 0, msgSent: 0, updatesRcvd: 0, updatesSent: 0, flaps: 0, aggregation: true, gracefulRestart: "off", ...extra };
 }
 
 function mirrorRow(name: string, c: Partial<MirrorRow["counters"]> = {}): MirrorRow {

@@ -127,6 +127,8 @@ export interface SummaryRow {
   pfxSent: number;
   msgRcvd: number;
   msgSent: number;
+  updatesRcvd: number;
+  updatesSent: number;
   flaps: number;
   aggregation: boolean;
   /** "off" | "helper" (peer restarts only) | "on" | "peer restarting, N stale" | "waiting for End-of-RIB, N stale". */
@@ -458,6 +460,19 @@ export class EvpnSpeaker {
   refreshImets(): void {
     if (!this.running) return;
     for (const r of this.resolved.values()) this.originateImet(r);
+  }
+
+  /**
+   * Re-originates our type-3 route of one VNI only (an extension's attributes
+   * for that VNI changed, e.g. its multicast membership): the route goes to
+   * each established peer in the next flush, one UPDATE per peer (calls in
+   * the same turn of the event loop coalesce); none when its attributes did
+   * not change. Ignored for a VNI without EVPN and before start().
+   */
+  refreshImet(vni: number): void {
+    if (!this.running) return;
+    const r = this.resolved.get(vni);
+    if (r) this.originateImet(r);
   }
 
   /** Re-originates the type-2 routes of these local MACs now, skipping the
@@ -937,6 +952,8 @@ export class EvpnSpeaker {
         pfxSent: p.adjOut.size,
         msgRcvd: st.messagesIn,
         msgSent: st.messagesOut,
+        updatesRcvd: st.updatesIn,
+        updatesSent: st.updatesOut,
         flaps: st.flaps,
         aggregation: p.aggregate,
         gracefulRestart: this.grState(p),

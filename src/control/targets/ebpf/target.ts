@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { BpfLink, BpfMap, BpfObject, BpfProgram, RingBuffer, bpffsMounted } from "libbpf-ts-bindings";
 import { counterNames, tables, type CounterName, type TableName } from "../../../codegen/tables.ts";
 import type { TableDecl } from "../../../codegen/schema.ts";
-import { eventCodec, tableCodec, type DataPathEvent, type TableKey, type TableValue } from "../../codec.ts";
+import { decodeEvent, tableCodec, type DataPathEvent, type TableKey, type TableValue } from "../../codec.ts";
 import type { CounterValue, PortAttachment, TableHandle, TableOccupancy, Target } from "../target.ts";
 import { MapCounter } from "./map-count.ts";
 import type { Logger } from "../../log.ts";
@@ -549,7 +549,7 @@ export class EbpfTarget implements Target {
   onEvent(cb: (e: DataPathEvent) => void): void {
     this.ring?.close();
     this.eventCallback = cb;
-    this.ring = new RingBuffer(this.maps.get(tables.events.mapName)!, (data) => cb(eventCodec.decode(data)));
+    this.ring = new RingBuffer(this.maps.get(tables.events.mapName)!, (data) => cb(decodeEvent(data)));
   }
 
   /** A running switch takes a changed config (`vxgate reload`): another

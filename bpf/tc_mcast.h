@@ -1,0 +1,147 @@
+/* Per-group replication (TC, both directions) for VNIs with IGMP snooping.
+ * IPv4 multicast to a group with an (S,G) or (*,G) entry goes to the group's
+ * member list instead of the VNI's flood list: member ports (and the VNI's
+ * mrouter ports, which the control plane puts in every list) and, from an
+ * access port, one VXLAN copy per remote VTEP with members. IGMP from access
+ * ports is copied to the control plane; reports and leaves then go to the
+ * mrouter ports only (RFC 4541 2.1.1), queries are flooded like any BUM.
+ * Link-local groups (224.0.0.0/24) are never snooped: always flooded. */
+#pragma once
+
+#define VXG_IGMP_QUERY 0x11
+
+struct vxg_punt {
+	struct vxg_event ev;
+	struct vxg_punt_hdr h;
+	__u8 data[VXG_PUNT_MAX];
+};
+
+struct mcast_l3 {
+	__be32 src;
+	__be32 dst;
+	__u8 proto;
+	__u8 igmp_type;
+};
+
+/* The IPv4 header at `off` (and the IGMP type behind it): 0 when the frame is
+ * an IPv4 datagram to a multicast group, -1 otherwise. */
+static __always_inline int mcast_parse(struct __sk_buff *skb, __u32 off, struct mcast_l3 *m)
+{
+	struct iphdr ip;
+	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+		return -1;
+	if (ip.version != 4 || ip.ihl < 5)
+		return -1;
+	if ((bpf_ntohl(ip.daddr) & 0xf0000000) != 0xe0000000)
+		return -1;
+	m->src = ip.saddr;
+	m->dst = ip.daddr;
+	m->proto = ip.protocol;
+	m->igmp_type = 0;
+	if (ip.protocol == IPPROTO_IGMP && !(ip.frag_off & bpf_htons(VXG_IP_OFFSET))) {
+		__u8 t = 0;
+		if (bpf_skb_load_bytes(skb, off + ip.ihl * 4, &t, 1) == 0)
+			m->igmp_type = t;
+	}
+	return 0;
+}
+
+static __always_inline int mcast_link_local(__be32 group)
+{
+	return (bpf_ntohl(group) & 0xffffff00) == 0xe0000000;
+}
+
+/* Copy an IGMP frame, with its ingress port and VNI, to the control plane. */
+static __always_inline void punt_igmp(struct flood_ctx *c)
+{
+	struct __sk_buff *skb = c->skb;
+	__u32 len = skb->len;
+	if (len > VXG_PUNT_MAX)
+		len = VXG_PUNT_MAX;
+	if (len < 1)
+		return;
+	struct vxg_punt *p = bpf_ringbuf_reserve(&vxg_events, sizeof(*p), 0);
+	if (!p) {
+		count(VXG_CNT_ERR_EVENT_RING_FULL, skb->len);
+		return;
+	}
+	__builtin_memset(&p->ev, 0, sizeof(p->ev));
+	p->ev.kind = VXG_EVT_IGMP;
+	p->ev.vlan = c->in_vlan;
+	p->ev.vni = c->vni;
+	p->ev.ifindex = c->in_if;
+	p->h.len = len;
+	if (bpf_skb_load_bytes(skb, 0, p->data, len)) {
+		bpf_ringbuf_discard(p, 0);
+		return;
+	}
+	bpf_ringbuf_submit(p, 0);
+	count(VXG_CNT_IGMP_TO_CPU, skb->len);
+}
+
+/* Replicate to the list of (group, source); remote copies only when `remote`. */
+static __always_inline void mcast_replicate(struct flood_ctx *c, __be32 group, __be32 source, const struct mcast_value *g, int remote)
+{
+	__u32 n = g->count < VXG_MCAST_SLOTS ? g->count : VXG_MCAST_SLOTS;
+	__u32 slot = g->slot;
+	c->mcast = 1;
+	c->group = group;
+	c->source = source;
+	bpf_loop(n, flood_local_one, c, 0);
+	if (remote)
+		bpf_loop(n, flood_remote_one, c, 0);
+	struct mcast_stats_value *st = bpf_map_lookup_elem(&vxg_mcast_cnt, &slot);
+	if (st) {
+		st->frames++;
+		st->bytes += c->skb->len;
+		st->copies_local += c->copies_local;
+		st->copies_remote += c->copies_remote;
+	}
+}
+
+static __always_inline struct mcast_value *mcast_lookup(__u32 vni, __be32 group, __be32 source)
+{
+	struct mcast_key k = { .vni = vni, .group = group, .source = source };
+	return bpf_map_lookup_elem(&vxg_mcast, &k);
+}
+
+/* A multicast frame of a snooping VNI (ingress from an access port when
+ * `from_access`, else decapsulated from the overlay: local copies only,
+ * split horizon). Returns a TC verdict, or -1 to flood it like any BUM. */
+static __always_inline int tc_mcast(struct flood_ctx *c, const struct vni_value *vc, int from_access)
+{
+	struct mcast_l3 m;
+	if (mcast_parse(c->skb, ETH_HLEN, &m))
+		return -1;
+	struct mcast_value *g;
+	if (m.proto == IPPROTO_IGMP && from_access) {
+		punt_igmp(c);
+		if (m.igmp_type == VXG_IGMP_QUERY)
+			return -1;
+		g = mcast_lookup(c->vni, 0, 0);
+		if (g)
+			mcast_replicate(c, 0, 0, g, 0);
+		count(VXG_CNT_IGMP_TO_MROUTER, c->skb->len);
+		return TC_ACT_SHOT;
+	}
+	if (mcast_link_local(m.dst))
+		return -1;
+	__be32 source = m.src;
+	g = mcast_lookup(c->vni, m.dst, source);
+	if (!g) {
+		source = 0;
+		g = mcast_lookup(c->vni, m.dst, 0);
+	}
+	if (!g) {
+		count(VXG_CNT_MCAST_UNREGISTERED, c->skb->len);
+		if (!(vc->flags & VXG_VNI_MCAST_DROP_UNREG))
+			return -1;
+		g = mcast_lookup(c->vni, 0, 0);
+		if (g)
+			mcast_replicate(c, 0, 0, g, 0);
+		return TC_ACT_SHOT;
+	}
+	count(VXG_CNT_MCAST_GROUP_HIT, c->skb->len);
+	mcast_replicate(c, m.dst, source, g, from_access);
+	return TC_ACT_SHOT;
+}

@@ -1,0 +1,307 @@
+// Per-group replication across three vxgate switches whose membership meets
+// through a route reflector (FRR bgpd, then GoBGP). Hosts are real: kernels
+// joining groups with sockets (IGMPv3 reports, leaves when the socket
+// closes), and exact IGMPv2/v3 frames for the silent-member and record cases.
+// tshark on every host and on the underlay (the spine's port to each switch)
+// checks exact counts: a group's traffic goes to member ports and to member
+// switches only, one VXLAN copy per member switch per packet; a switch's
+// membership changes cost one BGP UPDATE when its first port joins and when
+// its last leaves, none in between.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
+import { sendFrames, startCapture, udpFrame, type Capture, type DecodedPacket } from "../harness/index.ts";
+import { encodeIgmpFrame, type IgmpMessage } from "../../src/control/mcast/igmp.ts";
+import type { McastRow } from "../../src/control/mcast/feature.ts";
+
+const VTEPS = ["198.18.0.1", "198.18.0.2", "198.18.0.3"] as const;
+type Sw = 0 | 1 | 2;
+interface Host extends HostSpec {
+  sw: Sw;
+  ip: string;
+  vni: 100 | 200;
+}
+const host = (sw: Sw, name: string, port: string, n: number, vni: 100 | 200): Host => {
+  const ip = `198.51.${vni}.${n}`;
+  return { sw, name, port, vni, ip, cidr: `${ip}/24`, mac: `02:00:00:${vni === 100 ? "64" : "c8"}:00:${n.toString(16).padStart(2, "0")}` };
+};
+// VNI 100 drops multicast nobody joined; VNI 200 floods it (the default)
+const HOSTS = {
+  s: host(0, "s", "h1", 1, 100), // the sender
+  r1: host(0, "r1", "h2", 2, 100),
+  t: host(0, "t", "h3", 3, 200), // VNI 200's sender
+  a: host(1, "a", "h1", 11, 100),
+  b: host(1, "b", "h2", 12, 100),
+  q: host(1, "q", "h3", 13, 200),
+  c: host(2, "c", "h1", 21, 100),
+  x: host(2, "x", "h2", 22, 100), // speaks exact IGMP frames (its kernel joins nothing)
+  u: host(2, "u", "h3", 23, 200),
+} as const;
+type Name = keyof typeof HOSTS;
+const NAMES = Object.keys(HOSTS) as Name[];
+const G1 = "239.1.1.1";
+const PORT = 5000;
+
+function config(tag: string, i: Sw, dir: string, reflector: string): string {
+  const ports = NAMES.filter((n) => HOSTS[n].sw === i).map((n) => `  - { name: ${HOSTS[n].port}, vni: ${HOSTS[n].vni} }`);
+  return `switch: { name: ${tag}-sw${i + 1} }
+vtep: { source_ip: ${VTEPS[i]} }
+uplinks: [{ name: eth0 }]
+management: { socket: ${join(dir, `sw${i + 1}.sock`)} }
+ports:
+${ports.join("\n")}
+vnis:
+  - { vni: 100 }
+  - { vni: 200 }
+bgp:
+  asn: 65000
+  router_id: ${VTEPS[i]}
+  neighbors:
+    - { address: ${reflector}, remote_asn: 65000 }
+  evpn:
+    aggregation: { window_seconds: 1 }
+multicast:
+  enabled: true
+  query_interval: 2
+  query_response_interval: 1
+  last_member_query_interval: 0.2
+  last_member_query_count: 2
+  vnis:
+    - { vni: 100, querier: true, querier_address: 198.51.100.${250 + i}, unregistered: drop }
+    - { vni: 200, querier: true, querier_address: 198.51.200.${250 + i} }
+`;
+}
+
+for (const reflector of ["frr", "gobgp"] as const) {
+  describe(`per-group replication, membership through a ${reflector === "frr" ? "FRR" : "GoBGP"} route reflector`, () => {
+    let lab: Lab;
+    let fabric: Fabric;
+    const names: string[] = [];
+    const joined = new Map<string, ChildProcess>();
+
+    beforeAll(async () => {
+      lab = new Lab(`mcast-${reflector}`);
+      const tag = `mc${reflector[0]}${(process.pid % 10000).toString(36)}`;
+      const specs = ([0, 1, 2] as Sw[]).map((i) => {
+        const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
+        writeFileSync(configPath, config(tag, i, lab.tmpdir, `192.0.2.${4 * i + 1}`));
+        names.push(`${tag}-sw${i + 1}`);
+        return { configPath, hosts: NAMES.filter((n) => HOSTS[n].sw === i).map((n) => HOSTS[n]) };
+      });
+      fabric = new Fabric(lab, specs, { reflector });
+      for (const n of names) await fabric.start(n);
+      await fabric.waitEstablished();
+      // every host speaks once: every switch knows every MAC before membership moves
+      for (const n of NAMES) {
+        const h = HOSTS[n];
+        await sendFrames(fabric.hostNs(n), "eth0", [udpFrame({ srcMac: h.mac, dstMac: "ff:ff:ff:ff:ff:ff", srcIp: h.ip, dstIp: `198.51.${h.vni}.255`, srcPort: 1, dstPort: 9, payload: Buffer.from("hello") })]);
+      }
+      for (let i = 0; (await fabric.api<unknown[]>(names[0]!, "fdb")).length < NAMES.length; i++) {
+        if (i > 150) throw new Error("sw1 did not learn every host");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }, 180_000);
+
+    afterAll(async () => {
+      for (const p of joined.values()) p.kill("SIGKILL");
+      await fabric?.shutdown();
+      await lab?.dispose();
+    });
+
+    const rows = (sw: Sw) => fabric.api<McastRow[]>(names[sw]!, "mcast");
+    const row = async (sw: Sw, vni: number, group: string, source = "*") => (await rows(sw)).find((r) => r.vni === vni && r.group === group && r.source === source);
+    const remotesAt = async (sw: Sw, vni: number, group: string) => ((await row(sw, vni, group))?.remotes.map((r) => r.vtep) ?? []).sort();
+    const portsAt = async (sw: Sw, vni: number, group: string) => ((await row(sw, vni, group))?.localPorts ?? []).sort();
+    const updatesSent = async (sw: Sw) => (await fabric.api<{ updatesSent: number }[]>(names[sw]!, "bgp/summary"))[0]!.updatesSent;
+    async function counters(sw: Sw): Promise<Record<string, bigint>> {
+      const c = await fabric.api<Record<string, { packets: string }>>(names[sw]!, "counters");
+      return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, BigInt(v.packets)]));
+    }
+
+    /** A socket on host `n` joined to `group` (the kernel reports, answers queries, and leaves when it closes). */
+    async function join_(n: Name, group: string): Promise<void> {
+      const py = `import socket,sys,time
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP,socket.IP_ADD_MEMBERSHIP,socket.inet_aton("${group}")+socket.inet_aton("${HOSTS[n].ip}"))
+print("joined",flush=True)
+time.sleep(300)`;
+      const p = lab.spawn(fabric.hostNs(n), "python3", ["-c", py], { stdio: "pipe" });
+      joined.set(`${n}/${group}`, p);
+      await new Promise<void>((ok, fail) => {
+        p.stdout!.once("data", () => ok());
+        p.once("exit", (c) => fail(new Error(`joiner on ${n} exited ${c}`)));
+      });
+    }
+    async function leave(n: Name, group: string): Promise<void> {
+      const p = joined.get(`${n}/${group}`)!;
+      joined.delete(`${n}/${group}`);
+      await new Promise<void>((ok) => {
+        p.once("exit", () => ok());
+        p.kill("SIGTERM");
+      });
+    }
+
+    const igmp = (n: Name, dstIp: string, message: IgmpMessage) => encodeIgmpFrame({ srcMac: HOSTS[n].mac, srcIp: HOSTS[n].ip, dstIp, message });
+    const datagram = (n: Name, group: string, i: number) => {
+      const g = group.split(".").map(Number);
+      const dstMac = `01:00:5e:${(g[1]! & 0x7f).toString(16).padStart(2, "0")}:${g[2]!.toString(16).padStart(2, "0")}:${g[3]!.toString(16).padStart(2, "0")}`;
+      return udpFrame({ srcMac: HOSTS[n].mac, dstMac, srcIp: HOSTS[n].ip, dstIp: group, srcPort: 40000, dstPort: PORT, payload: Buffer.from(`${group} #${i}`) });
+    };
+
+    interface Got {
+      hosts: Record<Name, number>;
+      /** VXLAN packets each switch put on the underlay, by destination VTEP */
+      uplinks: Record<string, number>[];
+    }
+    /** Send `count` datagrams from `from` to `group`; count what every host and every uplink saw. */
+    async function stream(from: Name, group: string, count: number, wait: Partial<Record<Name, number>>): Promise<Got> {
+      const filter = `udp dst port ${PORT} and ether src ${HOSTS[from].mac}`;
+      const caps: Capture[] = await Promise.all(NAMES.map((n) => startCapture(fabric.hostNs(n), "eth0", { lab, filter, direction: "in", timeoutMs: 30_000 })));
+      const ups = await Promise.all(VTEPS.map((_, i) => startCapture(fabric.spine, `s${i + 1}`, { lab, filter: "udp port 4789", direction: "in", timeoutMs: 30_000 })));
+      await sendFrames(fabric.hostNs(from), "eth0", Array.from({ length: count }, (_, i) => datagram(from, group, i)));
+      await Promise.all(Object.entries(wait).map(([n, k]) => caps[NAMES.indexOf(n as Name)]!.waitFor(k!, 5000).catch(() => {})));
+      await new Promise((r) => setTimeout(r, 400));
+      const got = await Promise.all(caps.map((c) => c.stop()));
+      const up = await Promise.all(ups.map((c) => c.stop()));
+      const mine = (p: DecodedPacket) => p.raw.length > 50 && p.raw.subarray(50).toString("latin1").includes(`${group} #`);
+      return {
+        hosts: Object.fromEntries(NAMES.map((n, i) => [n, got[i]!.length])) as Record<Name, number>,
+        uplinks: up.map((ps) => ps.filter(mine).reduce<Record<string, number>>((m, p) => ((m[p.ip!.dst] = (m[p.ip!.dst] ?? 0) + 1), m), {})),
+      };
+    }
+    const nobody = Object.fromEntries(NAMES.map((n) => [n, 0])) as Record<Name, number>;
+
+    it("link-local groups are never snooped: flooded to every port of the VNI", async () => {
+      const got = await stream("s", "224.0.0.251", 2, { r1: 2, a: 2, b: 2, c: 2, x: 2 });
+      expect(got.hosts).toEqual({ ...nobody, r1: 2, a: 2, b: 2, c: 2, x: 2 });
+    });
+
+    it("a group nobody joined: dropped in VNI 100 (unregistered: drop), flooded in VNI 200", async () => {
+      const before = await counters(0);
+      expect((await stream("s", "239.9.9.9", 3, {})).hosts).toEqual(nobody);
+      expect((await counters(0)).mcast_unregistered! - before.mcast_unregistered!).toBe(3n);
+      const got = await stream("t", "239.9.9.9", 3, { q: 3, u: 3 });
+      expect(got.hosts).toEqual({ ...nobody, q: 3, u: 3 });
+    });
+
+    it("one remote member: one UPDATE from its switch, copies only to that switch", async () => {
+      const u0 = await updatesSent(1);
+      await join_("a", G1);
+      await expect.poll(() => remotesAt(0, 100, G1), { timeout: 10_000 }).toEqual([VTEPS[1]]);
+      await expect.poll(() => remotesAt(2, 100, G1), { timeout: 10_000 }).toEqual([VTEPS[1]]);
+      expect(await portsAt(1, 100, G1)).toEqual(["h1"]);
+      await new Promise((r) => setTimeout(r, 2500)); // reports repeat and queries are answered: nothing more goes out
+      expect((await updatesSent(1)) - u0).toBe(1);
+      const before = await counters(0);
+      const got = await stream("s", G1, 5, { a: 5 });
+      expect(got.hosts).toEqual({ ...nobody, a: 5 });
+      expect(got.uplinks[0]).toEqual({ [VTEPS[1]]: 5 });
+      expect(got.uplinks[1]).toEqual({});
+      expect(got.uplinks[2]).toEqual({});
+      const after = await counters(0);
+      expect(after.mcast_group_hit! - before.mcast_group_hit!).toBe(5n);
+      expect(after.mcast_remote_copy! - before.mcast_remote_copy!).toBe(5n);
+    });
+
+    it("a second member on the same switch: no UPDATE, still one copy per packet to that switch", async () => {
+      const u0 = await updatesSent(1);
+      await join_("b", G1);
+      await expect.poll(() => portsAt(1, 100, G1), { timeout: 10_000 }).toEqual(["h1", "h2"]);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await updatesSent(1)) - u0).toBe(0);
+      const got = await stream("s", G1, 5, { a: 5, b: 5 });
+      expect(got.hosts).toEqual({ ...nobody, a: 5, b: 5 });
+      expect(got.uplinks[0]).toEqual({ [VTEPS[1]]: 5 });
+    });
+
+    it("a local member on the sender's switch gets its copy out of its port", async () => {
+      await join_("r1", G1);
+      await expect.poll(() => portsAt(0, 100, G1), { timeout: 10_000 }).toEqual(["h2"]);
+      const got = await stream("s", G1, 4, { r1: 4, a: 4, b: 4 });
+      expect(got.hosts).toEqual({ ...nobody, r1: 4, a: 4, b: 4 });
+      expect(got.uplinks[0]).toEqual({ [VTEPS[1]]: 4 });
+    });
+
+    it("a member that is not the last leaves: no UPDATE, traffic continues to the rest", async () => {
+      const u0 = await updatesSent(1);
+      await leave("b", G1);
+      await expect.poll(() => portsAt(1, 100, G1), { timeout: 10_000 }).toEqual(["h1"]);
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await updatesSent(1)) - u0).toBe(0);
+      const got = await stream("s", G1, 5, { a: 5, r1: 5 });
+      expect(got.hosts).toEqual({ ...nobody, a: 5, r1: 5 });
+      expect(got.uplinks[0]).toEqual({ [VTEPS[1]]: 5 });
+    });
+
+    it("the last member of a switch leaves: copies to it stop within the last-member time, one UPDATE", async () => {
+      const u0 = await updatesSent(1);
+      const t0 = performance.now();
+      await leave("a", G1);
+      await expect.poll(() => remotesAt(0, 100, G1), { timeout: 10_000, interval: 10 }).toEqual([]);
+      const ms = performance.now() - t0;
+      console.log(`mcast through ${reflector}: last member left sw2 -> sw1 stopped copying after ${ms.toFixed(0)} ms (last member query time 400 ms)`);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await updatesSent(1)) - u0).toBe(1);
+      const got = await stream("s", G1, 5, { r1: 5 });
+      expect(got.hosts).toEqual({ ...nobody, r1: 5 });
+      expect(got.uplinks[0]).toEqual({});
+    });
+
+    it("the same group in another VNI is another group", async () => {
+      await join_("q", G1);
+      await expect.poll(() => remotesAt(0, 200, G1), { timeout: 10_000 }).toEqual([VTEPS[1]]);
+      const vni200 = await stream("t", G1, 3, { q: 3 });
+      expect(vni200.hosts).toEqual({ ...nobody, q: 3 });
+      expect(vni200.uplinks[0]).toEqual({ [VTEPS[1]]: 3 });
+      // VNI 100's members of G1 are r1 alone: sw2's VNI 200 member pulls nothing
+      const vni100 = await stream("s", G1, 3, { r1: 3 });
+      expect(vni100.hosts).toEqual({ ...nobody, r1: 3 });
+      expect(vni100.uplinks[0]).toEqual({});
+      await leave("q", G1);
+      await leave("r1", G1);
+    });
+
+    it("a member that goes silent expires at the group membership interval", async () => {
+      // an exact IGMPv2 report from x, whose kernel never joined: nobody answers the queries
+      const g = "239.2.2.2";
+      await sendFrames(fabric.hostNs("x"), "eth0", [igmp("x", g, { type: "report", version: 2, group: g })]);
+      await expect.poll(() => remotesAt(0, 100, g), { timeout: 10_000 }).toEqual([VTEPS[2]]);
+      const t0 = performance.now();
+      await expect.poll(() => remotesAt(0, 100, g), { timeout: 15_000, interval: 50 }).toEqual([]);
+      const s = (performance.now() - t0) / 1000;
+      console.log(`mcast through ${reflector}: silent member gone at sw1 ${s.toFixed(1)} s after it was seen (interval 5 s)`);
+      expect(s).toBeGreaterThan(3);
+    });
+
+    it("IGMPv3: a record that leaves one group leaves the other alone", async () => {
+      const [g1, g2] = ["239.3.3.1", "239.3.3.2"];
+      await sendFrames(fabric.hostNs("x"), "eth0", [
+        igmp("x", "224.0.0.22", { type: "v3report", records: [{ type: 2, group: g1, sources: [] }, { type: 2, group: g2, sources: [] }] }),
+      ]);
+      await expect.poll(async () => [await remotesAt(0, 100, g1), await remotesAt(0, 100, g2)], { timeout: 10_000 }).toEqual([[VTEPS[2]], [VTEPS[2]]]);
+      await sendFrames(fabric.hostNs("x"), "eth0", [igmp("x", "224.0.0.22", { type: "v3report", records: [{ type: 3, group: g2, sources: [] }] })]);
+      await expect.poll(() => remotesAt(0, 100, g2), { timeout: 5000 }).toEqual([]);
+      expect(await remotesAt(0, 100, g1)).toEqual([VTEPS[2]]);
+      // (S,G): a source-specific join from x pulls only that source's traffic to sw3
+      await sendFrames(fabric.hostNs("x"), "eth0", [igmp("x", "224.0.0.22", { type: "v3report", records: [{ type: 1, group: "239.4.4.4", sources: [HOSTS.s.ip] }] })]);
+      await expect.poll(async () => ((await row(0, 100, "239.4.4.4", HOSTS.s.ip))?.remotes.map((r) => r.vtep) ?? []), { timeout: 10_000 }).toEqual([VTEPS[2]]);
+      const got = await stream("s", "239.4.4.4", 3, { x: 3 });
+      expect(got.hosts).toEqual({ ...nobody, x: 3 });
+      expect(got.uplinks[0]).toEqual({ [VTEPS[2]]: 3 });
+    });
+
+    it("malformed IGMP is counted and ignored, and the BGP session stays up", async () => {
+      const good = igmp("x", "239.5.5.5", { type: "report", version: 2, group: "239.5.5.5" });
+      const badSum = Buffer.from(good);
+      badSum[badSum.length - 7]! ^= 0xff; // inside the IGMP message: its checksum no longer adds up
+      const before = await counters(2);
+      await sendFrames(fabric.hostNs("x"), "eth0", [badSum, good.subarray(0, 20)]);
+      await expect.poll(async () => (await counters(2)).igmp_to_cpu! - before.igmp_to_cpu!, { timeout: 5000 }).toBeGreaterThanOrEqual(1n);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await remotesAt(0, 100, "239.5.5.5")).toEqual([]);
+      for (const sw of [0, 1, 2] as Sw[]) expect((await fabric.api<{ state: string }[]>(names[sw]!, "bgp/summary"))[0]!.state).toBe("Established");
+    });
+  });
+}
