@@ -63,7 +63,7 @@ int vxg_tc_access(struct __sk_buff *skb)
 	}
 #if VXG_FEATURE_MCAST
 	if ((vc->flags & VXG_VNI_MCAST_SNOOP) && eth.h_proto == bpf_htons(ETH_P_IP) && mac_is_multicast(eth.h_dest)) {
-		int rc = tc_mcast(&c, vc, 1);
+		int rc = tc_mcast(&c, vc, MCAST_FROM_ACCESS);
 		if (rc >= 0)
 			return rc;
 	}

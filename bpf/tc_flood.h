@@ -42,6 +42,9 @@ struct flood_ctx {
 	__be32 source;
 	__u32 copies_local;
 	__u32 copies_remote;
+	/* a replication point's fan-out: the sender's address as outer source, no copy back to it */
+	__be32 outer_src;
+	__be32 skip_remote;
 };
 
 /* Slot i of the list this pass replicates to. */
@@ -123,6 +126,11 @@ static __always_inline int tc_vxlan_copy(struct flood_ctx *c, __be32 remote, __u
 {
 	struct __sk_buff *skb = c->skb;
 	encap_fill(&c->h, c->g, remote, c->vni, c->inner_len, c->hash);
+	if (c->outer_src) {
+		c->h.ip.saddr = c->outer_src;
+		c->h.ip.check = 0;
+		c->h.ip.check = ipv4_csum(&c->h.ip);
+	}
 	if (gbp) {
 		c->h.vx.flags |= VXLAN_FLAG_G;
 		c->h.vx.reserved1[0] = VXLAN_GBP_DONT_LEARN;
@@ -150,6 +158,8 @@ static long flood_remote_one(__u32 i, void *arg)
 	if (!e || e->kind != VXG_FLOOD_REMOTE)
 		return 0;
 	__be32 remote = e->remote;
+	if (remote == c->skip_remote)
+		return 0;
 	int rc = tc_encap_once(c);
 	if (rc < 0) {
 		count(-rc, c->skb->len);

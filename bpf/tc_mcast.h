@@ -10,6 +10,13 @@
 
 #define VXG_IGMP_QUERY 0x11
 
+/* where a group packet entered this switch */
+enum mcast_from {
+	MCAST_FROM_ACCESS,  /* a local sender: member ports and member VTEPs */
+	MCAST_FROM_OVERLAY, /* decapsulated: member ports only (split horizon) */
+	MCAST_FROM_LEAF,    /* sent to our replication point: member ports and every member VTEP but the sender */
+};
+
 struct vxg_punt {
 	struct vxg_event ev;
 	struct vxg_punt_hdr h;
@@ -105,11 +112,11 @@ static __always_inline struct mcast_value *mcast_lookup(__u32 vni, __be32 group,
 	return bpf_map_lookup_elem(&vxg_mcast, &k);
 }
 
-/* A multicast frame of a snooping VNI (ingress from an access port when
- * `from_access`, else decapsulated from the overlay: local copies only,
- * split horizon). Returns a TC verdict, or -1 to flood it like any BUM. */
-static __always_inline int tc_mcast(struct flood_ctx *c, const struct vni_value *vc, int from_access)
+/* A multicast frame of a snooping VNI, from where `from` says. Returns a TC
+ * verdict, or -1 to flood it like any BUM. */
+static __always_inline int tc_mcast(struct flood_ctx *c, const struct vni_value *vc, enum mcast_from from)
 {
+	int from_access = from == MCAST_FROM_ACCESS;
 	struct mcast_l3 m;
 	if (mcast_parse(c->skb, ETH_HLEN, &m))
 		return -1;
@@ -142,6 +149,6 @@ static __always_inline int tc_mcast(struct flood_ctx *c, const struct vni_value 
 		return TC_ACT_SHOT;
 	}
 	count(VXG_CNT_MCAST_GROUP_HIT, c->skb->len);
-	mcast_replicate(c, m.dst, source, g, from_access);
+	mcast_replicate(c, m.dst, source, g, from != MCAST_FROM_OVERLAY);
 	return TC_ACT_SHOT;
 }

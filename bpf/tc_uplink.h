@@ -54,6 +54,18 @@ int vxg_tc_uplink(struct __sk_buff *skb)
 		count(VXG_CNT_DROP_MALFORMED, skb->len);
 		return TC_ACT_SHOT;
 	}
+#if VXG_FEATURE_MCAST
+	/* for our replication point: only group traffic of a snooping VNI comes here */
+	if (rx.to_replicator && (!(vc->flags & VXG_VNI_MCAST_SNOOP) || !mac_is_multicast(inner.h_dest) || inner.h_proto != bpf_htons(ETH_P_IP))) {
+		count(VXG_CNT_DROP_BAD_VXLAN, skb->len);
+		return TC_ACT_SHOT;
+	}
+#else
+	if (rx.to_replicator) {
+		count(VXG_CNT_DROP_BAD_VXLAN, skb->len);
+		return TC_ACT_SHOT;
+	}
+#endif
 	struct fdb_value *dst = mac_is_multicast(inner.h_dest) ? 0 : fdb_lookup(rx.vni, inner.h_dest);
 	__u32 out_if = 0;
 	__u16 out_vlan = 0;
@@ -72,7 +84,13 @@ int vxg_tc_uplink(struct __sk_buff *skb)
 		return tc_to_port(&c, out_if, out_vlan, VXG_CNT_DECAP_FWD);
 #if VXG_FEATURE_MCAST
 	if ((vc->flags & VXG_VNI_MCAST_SNOOP) && inner.h_proto == bpf_htons(ETH_P_IP) && mac_is_multicast(inner.h_dest)) {
-		int rc = tc_mcast(&c, vc, 0);
+		if (rx.to_replicator) {
+			/* fan out keeping the sender as outer source (receivers admit and
+			 * learn the true source), never back to the sender */
+			c.outer_src = rx.outer_src;
+			c.skip_remote = rx.outer_src;
+		}
+		int rc = tc_mcast(&c, vc, rx.to_replicator ? MCAST_FROM_LEAF : MCAST_FROM_OVERLAY);
 		if (rc >= 0)
 			return rc;
 	}

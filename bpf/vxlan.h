@@ -89,6 +89,7 @@ struct vxlan_rx {
 	__u32 frame_len; /* outer headers + UDP length: anything after it is padding */
 	__u8 gbp;        /* Group Policy extension (G flag): a mirror copy, or nothing we accept */
 	__u16 gbp_id;    /* its policy ID: the HOST ID */
+	__u8 to_replicator; /* sent to our replication point's address: a group packet to fan out */
 };
 
 #define VXLAN_NOT_OURS 1
@@ -132,7 +133,9 @@ static __always_inline int parse_vxlan(void *data, void *end, const struct globa
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end)
 		return VXLAN_NOT_OURS;
-	if (ip->daddr != g->vtep_ip || ip->protocol != IPPROTO_UDP || ip->version != 4 || ip->ihl < 5)
+	/* our VTEP, or our replication point's address (a leaf's one copy to fan out) */
+	int to_replicator = g->replicator_ip && ip->daddr == g->replicator_ip;
+	if ((ip->daddr != g->vtep_ip && !to_replicator) || ip->protocol != IPPROTO_UDP || ip->version != 4 || ip->ihl < 5)
 		return VXLAN_NOT_OURS;
 	if (ip->frag_off & bpf_htons(VXG_IP_MF | VXG_IP_OFFSET))
 		return VXLAN_NOT_OURS; /* fragments: the kernel reassembles or drops them */
@@ -165,6 +168,7 @@ static __always_inline int parse_vxlan(void *data, void *end, const struct globa
 	if (ip->saddr == 0 || first == 127 || first >= 224 || ip->saddr == g->vtep_ip)
 		return -VXG_CNT_DROP_BAD_OUTER_SRC;
 	rx->outer_src = ip->saddr;
+	rx->to_replicator = to_replicator;
 	rx->vni = bpf_ntohl(vx->vni_reserved) >> 8;
 	rx->gbp = (vx->flags & VXLAN_FLAG_G) != 0;
 	rx->gbp_id = ((__u16)vx->reserved1[1] << 8) | vx->reserved1[2];

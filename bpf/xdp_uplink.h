@@ -75,7 +75,8 @@ int vxg_xdp_uplink(struct xdp_md *ctx)
 	if ((vc->flags & VXG_VNI_LEARN_REMOTE) && learn_remote(rx.vni, inner->h_source, rx.outer_src))
 		return XDP_DROP; /* a new source beyond its VNI's limit */
 #endif
-	if (mac_is_multicast(inner->h_dest)) {
+	/* a leaf's one copy of a group packet: TC delivers and fans it out */
+	if (mac_is_multicast(inner->h_dest) || rx.to_replicator) {
 		count(VXG_CNT_BUM_TO_TC, len);
 		return XDP_PASS;
 	}

@@ -184,6 +184,8 @@ export const tables = {
         { name: "udp_port", type: "be16" },
         { name: "uplink_mac", type: "mac", doc: "MAC of the fib_ifindex uplink, where most VXLAN arrives: its outer destination, compared without a ports lookup" },
         { name: "fib_ifindex", type: "u32", doc: "uplink whose routing view the outer next hop is looked up in" },
+        { name: "replicator_ip", type: "ipv4", doc: "where leaves send this switch, a replication point, the one copy of a group's packet to fan out (0.0.0.0: not one)" },
+        { name: "_pad", type: { pad: 4 } },
         { name: "no_neigh_ns", type: "u64", doc: "data path: when the last no-neighbour event went out (rate limit)" },
       ],
     },

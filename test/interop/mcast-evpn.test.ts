@@ -44,7 +44,11 @@ const NAMES = Object.keys(HOSTS) as Name[];
 const G1 = "239.1.1.1";
 const PORT = 5000;
 
-function config(tag: string, i: Sw, dir: string, reflector: string): string {
+/** sw3's address as the replication point of VNI 100 (routed to it by the spine) */
+const RP = "198.18.0.103";
+
+function config(tag: string, i: Sw, dir: string, reflector: string, replicator: boolean): string {
+  const rp = replicator && i === 2;
   const ports = NAMES.filter((n) => HOSTS[n].sw === i).map((n) => `  - { name: ${HOSTS[n].port}, vni: ${HOSTS[n].vni} }`);
   return `switch: { name: ${tag}-sw${i + 1} }
 vtep: { source_ip: ${VTEPS[i]} }
@@ -59,7 +63,7 @@ bgp:
   asn: 65000
   router_id: ${VTEPS[i]}
   neighbors:
-    - { address: ${reflector}, remote_asn: 65000 }
+    - { address: ${reflector}, remote_asn: 65000, hold_time: 3 }
   evpn:
     aggregation: { window_seconds: 1 }
 multicast:
@@ -67,15 +71,16 @@ multicast:
   query_interval: 2
   query_response_interval: 1
   last_member_query_interval: 0.2
-  last_member_query_count: 2
+  last_member_query_count: 2${rp ? `
+  replicator_address: ${RP}` : ""}
   vnis:
-    - { vni: 100, querier: true, querier_address: 198.51.100.${250 + i}, unregistered: drop }
+    - { vni: 100, querier: true, querier_address: 198.51.100.${250 + i}, unregistered: drop${rp ? ", replicator: true" : ""} }
     - { vni: 200, querier: true, querier_address: 198.51.200.${250 + i} }
 `;
 }
 
-for (const reflector of ["frr", "gobgp"] as const) {
-  describe(`per-group replication, membership through a ${reflector === "frr" ? "FRR" : "GoBGP"} route reflector`, () => {
+/** Three switches through a reflector, with hosts and the helpers every test uses (registers the hooks). */
+function useFabric(reflector: "frr" | "gobgp", replicator = false) {
     let lab: Lab;
     let fabric: Fabric;
     const names: string[] = [];
@@ -86,11 +91,12 @@ for (const reflector of ["frr", "gobgp"] as const) {
       const tag = `mc${reflector[0]}${(process.pid % 10000).toString(36)}`;
       const specs = ([0, 1, 2] as Sw[]).map((i) => {
         const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
-        writeFileSync(configPath, config(tag, i, lab.tmpdir, `192.0.2.${4 * i + 1}`));
+        writeFileSync(configPath, config(tag, i, lab.tmpdir, `192.0.2.${4 * i + 1}`, replicator));
         names.push(`${tag}-sw${i + 1}`);
         return { configPath, hosts: NAMES.filter((n) => HOSTS[n].sw === i).map((n) => HOSTS[n]) };
       });
       fabric = new Fabric(lab, specs, { reflector });
+      if (replicator) lab.route(fabric.spine, `${RP}/32`, { via: "192.0.2.10" });
       for (const n of names) await fabric.start(n);
       await fabric.waitEstablished();
       // every host speaks once: every switch knows every MAC before membership moves
@@ -172,6 +178,19 @@ time.sleep(300)`;
       };
     }
     const nobody = Object.fromEntries(NAMES.map((n) => [n, 0])) as Record<Name, number>;
+
+    const nobodyAll = nobody;
+    return { lab: () => lab, fabric: () => fabric, names, row, rows, remotesAt, portsAt, updatesSent, counters, join: join_, leave, igmp, stream, nobody: nobodyAll };
+}
+
+for (const reflector of ["frr", "gobgp"] as const) {
+  describe(`per-group replication, membership through a ${reflector === "frr" ? "FRR" : "GoBGP"} route reflector`, () => {
+    const f = useFabric(reflector);
+    const { names, row, remotesAt, portsAt, updatesSent, counters, join: join_, leave, igmp, stream, nobody } = f;
+    let fabric: Fabric;
+    beforeAll(() => {
+      fabric = f.fabric();
+    });
 
     it("link-local groups are never snooped: flooded to every port of the VNI", async () => {
       const got = await stream("s", "224.0.0.251", 2, { r1: 2, a: 2, b: 2, c: 2, x: 2 });
@@ -305,3 +324,49 @@ time.sleep(300)`;
     });
   });
 }
+
+describe("a replication point: leaves send one copy, it fans out keeping the sender's address", () => {
+  const f = useFabric("frr", true);
+  const { remotesAt, row, join, stream, nobody } = f;
+  const G = "239.7.7.7";
+
+  it("the sender's switch sends one copy per packet to the replication point, which delivers and fans out, never back", async () => {
+    const fabric = f.fabric();
+    for (const n of ["r1", "a", "c"] as const) await join(n, G);
+    await expect.poll(async () => [(await row(0, 100, G))?.replicator, await remotesAt(0, 100, G)], { timeout: 10_000 }).toEqual([VTEPS[2], [RP]]);
+    // the replication point's own list: every member switch (sw1's sender is skipped per packet)
+    await expect.poll(() => remotesAt(2, 100, G), { timeout: 10_000 }).toEqual([VTEPS[0], VTEPS[1]]);
+    const into2 = await startCapture(fabric.switchNs(f.names[1]!), "eth0", { lab: f.lab(), filter: "udp port 4789", direction: "in", timeoutMs: 30_000 });
+    const got = await stream("s", G, 5, { r1: 5, a: 5, c: 5 });
+    const seen2 = (await into2.stop()).filter((p) => p.raw.length > 50 && p.raw.subarray(50).toString("latin1").includes(`${G} #`));
+    expect(got.hosts).toEqual({ ...nobody, r1: 5, a: 5, c: 5 });
+    expect(got.uplinks[0]).toEqual({ [RP]: 5 });
+    expect(got.uplinks[2]).toEqual({ [VTEPS[1]]: 5 });
+    // receivers see the sender's VTEP as the outer source, so they admit and learn it
+    expect(seen2.map((p) => p.ip!.src)).toEqual(Array(5).fill(VTEPS[0]));
+  });
+
+  it("when the replication point dies, the sender falls back to its own copies within the hold time", async () => {
+    const fabric = f.fabric();
+    // a steady stream from s; sw3's link to the spine is cut two seconds in:
+    // its session ends when the reflector's hold timer (3 s) expires
+    const total = 800;
+    const cap = await startCapture(fabric.hostNs("a"), "eth0", { lab: f.lab(), filter: `udp dst port 5000`, direction: "in", timeoutMs: 60_000 });
+    const frames = Array.from({ length: total }, (_, i) =>
+      udpFrame({ srcMac: HOSTS.s.mac, dstMac: "01:00:5e:07:07:07", srcIp: HOSTS.s.ip, dstIp: G, srcPort: 40000, dstPort: 5000, payload: Buffer.from(`fallback #${i}`) }),
+    );
+    const sending = sendFrames(fabric.hostNs("s"), "eth0", frames, { intervalMs: 10 });
+    await new Promise((r) => setTimeout(r, 2000));
+    f.lab().down(fabric.spine, "s3");
+    await sending;
+    await new Promise((r) => setTimeout(r, 500));
+    const seen = (await cap.stop()).map((p) => Number(/fallback #(\d+)/.exec(p.raw.toString("latin1"))?.[1]));
+    await expect.poll(async () => (await row(0, 100, G))?.replicator, { timeout: 10_000 }).toBeUndefined();
+    expect(await remotesAt(0, 100, G)).toEqual([VTEPS[1]]);
+    const lost = total - seen.length;
+    console.log(`replication point cut off mid-stream: a received ${seen.length} of ${total} (lost ${lost}, ~${lost * 10} ms of a 100 packets/s stream; hold time 3 s)`);
+    // a gap, then the sender's own copies: the stream's last packets arrived
+    expect(seen).toContain(total - 1);
+    expect(lost).toBeGreaterThan(0);
+  });
+});

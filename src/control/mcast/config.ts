@@ -16,13 +16,15 @@
 //     startup_query_interval: 31.25  # default query_interval / 4
 //     startup_query_count: 2         # default = robustness
 //     max_groups_per_port: 256
+//     replicator_address: 10.0.0.101 # where leaves send the one copy when this switch is a VNI's replication point
+//                                    # (unicast, not vtep.source_ip; on lo and routed in the underlay like the VTEP address)
 //     vnis:
 //       - vni: 100                   # declared under vnis, once here
 //         snooping: true             # default true
 //         querier: false             # default false
 //         querier_address: 0.0.0.0   # default 0.0.0.0 (proxy querier, RFC 4541); else unicast
 //         unregistered: flood        # flood | drop
-//         replicator: false
+//         replicator: false          # this switch fans out the VNI's group traffic for the others (needs replicator_address)
 //         groups:                    # static remote members
 //           - group: 239.1.1.1       # 224.0.0.0/4, not 224.0.0.0/24
 //             source: 10.1.0.5       # optional: (S,G); absent = (*,G)
@@ -89,6 +91,8 @@ export interface MulticastConfig {
   enabled: boolean; // default false: the stage is not compiled in
   timers: MulticastTimers;
   maxGroupsPerPort: number; // default 256
+  /** where leaves send the one copy of a group packet for this switch to fan out (a VNI with replicator: true needs it) */
+  replicatorAddress?: string;
   vnis: MulticastVni[];
 }
 
@@ -210,6 +214,7 @@ function makeSchemas() {
     startup_query_interval: opt(seconds(QQIC_MAX_S)),
     startup_query_count: opt(count),
     max_groups_per_port: opt(int(1, 1048576), 256),
+    replicator_address: opt(ipv4Unicast),
     vnis: opt(list(vniEntry), () => []),
   });
   // A controller's remote list: an empty one means "no remote members".
@@ -327,9 +332,15 @@ export function checkMulticastSemantics(
   const listed = new Map<number, Pos>();
   /** where each static group entry is (for tables.mcast_groups) */
   const groups: Path[] = [];
+  if (m.replicatorAddress !== undefined && m.replicatorAddress === ctx.sourceIp) {
+    r.error(at([...base, "replicator_address"]), `replicator_address ${m.replicatorAddress} is vtep.source_ip: a replication point needs an address of its own (leaves' copies to it are told apart by it)`);
+  }
   m.vnis?.forEach((v, i) => {
     if (!v) return;
     const vp = [...base, "vnis", i];
+    if (v.replicator === true && m.replicatorAddress === undefined && !r.has([...base, "replicator_address"])) {
+      r.error(at([...vp, "replicator"]), `${v.vni !== undefined ? `vni ${v.vni}` : "this vni"} is a replication point: multicast.replicator_address must say where leaves send to it`);
+    }
     if (v.vni !== undefined) {
       const pos = at([...vp, "vni"]);
       const first = listed.get(v.vni);
@@ -403,6 +414,7 @@ export function buildMulticast(raw: RawMulticast): MulticastConfig {
       startupQueryCount: raw.startupQueryCount ?? robustness,
     },
     maxGroupsPerPort: need(raw.maxGroupsPerPort, "max_groups_per_port"),
+    ...(raw.replicatorAddress !== undefined ? { replicatorAddress: raw.replicatorAddress } : {}),
     vnis: need(raw.vnis, "vnis").map((e) => {
       const v = need(e, "vni entry");
       return {

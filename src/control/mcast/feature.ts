@@ -40,6 +40,7 @@ export interface McastFeatureOptions {
 /** "S|G" with S = "*" for any source. */
 type GroupId = string;
 const gid = (source: string, group: string): GroupId => `${source}|${group}`;
+const ipKey = (ip: string): number => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
 const split = (id: GroupId): { source: string; group: string } => {
   const [source, group] = id.split("|") as [string, string];
   return { source, group };
@@ -52,6 +53,8 @@ export interface McastRow {
   localPorts: string[];
   mrouterPorts: string[];
   remotes: { vtep: string; from: string[] }[];
+  /** the replication point the one copy goes to, when the VNI has one */
+  replicator?: string;
   installed: boolean;
   counters: { frames: bigint; bytes: bigint; copiesLocal: bigint; copiesRemote: bigint };
 }
@@ -229,7 +232,8 @@ export class McastFeature {
     const v = this.vniConfigs().find((x) => x.vni === vni);
     if (!v) return undefined;
     const entries = [...(this.local.get(vni)?.keys() ?? [])].map(split).sort((a, b) => (a.group === b.group ? a.source.localeCompare(b.source) : a.group.localeCompare(b.group)));
-    return { ...(v.replicator ? { replicator: this.config.vtep.sourceIp } : {}), entries };
+    const rp = v.replicator ? this.config.multicast.replicatorAddress : undefined;
+    return { ...(rp ? { replicator: rp } : {}), entries };
   }
 
   /** Every VNI's own membership (GET /v1/mcast/local, for an external controller). */
@@ -265,6 +269,14 @@ export class McastFeature {
       this.speaker?.refreshImet(vni);
     }
     this.refreshQueued.clear();
+  }
+
+  /** The replication point leaves of `vni` send to (another switch's, learned
+   * over EVPN; the lowest VTEP when several claim it), unless this switch is it. */
+  replicatorFor(vni: number): { vtep: string; address: string } | undefined {
+    if (this.vniConfigs().find((x) => x.vni === vni)?.replicator) return undefined;
+    const rs = (this.evpn?.replicators(vni) ?? []).filter((r) => r.vtep !== this.config.vtep.sourceIp);
+    return rs.sort((a, b) => ipKey(a.vtep) - ipKey(b.vtep))[0];
   }
 
   /** Remote members by group, with where each came from. */
@@ -366,6 +378,9 @@ export class McastFeature {
       const mr = this.mrouters.get(vni) ?? new Set<string>();
       const local = this.local.get(vni) ?? new Map<GroupId, ReadonlySet<string>>();
       const remote = this.remotes(vni);
+      // with a replication point, the one copy goes there; it fans out
+      const rp = this.replicatorFor(vni);
+      if (rp) this.opts.vtepSeen(rp.address);
       // the VNI's mrouter list: reports and leaves, and unregistered traffic when dropped
       add(vni, "*", "0.0.0.0", mr, []);
       for (const id of new Set([...local.keys(), ...remote.keys()])) {
@@ -374,7 +389,7 @@ export class McastFeature {
         // an (S,G) list also serves the group's any-source members
         const ports = [...(local.get(id) ?? []), ...(source !== "*" ? (local.get(any) ?? []) : []), ...mr];
         const vteps = [...(remote.get(id)?.keys() ?? []), ...(source !== "*" ? (remote.get(any)?.keys() ?? []) : [])];
-        add(vni, source, group, ports, vteps);
+        add(vni, source, group, ports, rp && vteps.length > 0 ? [rp.address] : vteps);
       }
     }
     for (const k of [...this.slots.keys()]) if (!live.has(k)) this.slots.delete(k);
@@ -411,8 +426,10 @@ export class McastFeature {
     if (m.written + m.deleted + g.written + g.deleted > 0) this.log.debug("multicast groups updated", { groups: d.groups.length, written: m.written + g.written, deleted: m.deleted + g.deleted });
   }
 
-  /** Snooping VNIs' flags, merged into the L2 desired state. */
+  /** Snooping VNIs' flags, and the replication point's address, merged into the L2 desired state. */
   contribute(d: DesiredState): void {
+    const rp = this.config.multicast.replicatorAddress;
+    if (rp && this.vniConfigs().some((v) => v.replicator)) d.globals = { ...d.globals, replicator_ip: rp };
     for (const v of this.vniConfigs()) {
       if (!v.snooping) continue;
       const cur = d.vnis.get(v.vni);
@@ -456,6 +473,7 @@ export class McastFeature {
         remotes: list
           .filter((m) => m.kind === constants.FLOOD_REMOTE)
           .map((m) => ({ vtep: m.remote, from: [...(remoteFrom.get(gid(source, group))?.get(m.remote) ?? remoteFrom.get(gid("*", group))?.get(m.remote) ?? [])] })),
+        ...(this.replicatorFor(vni) ? { replicator: this.replicatorFor(vni)!.vtep } : {}),
         installed: true,
         counters: { frames: c?.frames ?? 0n, bytes: c?.bytes ?? 0n, copiesLocal: c?.copies_local ?? 0n, copiesRemote: c?.copies_remote ?? 0n },
       });
