@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
-import { Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
+import { CLI, Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
 import { sendFrames, startCapture, udpFrame, type Capture, type DecodedPacket } from "../harness/index.ts";
 import { encodeIgmpFrame, type IgmpMessage } from "../../src/control/mcast/igmp.ts";
 import type { McastRow } from "../../src/control/mcast/feature.ts";
@@ -71,7 +71,8 @@ multicast:
   query_interval: 2
   query_response_interval: 1
   last_member_query_interval: 0.2
-  last_member_query_count: 2${rp ? `
+  last_member_query_count: 2
+  max_groups_per_port: 8${rp ? `
   replicator_address: ${RP}` : ""}
   vnis:
     - { vni: 100, querier: true, querier_address: 198.51.100.${250 + i}, unregistered: drop${rp ? ", replicator: true" : ""} }
@@ -171,6 +172,13 @@ time.sleep(300)`;
       await new Promise((r) => setTimeout(r, 400));
       const got = await Promise.all(caps.map((c) => c.stop()));
       const up = await Promise.all(ups.map((c) => c.stop()));
+      const short = Object.entries(wait).filter(([n, k]) => got[NAMES.indexOf(n as Name)]!.length !== k);
+      if (short.length) {
+        // say why before the assertion fails: what each switch's fast path counted
+        const cs = await Promise.all(([0, 1, 2] as Sw[]).map((i) => counters(i)));
+        const nz = cs.map((c) => Object.fromEntries(Object.entries(c).filter(([k, v]) => v !== 0n && /drop|err|mcast|flood|bum/.test(k)).map(([k, v]) => [k, String(v)])));
+        console.log(`stream ${from} -> ${group}: ${short.map(([n, k]) => `${n} got ${got[NAMES.indexOf(n as Name)]!.length} of ${k}`).join(", ")}; counters ${JSON.stringify(nz)}`);
+      }
       const mine = (p: DecodedPacket) => p.raw.length > 50 && p.raw.subarray(50).toString("latin1").includes(`${group} #`);
       return {
         hosts: Object.fromEntries(NAMES.map((n, i) => [n, got[i]!.length])) as Record<Name, number>,
@@ -309,6 +317,43 @@ for (const reflector of ["frr", "gobgp"] as const) {
       const got = await stream("s", "239.4.4.4", 3, { x: 3 });
       expect(got.hosts).toEqual({ ...nobody, x: 3 });
       expect(got.uplinks[0]).toEqual({ [VTEPS[2]]: 3 });
+    });
+
+    it("the querier sends IGMPv3 general queries from its address on every port of the VNI", async () => {
+      const cap = await startCapture(fabric.hostNs("c"), "eth0", { lab: f.lab(), filter: "igmp", direction: "in", timeoutMs: 30_000 });
+      await new Promise((r) => setTimeout(r, 4500)); // two query intervals
+      // general queries: IGMP type 0x11 to 224.0.0.1 from sw3's querier address, v3 (12+ bytes)
+      const general = (await cap.stop()).filter((p) => p.ip?.dst === "224.0.0.1" && p.ip?.src === "198.51.100.252");
+      expect(general.length).toBeGreaterThanOrEqual(2);
+      for (const p of general) {
+        const ihl = (p.raw[14]! & 0x0f) * 4;
+        expect(p.raw[14 + ihl]).toBe(0x11);
+        expect(p.raw.length - 14 - ihl).toBeGreaterThanOrEqual(12);
+      }
+      const q = (await fabric.api<{ vni: number; self: boolean; address?: string; stats: { queriesSent: number } }[]>(names[2]!, "igmp/querier")).find((r) => r.vni === 100);
+      expect(q).toMatchObject({ self: true });
+      expect(q!.stats.queriesSent).toBeGreaterThanOrEqual(2);
+    });
+
+    it("a host that joins more groups than max_groups_per_port gets the first 8, the rest are counted", async () => {
+      const groups = Array.from({ length: 10 }, (_, i) => `239.6.6.${i + 1}`);
+      await sendFrames(fabric.hostNs("x"), "eth0", [igmp("x", "224.0.0.22", { type: "v3report", records: groups.map((group) => ({ type: 2 as const, group, sources: [] })) })]);
+      await expect.poll(async () => (await Promise.all(groups.map((g) => remotesAt(0, 100, g)))).filter((r) => r.length > 0).length, { timeout: 10_000 }).toBe(8);
+      const ports = await fabric.api<{ vni: number; port: string; counters: { groupLimitDrops: number } }[]>(names[2]!, "igmp/ports");
+      expect(ports.find((p) => p.vni === 100 && p.port === "h2")!.counters.groupLimitDrops).toBeGreaterThanOrEqual(1);
+    });
+
+    it("vxgate show mcast and show igmp render what the API holds", async () => {
+      const sock = fabric.config(names[2]!).management.socket;
+      const cli = (...args: string[]) => f.lab().exec(null, process.execPath, ["--import", "tsx", CLI, ...args, "--socket", sock]);
+      const mc = cli("show", "mcast");
+      expect(mc).toMatch(/VNI\s+SOURCE\s+GROUP\s+PORTS/);
+      expect(mc).toMatch(/100\s+\*\s+239\.6\.6\.1\s+h2/);
+      const groups = JSON.parse(cli("show", "igmp", "groups", "--json")) as { vni: number; group: string; ports: { port: string }[] }[];
+      expect(groups.find((g) => g.vni === 100 && g.group === "239.6.6.1")?.ports.map((p) => p.port)).toEqual(["h2"]);
+      expect(cli("show", "igmp", "querier")).toMatch(/198\.51\.100\.252/);
+      const local = JSON.parse(cli("show", "mcast", "local", "--json")) as { vni: number; group: string; ports: string[] }[];
+      expect(local.find((l) => l.group === "239.6.6.1")).toMatchObject({ vni: 100, ports: ["h2"] });
     });
 
     it("malformed IGMP is counted and ignored, and the BGP session stays up", async () => {

@@ -271,6 +271,12 @@ describe("legacy VTEPs behind vxgate: hypervisors flooding through an underlay g
     });
   }
 
+  it("a full-size VM packet fits both encapsulations: 1450 in the VM, 1500 on the hypervisor's eth0, 1550 on the underlay", async () => {
+    for (const i of SWS) expect(lab.link(hvNs[i]!, "vx0").mtu).toBe(VM_MTU);
+    const r = await ping(lab, vmNs[0]!, HVS[1].vm.ip, { count: 2, size: VM_MTU - 28, dontFragment: true, timeoutS: 3 });
+    expect(r.received, r.output).toBe(2);
+  });
+
   for (const from of SWS) {
     it(`hv${from + 1}'s multicast: sw${from + 1} sends exactly one copy per datagram to each other switch, none to the host that never joined`, async () => {
       const n = 5;
