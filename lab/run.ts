@@ -13,6 +13,8 @@ import { moveHost } from "./mobility.ts";
 import { addLabSession, mirroredExchange } from "./mirror.ts";
 import { MIRROR } from "./topology.ts";
 import { renderMirror } from "../src/control/mirror/show.ts";
+import { renderMcast } from "../src/control/mcast/show.ts";
+import { GROUP, copies, joinGroup, sendToGroup, waitRemotes } from "./multicast.ts";
 
 const keep = process.argv.includes("--keep");
 const say = (s = "") => process.stdout.write(s + "\n");
@@ -61,6 +63,30 @@ async function main(): Promise<number> {
       if (!ok) failures++;
       say(`   udp  ${from} -> ${to} (${ip}:9000): ${r.received}/${r.sent} datagrams${ok ? "" : "  FAILED"}`);
     }
+
+    say(`\n== per-group replication: b1 (lab-sw2) and c1 (lab-sw3) join ${GROUP} (IGMP, snooped in VNI 100); a1 (lab-sw1) streams 100 datagrams to it`);
+    const rb = await joinGroup(fabric, "b1", "198.51.100.2");
+    const rc = await joinGroup(fabric, "c1", "198.51.100.3");
+    if (!(await waitRemotes(fabric, "lab-sw1", ["198.18.0.2", "198.18.0.3"]))) failures++;
+    let c0 = await copies(fabric, "lab-sw1");
+    await sendToGroup(fabric, "a1", "198.51.100.1", 100);
+    let c1 = await copies(fabric, "lab-sw1");
+    say("-- lab-sw1: vxgate show mcast");
+    process.stdout.write(renderMcast(await fabric.api("lab-sw1", "mcast")));
+    say(`   lab-sw1 made ${c1.remote - c0.remote} VXLAN copies (one per packet to each member switch: expected 200) and ${c1.local - c0.local} local copies (no member port on lab-sw1: expected 0)`);
+    const gotC = await rc.leave();
+    if (gotC !== 100 || c1.remote - c0.remote !== 200n) failures++;
+    say(`   c1 received ${gotC}/100; now c1 leaves (its socket closes, its kernel sends the leave)`);
+    const left = await waitRemotes(fabric, "lab-sw1", ["198.18.0.2"]);
+    if (!left) failures++;
+    say(`   lab-sw3's last member is gone: lab-sw1 ${left ? "copies to lab-sw2 only" : "still lists lab-sw3  FAILED"}`);
+    c0 = c1;
+    await sendToGroup(fabric, "a1", "198.51.100.1", 100);
+    c1 = await copies(fabric, "lab-sw1");
+    const gotB = await rb.leave();
+    const ok = gotB === 200 && c1.remote - c0.remote === 100n;
+    if (!ok) failures++;
+    say(`   100 more datagrams: lab-sw1 made ${c1.remote - c0.remote} VXLAN copies (expected 100); b1 received ${gotB}/200 in all${ok ? "" : "  FAILED"}`);
 
     say(`\n== match-mirror-encap: ${MIRROR.server.name} (on lab-sw1) monitors ${MIRROR.host.name} (on lab-sw3); the session is added on ${MIRROR.addedOn}`);
     say(`   ${await addLabSession(fabric)} - and reached every switch through BGP EVPN`);
