@@ -8,4 +8,5 @@ export * from "./capture.ts";
 export * from "./ping.ts";
 export * from "./api.ts";
 export * from "./kernel-vtep.ts";
+export * from "./vxlan-mdb.ts";
 export { type NsRef, type RunResult, type ExecOptions, PYTHON, sleep, onProcessExit } from "./proc.ts";

@@ -161,17 +161,30 @@ export interface VxlanMdbEntry {
   dst: string;
 }
 
+/** Runs the script in `ns`; a refusal by the kernel (or any failure) throws with the script's own message. */
+function run(lab: Lab, ns: string, args: string[]): string {
+  const r = lab.run(ns, PYTHON, ["-c", SCRIPT, ...args]);
+  if (r.status !== 0) throw new Error(`vxlan MDB ${args.join(" ")} in netns ${ns}: ${r.stderr.trim() || r.signal || `exit ${r.status}`}`);
+  return r.stdout;
+}
+
 /** Add a permanent (*, G) entry `group` -> `dst` to the VXLAN device `dev` in `ns` (RTM_NEWMDB, create-exclusive). */
 export function vxlanMdbAdd(lab: Lab, ns: string, dev: string, e: VxlanMdbEntry): void {
-  lab.exec(ns, PYTHON, ["-c", SCRIPT, "add", dev, e.group, e.dst]);
+  run(lab, ns, ["add", dev, e.group, e.dst]);
 }
 
 /** Remove the remote `dst` from the entry `group` of `dev` (RTM_DELMDB). */
 export function vxlanMdbDel(lab: Lab, ns: string, dev: string, e: VxlanMdbEntry): void {
-  lab.exec(ns, PYTHON, ["-c", SCRIPT, "del", dev, e.group, e.dst]);
+  run(lab, ns, ["del", dev, e.group, e.dst]);
+}
+
+export interface VxlanMdbRow extends VxlanMdbEntry {
+  /** ifindex of the port (the vxlan device itself) */
+  port: number;
+  permanent: boolean;
 }
 
 /** The IPv4 entries of `dev`'s MDB as the kernel dumps them (RTM_GETMDB), one row per (group, remote). */
-export function vxlanMdbShow(lab: Lab, ns: string, dev: string): (VxlanMdbEntry & { port: number; permanent: boolean })[] {
-  return JSON.parse(lab.exec(ns, PYTHON, ["-c", SCRIPT, "show", dev])) as (VxlanMdbEntry & { port: number; permanent: boolean })[];
+export function vxlanMdbShow(lab: Lab, ns: string, dev: string): VxlanMdbRow[] {
+  return JSON.parse(run(lab, ns, ["show", dev])) as VxlanMdbRow[];
 }

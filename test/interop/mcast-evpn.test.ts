@@ -356,6 +356,25 @@ for (const reflector of ["frr", "gobgp"] as const) {
       expect(local.find((l) => l.group === "239.6.6.1")).toMatchObject({ vni: 100, ports: ["h2"] });
     });
 
+    it("a restarted control plane keeps its groups: restored from the fast path, answered by the members", async () => {
+      const g = "239.9.1.1";
+      await join_("a", g);
+      await expect.poll(() => remotesAt(0, 100, g), { timeout: 10_000 }).toEqual([VTEPS[1]]);
+      await fabric.kill(names[1]!);
+      await fabric.start(names[1]!);
+      // right after the restart, before any report: the member list came back from the pinned tables
+      const local = await fabric.api<{ vni: number; group: string; ports: string[] }[]>(names[1]!, "mcast/local");
+      expect(local.find((l) => l.vni === 100 && l.group === g)?.ports).toEqual(["h1"]);
+      await fabric.waitEstablished();
+      await expect.poll(() => remotesAt(0, 100, g), { timeout: 15_000 }).toEqual([VTEPS[1]]);
+      // past the startup queries: a answered them, the group is still there
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await portsAt(1, 100, g)).toEqual(["h1"]);
+      const got = await stream("s", g, 5, { a: 5 });
+      expect(got.hosts).toEqual({ ...nobody, a: 5 });
+      await leave("a", g);
+    });
+
     it("malformed IGMP is counted and ignored, and the BGP session stays up", async () => {
       const good = igmp("x", "239.5.5.5", { type: "report", version: 2, group: "239.5.5.5" });
       const badSum = Buffer.from(good);

@@ -82,7 +82,7 @@ export class McastFeature {
   private stopped = false;
   /** per VNI, the groups advertised last (to send one update per change) */
   private advertised = new Map<number, string>();
-  readonly stats = { applies: 0, written: 0, deleted: 0, badIgmp: 0, truncatedGroups: 0, controlUpdates: 0 };
+  readonly stats = { applies: 0, written: 0, deleted: 0, badIgmp: 0, truncatedGroups: 0, groupsOverTable: 0, controlUpdates: 0 };
 
   constructor(
     private config: SwitchConfig,
@@ -125,7 +125,47 @@ export class McastFeature {
     if (!this.enabled) return;
     this.sender = new PacketSender();
     for (const v of this.vniConfigs()) this.startVni(v);
+    if (this.target.adopted) this.restoreFromTables();
     this.apply();
+  }
+
+  /**
+   * A restarted control plane finds the member lists its predecessor
+   * installed: each local member port is taken as a fresh report (the
+   * group membership interval starts now), so the groups keep forwarding and
+   * stay advertised; members that still want the group answer the queries and
+   * keep it, the others expire as they would have.
+   */
+  private restoreFromTables(): void {
+    const mrouters = new Set<string>();
+    const found = new Map<string, { vni: number; source: string; group: string; ports: Set<string> }>();
+    for (const [k, v] of this.target.table("mcast_members").entries()) {
+      if (v.kind !== constants.FLOOD_LOCAL) continue;
+      const name = this.opts.portName(v.ifindex);
+      const port = v.vlan ? `${name}.${v.vlan}` : name;
+      this.portRefs.set(port, { ifindex: v.ifindex, vlan: v.vlan });
+      if (k.group === "0.0.0.0") {
+        mrouters.add(`${k.vni}|${port}`);
+        continue;
+      }
+      const source = k.source === "0.0.0.0" ? "*" : k.source;
+      const id = `${k.vni}|${source}|${k.group}`;
+      let f = found.get(id);
+      if (!f) found.set(id, (f = { vni: k.vni, source, group: k.group, ports: new Set() }));
+      f.ports.add(port);
+    }
+    let restored = 0;
+    for (const f of found.values()) {
+      const s = this.snoop.get(f.vni);
+      if (!s) continue;
+      for (const port of f.ports) {
+        if (mrouters.has(`${f.vni}|${port}`)) continue;
+        const record = f.source === "*" ? { type: 2 as const, group: f.group, sources: [] } : { type: 1 as const, group: f.group, sources: [f.source] };
+        s.receive(port, "0.0.0.0", "224.0.0.22", { type: "v3report", records: [record] });
+        restored++;
+      }
+    }
+    if (restored) this.log.info("multicast membership restored from the fast path", { memberships: restored });
   }
 
   private startVni(v: MulticastVni): void {
@@ -291,7 +331,9 @@ export class McastFeature {
       f.add(from);
     };
     const v = this.vniConfigs().find((x) => x.vni === vni);
-    for (const g of v?.groups ?? []) for (const r of g.remotes) add(gid(g.source ?? "*", g.group), r, "config");
+    // a controller's list for a group replaces the file's (an empty one: no static members)
+    const byApi = new Set(this.apiGroups.filter((g) => g.vni === vni).map((g) => gid(g.source ?? "*", g.group)));
+    for (const g of v?.groups ?? []) if (!byApi.has(gid(g.source ?? "*", g.group))) for (const r of g.remotes) add(gid(g.source ?? "*", g.group), r, "config");
     for (const g of this.apiGroups) if (g.vni === vni) for (const r of g.remotes) add(gid(g.source ?? "*", g.group), r, "api");
     for (const [id, vteps] of this.evpn?.remoteMembers(vni) ?? []) for (const r of vteps) add(id, r, "bgp");
     return out;
@@ -299,7 +341,9 @@ export class McastFeature {
 
   // ------------------------------------------------------------ API: remote lists
 
-  /** A controller sets the remote members of one group (an empty list removes them). */
+  /** A controller sets the remote members of one group: its list replaces
+   * the config file's for that group (an empty list: none); members learned
+   * over BGP EVPN still count. */
   setRemotes(body: unknown, by?: Record<string, unknown>): { group: { vni: number } & StaticGroup } | { errors: string[] } {
     if (!this.enabled) return { errors: ["multicast is disabled on this switch (multicast.enabled: false in its config)"] };
     const r = parseRemoteGroupJson(body, this.config);
@@ -307,7 +351,7 @@ export class McastFeature {
     const g = r.value;
     const same = (x: { vni: number } & StaticGroup) => x.vni === g.vni && x.group === g.group && (x.source ?? "*") === (g.source ?? "*");
     this.apiGroups = this.apiGroups.filter((x) => !same(x));
-    if (g.remotes.length > 0) this.apiGroups.push(g);
+    this.apiGroups.push(g);
     this.saveApiGroups();
     this.log.info("multicast remote members set", { ...(by ? { by } : {}), vni: g.vni, group: g.group, source: g.source ?? "*", remotes: g.remotes });
     this.queue();
@@ -393,6 +437,15 @@ export class McastFeature {
       }
     }
     for (const k of [...this.slots.keys()]) if (!live.has(k)) this.slots.delete(k);
+    const cap = this.config.tables.mcastGroups;
+    if (groups.length > cap) {
+      // the table's end is not an error path in the fast path: the rest stay unregistered
+      this.stats.groupsOverTable = groups.length - cap;
+      this.log.warn("more multicast groups than tables.mcast_groups: the rest are treated as unregistered", { groups: groups.length, max: cap });
+      const kept = new Set(groups.slice(0, cap).map(([k]) => `${k.vni}|${k.source}|${k.group}`));
+      return { groups: groups.slice(0, cap), members: members.filter(([k]) => kept.has(`${k.vni}|${k.source}|${k.group}`)) };
+    }
+    this.stats.groupsOverTable = 0;
     return { groups, members };
   }
 
