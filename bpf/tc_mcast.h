@@ -58,10 +58,44 @@ static __always_inline int mcast_link_local(__be32 group)
 	return (bpf_ntohl(group) & 0xffffff00) == 0xe0000000;
 }
 
+/* One more control frame from port `ifindex` within its rate? A token
+ * bucket per port (a second's worth of burst); racy across CPUs, which a
+ * rate limit can afford. */
+static __always_inline int punt_allowed(__u32 ifindex, __u32 rate)
+{
+	if (!rate)
+		return 1;
+	__u64 now = bpf_ktime_get_ns();
+	struct port_key k = { .ifindex = ifindex };
+	struct punt_rate_value *b = bpf_map_lookup_elem(&vxg_punt_rate, &k);
+	if (!b) {
+		struct punt_rate_value fresh = { .tokens = rate - 1, .last_ns = now };
+		bpf_map_update_elem(&vxg_punt_rate, &k, &fresh, BPF_NOEXIST);
+		return 1;
+	}
+	__u64 elapsed = now - b->last_ns;
+	if (elapsed > 1000000000ULL)
+		elapsed = 1000000000ULL;
+	__u64 add = elapsed * rate / 1000000000ULL;
+	if (add) {
+		__u64 t = b->tokens + add;
+		b->tokens = t > rate ? rate : t;
+		b->last_ns = now;
+	}
+	if (!b->tokens)
+		return 0;
+	b->tokens--;
+	return 1;
+}
+
 /* Copy an IGMP frame, with its ingress port and VNI, to the control plane. */
 static __always_inline void punt_igmp(struct flood_ctx *c)
 {
 	struct __sk_buff *skb = c->skb;
+	if (!punt_allowed(c->in_if, c->g->igmp_rate)) {
+		count(VXG_CNT_DROP_IGMP_RATE, skb->len);
+		return;
+	}
 	__u32 len = skb->len;
 	if (len > VXG_PUNT_MAX)
 		len = VXG_PUNT_MAX;

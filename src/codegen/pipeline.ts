@@ -59,6 +59,7 @@ export function pipelineFor(cfg: SwitchConfig): Pipeline {
       mcast: groups,
       mcast_members: mcast ? Math.min(groups * mcastSlots, 1 << 20) : 1,
       mcast_stats: groups,
+      punt_rate: mcast ? 1024 : 1,
       counters: counterNames.length,
       events: t.eventRing,
     },

@@ -107,6 +107,7 @@ export const counterNames = [
   "mcast_local_copy", // a group member port's copy
   "mcast_remote_copy", // a member VTEP's VXLAN copy
   "mcast_unregistered", // multicast for a group with no entry (flooded, or to mrouter ports when the VNI drops unregistered)
+  "drop_igmp_rate", // an IGMP frame beyond its port's multicast.igmp_rate: not copied to the control plane (still forwarded)
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 
@@ -185,7 +186,7 @@ export const tables = {
         { name: "uplink_mac", type: "mac", doc: "MAC of the fib_ifindex uplink, where most VXLAN arrives: its outer destination, compared without a ports lookup" },
         { name: "fib_ifindex", type: "u32", doc: "uplink whose routing view the outer next hop is looked up in" },
         { name: "replicator_ip", type: "ipv4", doc: "where leaves send this switch, a replication point, the one copy of a group's packet to fan out (0.0.0.0: not one)" },
-        { name: "_pad", type: { pad: 4 } },
+        { name: "igmp_rate", type: "u32", doc: "IGMP frames per second and access port copied to the control plane (a second's worth may come at once); 0 = no limit" },
         { name: "no_neigh_ns", type: "u64", doc: "data path: when the last no-neighbour event went out (rate limit)" },
       ],
     },
@@ -391,6 +392,21 @@ export const tables = {
       fields: [...mcastKey.fields, { name: "slot", type: "u32" }],
     },
     value: floodValue,
+  },
+  punt_rate: {
+    name: "punt_rate",
+    mapName: "vxg_punt_rate",
+    kind: "hash",
+    doc: "Data path only: the token bucket of each access port's control frames to the control plane (IGMP)",
+    key: portKey,
+    value: {
+      name: "punt_rate_value",
+      fields: [
+        { name: "tokens", type: "u32" },
+        { name: "_pad", type: { pad: 4 } },
+        { name: "last_ns", type: "u64" },
+      ],
+    },
   },
   mcast_stats: {
     name: "mcast_stats",

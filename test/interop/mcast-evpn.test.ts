@@ -72,7 +72,8 @@ multicast:
   query_response_interval: 1
   last_member_query_interval: 0.2
   last_member_query_count: 2
-  max_groups_per_port: 8${rp ? `
+  max_groups_per_port: 8
+  igmp_rate: 50${rp ? `
   replicator_address: ${RP}` : ""}
   vnis:
     - { vni: 100, querier: true, querier_address: 198.51.100.${250 + i}, unregistered: drop${rp ? ", replicator: true" : ""} }
@@ -373,6 +374,20 @@ for (const reflector of ["frr", "gobgp"] as const) {
       const got = await stream("s", g, 5, { a: 5 });
       expect(got.hosts).toEqual({ ...nobody, a: 5 });
       await leave("a", g);
+    });
+
+    it("an IGMP flood from one host reaches the control plane at igmp_rate (50/s), the rest counted", async () => {
+      const before = await counters(2);
+      const report = igmp("x", "239.5.6.7", { type: "report", version: 2, group: "239.5.6.7" });
+      await sendFrames(fabric.hostNs("x"), "eth0", [report], { repeat: 400 });
+      await new Promise((r) => setTimeout(r, 300));
+      const after = await counters(2);
+      const punted = after.igmp_to_cpu! - before.igmp_to_cpu!;
+      const limited = after.drop_igmp_rate! - before.drop_igmp_rate!;
+      expect(punted + limited).toBe(400n);
+      // a second's worth of burst, plus what the bucket refilled while the burst lasted
+      expect(punted).toBeGreaterThanOrEqual(50n);
+      expect(punted).toBeLessThan(200n);
     });
 
     it("malformed IGMP is counted and ignored, and the BGP session stays up", async () => {

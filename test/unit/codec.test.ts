@@ -9,7 +9,7 @@ describe("table codecs", () => {
   });
 
   it("put network-order fields in network order", () => {
-    const g = tableCodec("globals").value.encode({ vtep_ip: "10.0.0.1", udp_port: 4789, uplink_mac: "02:00:00:00:00:0e", fib_ifindex: 3, replicator_ip: "10.0.0.101", no_neigh_ns: 0n });
+    const g = tableCodec("globals").value.encode({ vtep_ip: "10.0.0.1", udp_port: 4789, uplink_mac: "02:00:00:00:00:0e", fib_ifindex: 3, replicator_ip: "10.0.0.101", igmp_rate: 100, no_neigh_ns: 0n });
     expect(g.subarray(0, 12).toString("hex")).toBe("0a000001" + "12b5" + "02000000000e");
     expect(g.readUInt32LE(12)).toBe(3);
     expect(g.subarray(16, 20).toString("hex")).toBe("0a000065");

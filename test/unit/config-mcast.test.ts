@@ -27,7 +27,7 @@ const TIMERS: MulticastConfig["timers"] = {
   startupQueryIntervalMs: 31250,
   startupQueryCount: 2,
 };
-const DISABLED: MulticastConfig = { enabled: false, timers: TIMERS, maxGroupsPerPort: 256, vnis: [] };
+const DISABLED: MulticastConfig = { enabled: false, timers: TIMERS, maxGroupsPerPort: 256, igmpRate: 100, vnis: [] };
 
 function load(lines: string[], base = BASE): SwitchConfig {
   return parseConfig([...base, ...lines].join("\n") + "\n", FILE);
@@ -402,6 +402,17 @@ describe("multicast config errors", () => {
     expect(textAt(lines, got[0]!)).toBe("{ group: 239.0.16.0, remotes: [10.0.0.2] }");
   });
 
+  it("a replication point needs an address of its own", () => {
+    const lines = ["multicast:", "  enabled: true", "  vnis:", "    - { vni: 100, replicator: true }"];
+    const got = problems(lines);
+    expect(got).toEqual(["m.yaml:13:31: vni 100 is a replication point: multicast.replicator_address must say where leaves send to it"]);
+    const same = problems(["multicast:", "  enabled: true", "  replicator_address: 10.0.0.1", "  vnis:", "    - { vni: 100, replicator: true }"]);
+    expect(same).toEqual([
+      "m.yaml:12:23: replicator_address 10.0.0.1 is vtep.source_ip: a replication point needs an address of its own (leaves' copies to it are told apart by it)",
+    ]);
+    expect(problems(["multicast:", "  igmp_rate: -1"])[0]).toMatch(/^m\.yaml:11:14: igmp_rate/);
+  });
+
   it("more remotes than the default tables.mcast_members says so", () => {
     const remotes = Array.from({ length: 33 }, (_, i) => `10.0.1.${i + 1}`).join(", ");
     const got = problems(["multicast:", "  enabled: true", "  vnis:", "    - vni: 100", "      groups:", `        - { group: 239.1.1.1, remotes: [${remotes}] }`]);
@@ -441,6 +452,7 @@ describe("multicast config values", () => {
       enabled: true,
       timers: TIMERS,
       maxGroupsPerPort: 256,
+      igmpRate: 100,
       vnis: [
         {
           vni: 100,
@@ -466,6 +478,8 @@ describe("multicast config values", () => {
       "  last_member_query_interval: 0.125",
       "  robustness: 3",
       "  max_groups_per_port: 16",
+      "  igmp_rate: 0",
+      "  replicator_address: 10.0.0.101",
       "  vnis:",
       "    - vni: 200",
       "      querier: true",
@@ -489,6 +503,8 @@ describe("multicast config values", () => {
         startupQueryCount: 3,
       },
       maxGroupsPerPort: 16,
+      igmpRate: 0,
+      replicatorAddress: "10.0.0.101",
       vnis: [
         {
           vni: 200,

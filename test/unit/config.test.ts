@@ -145,6 +145,7 @@ describe("valid configs", () => {
           startupQueryCount: 2,
         },
         maxGroupsPerPort: 256,
+        igmpRate: 100,
         vnis: [],
       },
     };
@@ -178,6 +179,7 @@ describe("valid configs", () => {
           startupQueryCount: 2,
         },
         maxGroupsPerPort: 256,
+        igmpRate: 100,
         vnis: [],
       },
     } satisfies SwitchConfig);

@@ -112,7 +112,7 @@ export function desiredState(cfg: SwitchConfig, ifindexOf: IfindexOf, added?: Ru
   });
 
   return {
-    globals: { vtep_ip: cfg.vtep.sourceIp, udp_port: cfg.vtep.udpPort, uplink_mac: ports.get(uplinkIf[0]!)!.mac, fib_ifindex: uplinkIf[0]!, replicator_ip: "0.0.0.0", no_neigh_ns: 0n },
+    globals: { vtep_ip: cfg.vtep.sourceIp, udp_port: cfg.vtep.udpPort, uplink_mac: ports.get(uplinkIf[0]!)!.mac, fib_ifindex: uplinkIf[0]!, replicator_ip: "0.0.0.0", igmp_rate: 0, no_neigh_ns: 0n },
     ports,
     vlans,
     vnis,

@@ -16,6 +16,7 @@
 //     startup_query_interval: 31.25  # default query_interval / 4
 //     startup_query_count: 2         # default = robustness
 //     max_groups_per_port: 256
+//     igmp_rate: 100                 # IGMP frames per second and port to the control plane (0 = no limit); beyond it dropped, counted
 //     replicator_address: 10.0.0.101 # where leaves send the one copy when this switch is a VNI's replication point
 //                                    # (unicast, not vtep.source_ip; on lo and routed in the underlay like the VTEP address)
 //     vnis:
@@ -91,6 +92,7 @@ export interface MulticastConfig {
   enabled: boolean; // default false: the stage is not compiled in
   timers: MulticastTimers;
   maxGroupsPerPort: number; // default 256
+  igmpRate: number; // IGMP frames per second and access port copied to the control plane, default 100, 0 = no limit
   /** where leaves send the one copy of a group packet for this switch to fan out (a VNI with replicator: true needs it) */
   replicatorAddress?: string;
   vnis: MulticastVni[];
@@ -214,6 +216,7 @@ function makeSchemas() {
     startup_query_interval: opt(seconds(QQIC_MAX_S)),
     startup_query_count: opt(count),
     max_groups_per_port: opt(int(1, 1048576), 256),
+    igmp_rate: opt(int(0, 1000000), 100),
     replicator_address: opt(ipv4Unicast),
     vnis: opt(list(vniEntry), () => []),
   });
@@ -414,6 +417,7 @@ export function buildMulticast(raw: RawMulticast): MulticastConfig {
       startupQueryCount: raw.startupQueryCount ?? robustness,
     },
     maxGroupsPerPort: need(raw.maxGroupsPerPort, "max_groups_per_port"),
+    igmpRate: need(raw.igmpRate, "igmp_rate"),
     ...(raw.replicatorAddress !== undefined ? { replicatorAddress: raw.replicatorAddress } : {}),
     vnis: need(raw.vnis, "vnis").map((e) => {
       const v = need(e, "vni entry");

@@ -483,6 +483,7 @@ export class McastFeature {
   contribute(d: DesiredState): void {
     const rp = this.config.multicast.replicatorAddress;
     if (rp && this.vniConfigs().some((v) => v.replicator)) d.globals = { ...d.globals, replicator_ip: rp };
+    if (this.enabled) d.globals = { ...d.globals, igmp_rate: this.config.multicast.igmpRate };
     for (const v of this.vniConfigs()) {
       if (!v.snooping) continue;
       const cur = d.vnis.get(v.vni);
