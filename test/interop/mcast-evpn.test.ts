@@ -15,6 +15,13 @@ import { CLI, Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
 import { sendFrames, startCapture, udpFrame, type Capture, type DecodedPacket } from "../harness/index.ts";
 import { encodeIgmpFrame, type IgmpMessage } from "../../src/control/mcast/igmp.ts";
 import type { McastRow } from "../../src/control/mcast/feature.ts";
+import type { Frr } from "../../lab/frr.ts";
+
+/** Every EVPN prefix FRR holds ("[2]:...", "[3]:..."), from `show bgp l2vpn evpn json` (RD -> prefix -> paths). */
+async function frrPrefixes(frr: Frr): Promise<string[]> {
+  const j = await frr.json<Record<string, unknown>>("show bgp l2vpn evpn json");
+  return Object.values(j).flatMap((v) => (v && typeof v === "object" ? Object.keys(v).filter((k) => k.startsWith("[")) : []));
+}
 
 const VTEPS = ["198.18.0.1", "198.18.0.2", "198.18.0.3"] as const;
 type Sw = 0 | 1 | 2;
@@ -199,6 +206,11 @@ for (const reflector of ["frr", "gobgp"] as const) {
     let fabric: Fabric;
     beforeAll(() => {
       fabric = f.fabric();
+    });
+    // reflector side: every BGP message between the reflector and the switches from here on (the spine's ports)
+    let bgpCaps: Capture[] = [];
+    beforeAll(async () => {
+      bgpCaps = await Promise.all(VTEPS.map((_, i) => startCapture(fabric.spine, `s${i + 1}`, { lab: f.lab(), filter: "tcp port 179", timeoutMs: 900_000 })));
     });
 
     it("link-local groups are never snooped: flooded to every port of the VNI", async () => {
@@ -401,6 +413,39 @@ for (const reflector of ["frr", "gobgp"] as const) {
       expect(await remotesAt(0, 100, "239.5.5.5")).toEqual([]);
       for (const sw of [0, 1, 2] as Sw[]) expect((await fabric.api<{ state: string }[]>(names[sw]!, "bgp/summary"))[0]!.state).toBe("Established");
     });
+
+    it(`the ${reflector === "frr" ? "FRR" : "GoBGP"} reflector (not capable) never got a type-6 route, the Multicast Flags community or an AR route, and never reset a session while membership changed`, async () => {
+      const pkts = (await Promise.all(bgpCaps.map((c) => c.stop()))).flat();
+      const rts = pkts.flatMap((p) => p.fields["bgp.evpn.nlri.rt"] ?? []).map(Number);
+      // the membership changes above went through it: type-3 UPDATEs both ways
+      expect(rts.filter((t) => t === 3).length).toBeGreaterThanOrEqual(10);
+      expect(rts.filter((t) => t !== 2 && t !== 3)).toEqual([]);
+      expect(pkts.flatMap((p) => p.fields["bgp.ext_com.stype_tr_evpn"] ?? []).map(Number).filter((t) => t === 9)).toEqual([]);
+      expect(pkts.flatMap((p) => p.fields["bgp.update.path_attribute.pmsi.tunnel.type"] ?? []).map(Number).filter((t) => t !== 6)).toEqual([]);
+      expect(pkts.flatMap((p) => p.fields["bgp.update.path_attribute.pmsi.tunnel.flags"] ?? []).map(Number).filter((x) => x !== 0)).toEqual([]);
+      // no NOTIFICATION from the reflector, none for an UPDATE error; a switch's own Cease when its control plane restarts (a test above) is fine
+      const notes = pkts.filter((p) => (p.fields["bgp.type"] ?? []).includes("3"));
+      expect(notes.filter((p) => !VTEPS.some((_, i) => p.ip?.src === `192.0.2.${4 * i + 2}`)).map((p) => p.fields["bgp.notify.major_error"])).toEqual([]);
+      expect(notes.map((p) => p.fields["bgp.notify.major_error"]).filter((e) => !e?.every((x) => x === "6"))).toEqual([]);
+      for (const sw of [0, 1, 2] as Sw[]) expect((await fabric.api<{ state: string; flaps: number }[]>(names[sw]!, "bgp/summary"))[0]).toMatchObject({ state: "Established", flaps: 0 });
+      if (reflector === "frr") {
+        const frr = fabric.reflector as unknown as Frr;
+        const peers = (await frr.json<{ peers: Record<string, { state: string }> }>("show bgp l2vpn evpn summary json")).peers;
+        expect(Object.values(peers).map((p) => p.state)).toEqual(["Established", "Established", "Established"]);
+        const prefixes = await frrPrefixes(frr);
+        expect(prefixes.length).toBeGreaterThan(0);
+        expect(prefixes.filter((k) => !/^\[[23]\]:/.test(k))).toEqual([]);
+      } else {
+        const gobgp = fabric.reflector as unknown as { cli: (...a: string[]) => Promise<string> };
+        for (const sw of [0, 1, 2]) {
+          const n = JSON.parse(await gobgp.cli("neighbor", `192.0.2.${4 * sw + 2}`, "-j")) as { state: { session_state: number | string } };
+          expect(String(n.state.session_state)).toMatch(/^(6|established)$/i);
+        }
+        const rib = Object.keys(JSON.parse((await gobgp.cli("global", "rib", "-a", "evpn", "-j")) || "{}") as Record<string, unknown>);
+        expect(rib.length).toBeGreaterThan(0);
+        expect(rib.filter((k) => !/^\[type:(macadv|multicast)\]/.test(k))).toEqual([]);
+      }
+    });
   });
 }
 
@@ -423,6 +468,15 @@ describe("a replication point: leaves send one copy, it fans out keeping the sen
     expect(got.uplinks[2]).toEqual({ [VTEPS[1]]: 5 });
     // receivers see the sender's VTEP as the outer source, so they admit and learn it
     expect(seen2.map((p) => p.ip!.src)).toEqual(Array(5).fill(VTEPS[0]));
+  });
+
+  it("the FRR reflector (not capable) never got the RFC 9574 Replicator-AR route: the replication point is known from attribute 243 alone", async () => {
+    const frr = f.fabric().reflector as unknown as Frr;
+    const prefixes = await frrPrefixes(frr);
+    expect(prefixes.some((k) => k.startsWith("[3]:") && k.includes(`[${VTEPS[2]}]`))).toBe(true);
+    expect(prefixes.filter((k) => k.includes(RP) || !/^\[[23]\]:/.test(k))).toEqual([]);
+    const peers = (await frr.json<{ peers: Record<string, { state: string }> }>("show bgp l2vpn evpn summary json")).peers;
+    expect(Object.values(peers).map((p) => p.state)).toEqual(["Established", "Established", "Established"]);
   });
 
   it("when the replication point dies, the sender falls back to its own copies within the hold time", async () => {

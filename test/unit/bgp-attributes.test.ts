@@ -12,6 +12,9 @@ import {
   formatCommunity,
   parseCommunity,
   WellKnownCommunity,
+  arTypeOf,
+  PmsiArType,
+  withArType,
 } from '../../src/control/evpn/bgp/index.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/[\s|]/g, ''), 'hex');
@@ -110,6 +113,21 @@ const table: [string, PathAttribute, string][] = [
     { type: 'pmsi-tunnel', leafInfoRequired: false, otherFlags: 0x80, label: 0, tunnel: { type: 'raw', tunnelType: 3, id: hex('0a000001 e8010101') } },
     'c0 16 0d | 80 | 03 | 000000 | 0a000001 e8010101',
   ],
+  [
+    'PMSI_TUNNEL Replicator-AR route: tunnel type 0x0A, T = 01 AR-REPLICATOR (RFC 9574 §4)',
+    { type: 'pmsi-tunnel', leafInfoRequired: false, otherFlags: 0x08, label: 100, tunnel: { type: 'assisted-replication', endpoint: '10.0.0.101' } },
+    'c0 16 09 | 08 | 0a | 000064 | 0a000065',
+  ],
+  [
+    'PMSI_TUNNEL regular IR route of an AR-LEAF: T = 10 (RFC 9574 §4)',
+    { type: 'pmsi-tunnel', leafInfoRequired: false, otherFlags: 0x10, label: 100, tunnel: { type: 'ingress-replication', endpoint: '10.0.0.1' } },
+    'c0 16 09 | 10 | 06 | 000064 | 0a000001',
+  ],
+  [
+    'PMSI_TUNNEL AR tunnel with a 5-octet identifier kept raw',
+    { type: 'pmsi-tunnel', leafInfoRequired: false, label: 100, tunnel: { type: 'raw', tunnelType: 10, id: hex('0a00006501') } },
+    'c0 16 0a | 00 | 0a | 000064 | 0a00006501',
+  ],
   ['unknown optional transitive (large communities, 32)', { type: 'unknown', code: 32, flags: 0xc0, value: hex('0000fde9 00000001 00000002') }, 'c0 20 0c 0000fde9 00000001 00000002'],
   ['unknown optional transitive with Partial', { type: 'unknown', code: 99, flags: 0xe0, value: hex('abcd') }, 'e0 63 02 abcd'],
   ['unknown optional non-transitive', { type: 'unknown', code: 200, flags: 0x80, value: Buffer.alloc(0) }, '80 c8 00'],
@@ -154,6 +172,18 @@ describe('extended length (RFC 4271 §4.3)', () => {
 });
 
 describe('helpers', () => {
+  it('RFC 9574 T field: read and set without touching the other flag bits', () => {
+    const ir = { type: 'pmsi-tunnel' as const, leafInfoRequired: true, otherFlags: 0x80, label: 100, tunnel: { type: 'ingress-replication' as const, endpoint: '10.0.0.1' } };
+    expect(arTypeOf(ir)).toBe(PmsiArType.RNVE);
+    const leaf = withArType(ir, PmsiArType.AR_LEAF);
+    expect(leaf.otherFlags).toBe(0x90);
+    expect(arTypeOf(leaf)).toBe(PmsiArType.AR_LEAF);
+    expect(encodePathAttribute(leaf)).toEqual(hex('c0 16 09 | 91 | 06 | 000064 | 0a000001'));
+    expect(arTypeOf(withArType(leaf, PmsiArType.AR_REPLICATOR))).toBe(PmsiArType.AR_REPLICATOR);
+    const rnve = withArType({ ...ir, otherFlags: 0x10 }, PmsiArType.RNVE);
+    expect(rnve).not.toHaveProperty('otherFlags');
+  });
+
   it('prepareForPropagation sets Partial on unknown transitive and drops unknown non-transitive (RFC 4271 §5)', () => {
     const attrs: PathAttribute[] = [
       { type: 'origin', value: 0 },

@@ -11,6 +11,7 @@ import {
   fieldFromMplsLabel,
   formatEvpnRoute,
   isKnownEvpnRouteType,
+  isMalformedEvpnRoute,
   labelFromVni,
   mplsLabelFromField,
   parseRd,
@@ -135,8 +136,6 @@ describe('EVPN NLRI (RFC 7432 §7, RFC 9251)', () => {
     ['type 3 length 16', `03 10 | ${RD_HEX} | 00000000 | 20 0a0000`],
     ['type 3 IP length 0', `03 0d | ${RD_HEX} | 00000000 | 00`],
     ['type 3 trailing octet', `03 12 | ${RD_HEX} | 00000000 | 20 0a000001 | 00`],
-    ['type 6 two trailing octets', `06 19 | ${RD_HEX} | 00000000 | 00 | 20 ef010101 | 20 0a000001 | 0200`],
-    ['type 6 group length 8', `06 15 | ${RD_HEX} | 00000000 | 00 | 08 ef | 20 0a000001 | 02`],
     ['length overruns buffer', '02 21 0001'],
     ['lone type octet', '02'],
     ['valid route then a lone octet', `03 11 | ${RD_HEX} | 00000000 | 20 0a000001 | 03`],
@@ -145,6 +144,31 @@ describe('EVPN NLRI (RFC 7432 §7, RFC 9251)', () => {
     const d = decodeEvpnNlri(hex(wire));
     expect(d.ok).toBe(false);
     if (!d.ok) expect(d.reason).toMatch(/EVPN NLRI/);
+  });
+
+  // A type-6 route whose fields do not parse but whose Length frames it: kept raw,
+  // marked malformed, the routes around it decode (multicast never costs the session).
+  const badSmet: [string, string, RegExp][] = [
+    ['two trailing octets', `06 19 | ${RD_HEX} | 00000000 | 00 | 20 ef010101 | 20 0a000001 | 0200`, /SMET route has 2 trailing octets/],
+    ['group length 8', `06 15 | ${RD_HEX} | 00000000 | 00 | 08 ef | 20 0a000001 | 02`, /SMET multicast group length 8 bits/],
+    ['originator length 0', `06 14 | ${RD_HEX} | 00000000 | 00 | 20 ef010101 | 00 | 02`, /SMET originator router length 0 bits/],
+    ['cut in the source', `06 0f | ${RD_HEX} | 00000000 | 20 0a01`, /too short/],
+    ['empty value', '06 00', /too short/],
+  ];
+  it.each(badSmet)('malformed type 6 (%s): kept raw and marked, the neighbours decode, re-encoded exactly', (_n, wire, why) => {
+    const before = `03 11 | ${RD_HEX} | 00000000 | 20 0a000001`;
+    const after = `06 18 | ${RD_HEX} | 00000000 | 00 | 20 ef010101 | 20 0a000001 | 02`;
+    const bytes = hex(`${before} ${wire} ${after}`);
+    const d = decodeEvpnNlri(bytes);
+    expect(d.ok).toBe(true);
+    if (!d.ok) return;
+    expect(d.routes.map((r) => r.type)).toEqual(['imet', 'raw', 'smet']);
+    const bad = d.routes[1]!;
+    expect(bad).toMatchObject({ type: 'raw', routeType: 6, value: hex(wire).subarray(2), malformed: expect.stringMatching(why) });
+    expect(isMalformedEvpnRoute(bad)).toBe(true);
+    expect(isMalformedEvpnRoute(d.routes[2]!)).toBe(false);
+    expect(formatEvpnRoute(bad)).toMatch(/^\[6\]:raw:.* \(malformed: /);
+    expect(encodeEvpnNlri(d.routes)).toEqual(bytes);
   });
 
   it('empty NLRI decodes to no routes', () => {

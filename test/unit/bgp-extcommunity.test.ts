@@ -22,6 +22,9 @@ const typed: [string, ExtCommunity, string][] = [
   ['ESI label single-active 100', { type: 'esi-label', singleActive: true, label: 100 }, '06 01 | 01 | 0000 | 000064'],
   ['ES-import RT', { type: 'es-import-rt', mac: '00:11:22:33:44:55' }, '06 02 | 001122334455'],
   ["router's MAC (0x06/0x03, RFC 9135)", { type: 'router-mac', mac: 'aa:bb:cc:00:11:22' }, '06 03 | aabbcc001122'],
+  ['Multicast Flags: IGMP proxy (0x06/0x09, RFC 9251 §9.4)', { type: 'multicast-flags', igmpProxy: true, mldProxy: false }, '06 09 | 0001 | 00000000'],
+  ['Multicast Flags: IGMP and MLD proxy', { type: 'multicast-flags', igmpProxy: true, mldProxy: true }, '06 09 | 0003 | 00000000'],
+  ['Multicast Flags: none', { type: 'multicast-flags', igmpProxy: false, mldProxy: false }, '06 09 | 0000 | 00000000'],
 ];
 
 const raw: [string, string][] = [
@@ -32,7 +35,9 @@ const raw: [string, string][] = [
   ['encapsulation with non-zero reserved', '03 0c 00000001 0008'],
   ['default gateway with non-zero value', '03 0d 000000000001'],
   ['ESI label with reserved bits', '06 01 01 0100 000064'],
-  ['unknown EVPN subtype', '06 09 000000000000'],
+  ['unknown EVPN subtype (0x0a, EVI-RT type 0)', '06 0a fde900000064'],
+  ['Multicast Flags with an unassigned flag bit', '06 09 0004 00000000'],
+  ['Multicast Flags with non-zero reserved octets', '06 09 0001 00000001'],
   ['color', '03 0b 0000 00000064'],
 ];
 
@@ -63,5 +68,10 @@ describe('extended communities', () => {
     expect(() => encodeExtCommunity({ type: 'raw', bytes: Buffer.alloc(7) })).toThrow();
     expect(() => encodeExtCommunity({ type: 'router-mac', mac: '00:11:22:33:44' })).toThrow();
     expect(() => parseRouteTarget('nope')).toThrow();
+  });
+
+  it('formats the Multicast Flags community', () => {
+    expect(formatExtCommunity({ type: 'multicast-flags', igmpProxy: true, mldProxy: false })).toBe('MCAST-FLAGS:IGMP');
+    expect(formatExtCommunity({ type: 'multicast-flags', igmpProxy: true, mldProxy: true })).toBe('MCAST-FLAGS:IGMP,MLD');
   });
 });

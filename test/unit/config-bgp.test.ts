@@ -135,6 +135,26 @@ const cases: { name: string; lines: string[]; want: string[]; at: string[] }[] =
     at: ['"tab', "255", "0", "12345", "0", "max_prefixes_restart", '"xxx', "86401", '""'],
   },
   {
+    name: "smet: a boolean, at the value; a misspelt key is named",
+    lines: [
+      "bgp:",
+      "  asn: 65001",
+      "  router_id: 10.0.0.1",
+      "  neighbors:",
+      "    - address: 10.0.0.2",
+      "      remote_asn: 65001",
+      "      smet: rfc9251",
+      "    - { address: 10.0.0.3, remote_asn: 65001, smet: 1 }",
+      "    - { address: 10.0.0.4, remote_asn: 65001, smt: true }",
+    ],
+    want: [
+      'b.yaml:16:13: smet must be true or false, got string "rfc9251"',
+      "b.yaml:17:53: smet must be true or false, got 1",
+      "b.yaml:18:47: unknown key 'smt' in bgp.neighbors[2] (did you mean 'smet'?)",
+    ],
+    at: ["rfc9251", "1", "smt"],
+  },
+  {
     name: "evpn section: window range, unknown key, vni overrides",
     lines: [
       "bgp:",
@@ -240,6 +260,27 @@ describe("bgp config values", () => {
     expect(cfg.bgp!.neighbors).toEqual([
       { address: "10.0.0.2", remoteAsn: 65001, role: "peer", holdTime: 90, passive: false, port: 179, md5Password: "p@ss word~80", ttlSecurity: 1, maxPrefixes: 1000, maxPrefixesRestart: 60 },
       { address: "10.0.0.3", remoteAsn: 65001, role: "peer", holdTime: 90, passive: false, port: 179, maxPrefixes: 1 },
+    ]);
+  });
+
+  it("smet: true reaches the neighbor config; false and absent leave it out (default off)", () => {
+    const cfg = parseConfig(
+      [
+        ...BASE,
+        "bgp:",
+        "  asn: 65001",
+        "  router_id: 10.0.0.1",
+        "  neighbors:",
+        "    - { address: 10.0.0.2, remote_asn: 65001, smet: true }",
+        "    - { address: 10.0.0.3, remote_asn: 65001, smet: false }",
+        "    - { address: 10.0.0.4, remote_asn: 65001 }",
+      ].join("\n"),
+      FILE,
+    );
+    expect(cfg.bgp!.neighbors).toEqual([
+      { address: "10.0.0.2", remoteAsn: 65001, role: "peer", holdTime: 90, passive: false, port: 179, smet: true },
+      { address: "10.0.0.3", remoteAsn: 65001, role: "peer", holdTime: 90, passive: false, port: 179 },
+      { address: "10.0.0.4", remoteAsn: 65001, role: "peer", holdTime: 90, passive: false, port: 179 },
     ]);
   });
 

@@ -89,4 +89,15 @@ describe("combineExtensions", () => {
     expect(() => c.received!("3:k", route, best)).toThrow("boom");
     expect(a.calls).toEqual(["3:k 192.0.2.2"]);
   });
+
+  it("multicast: the first extension that answers for the VNI; absent when none has the hook", () => {
+    const none: RouteExtensions = { multicast: () => undefined };
+    const mc: RouteExtensions = { multicast: (vni) => (vni === 100 ? { entries: [{ source: "*", group: "239.1.1.1" }] } : undefined) };
+    const later: RouteExtensions = { multicast: () => ({ replicator: "192.0.2.9", entries: [] }) };
+    const c = combineExtensions(new Recorder(245, []), none, mc, later)!;
+    expect(c.multicast!(100)).toEqual({ entries: [{ source: "*", group: "239.1.1.1" }] });
+    expect(c.multicast!(200)).toEqual({ replicator: "192.0.2.9", entries: [] });
+    expect(combineExtensions(new Recorder(245, []), none)!.multicast!(100)).toBeUndefined();
+    expect(combineExtensions(new Recorder(245, []), { imet: () => [] })!.multicast).toBeUndefined();
+  });
 });

@@ -23,6 +23,11 @@
 //                                    #   Prefixes Reached (RFC 4486), its routes dropped, session Idle
 //         max_prefixes_restart: 300  # 0..86400 s before the session starts again (0, the default: it
 //                                    #   stays down until an operator resets it); FRR's `restart` is in minutes
+//         smet: false                # true: the peer speaks the standard multicast carriers: RFC 9251 type-6
+//                                    #   (SMET) routes, the Multicast Flags extended community, RFC 9574 assisted
+//                                    #   replication (AR routes, PMSI T field). Default false: never for FRR or
+//                                    #   GoBGP (FRR drops type 6, GoBGP resets the session on it); they get the
+//                                    #   same membership in the optional transitive attribute 243 on type 3
 //     route_reflector:
 //       cluster_id: 10.0.0.1         # default router_id
 //     graceful_restart:              # RFC 4724 (+ RFC 8538 N bit) for L2VPN EVPN; absent = these defaults
@@ -75,6 +80,12 @@ export interface BgpNeighborConfig {
   maxPrefixes?: number;
   /** Seconds before a session ended by maxPrefixes starts again; absent or 0: only an operator's reset starts it. */
   maxPrefixesRestart?: number;
+  /**
+   * The peer understands RFC 9251 type-6 (SMET) routes, the Multicast Flags
+   * extended community and the RFC 9574 assisted-replication signalling:
+   * only such peers are sent them (ours or reflected). Absent = false.
+   */
+  smet?: boolean;
 }
 
 export interface BgpVniOverride {
@@ -273,6 +284,7 @@ export const bgpSchema = obj({
         ttl_security: opt(int(1, 254)),
         max_prefixes: opt(int(1, 4294967295)),
         max_prefixes_restart: opt(int(0, 86400)),
+        smet: opt(bool()),
       }),
     ),
     () => [],
@@ -405,6 +417,7 @@ export function buildBgp(raw: RawBgp): BgpConfig {
       if (n.ttlSecurity !== undefined) nb.ttlSecurity = n.ttlSecurity;
       if (n.maxPrefixes !== undefined) nb.maxPrefixes = n.maxPrefixes;
       if (n.maxPrefixesRestart !== undefined) nb.maxPrefixesRestart = n.maxPrefixesRestart;
+      if (n.smet === true) nb.smet = true;
       return nb;
     }),
     evpn: {

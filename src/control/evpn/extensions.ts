@@ -8,7 +8,8 @@ import type { RouteExtensions } from "./speaker.ts";
 /**
  * One RouteExtensions calling each given one in order: `imet` / `mac` return
  * the concatenation of every extension's attributes (in argument order),
- * `received` is passed to each (all of them, even when one throws; the first
+ * `multicast` the first answer that is not undefined (one feature owns
+ * multicast), `received` is passed to each (all of them, even when one throws; the first
  * error is then rethrown after the last one ran). Undefined entries are skipped; undefined when
  * none is left (no extensions at all), the one itself when only one is. Each
  * extension owns its attribute code; two extensions adding the same code is a
@@ -21,11 +22,21 @@ export function combineExtensions(...exts: (RouteExtensions | undefined)[]): Rou
   const imets = list.filter((e) => e.imet);
   const macs = list.filter((e) => e.mac);
   const receivers = list.filter((e) => e.received);
+  const mcasts = list.filter((e) => e.multicast);
   const out: RouteExtensions = {};
   if (imets.length) out.imet = (vni: number): PathAttribute[] => imets.flatMap((e) => e.imet!(vni));
   if (macs.length) out.mac = (mac: string, vnis: readonly number[]): PathAttribute[] => macs.flatMap((e) => e.mac!(mac, vnis));
+  if (mcasts.length) {
+    out.multicast = (vni: number) => {
+      for (const e of mcasts) {
+        const m = e.multicast!(vni);
+        if (m !== undefined) return m;
+      }
+      return undefined;
+    };
+  }
   if (receivers.length) {
-    out.received = (key: string, route: EvpnRoute, best: { attrs: readonly PathAttribute[]; nextHop: string } | undefined): void => {
+    out.received = (key: string, route: EvpnRoute, best: { attrs: readonly PathAttribute[]; nextHop: string; vnis?: readonly number[] } | undefined): void => {
       // every extension hears of every change, even when an earlier one throws
       let failure: { error: unknown } | undefined;
       for (const e of receivers) {

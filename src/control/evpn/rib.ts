@@ -23,6 +23,7 @@ import {
   AttrCode,
   attributeCodeOf,
   evpnRouteKey,
+  evpnRouteTypeOf,
   type EvpnRoute,
   findAttribute,
   type PathAttribute,
@@ -221,6 +222,56 @@ export function mayAdvertise(p: Path, dst: PeerRef, me: LocalIdentity): boolean 
     if (originatorOf(p) === dst.routerId) return false;
   }
   return true;
+}
+
+/**
+ * Routes that go only to neighbors configured as capable of the multicast
+ * extensions (`smet: true`): EVPN route types 6..11 (RFC 9251 SMET and
+ * join/leave synch, RFC 9572 per-region / S-PMSI / Leaf A-D: FRR 8-10 drops
+ * them, GoBGP resets the session on a type it does not know), and type-3
+ * routes whose PMSI tunnel type is above 7 (RFC 9574's Replicator-AR route,
+ * type 0x0A: FRR treats the UPDATE as withdrawn).
+ */
+export function needsMulticastCapability(p: Pick<Path, "route" | "attrs">): boolean {
+  const t = evpnRouteTypeOf(p.route);
+  if (t >= 6 && t <= 11) return true;
+  if (p.route.type !== "imet") return false;
+  const tunnel = findAttribute(p.attrs, "pmsi-tunnel")?.tunnel;
+  if (!tunnel || tunnel.type === "ingress-replication") return false;
+  return tunnel.type === "assisted-replication" || tunnel.tunnelType > 7;
+}
+
+/** RFC 9574 §4 PMSI flag bits: T (0x18), BM (0x04), U (0x02). */
+const PMSI_AR_BITS = 0x1e;
+
+/**
+ * The attributes of a route for a neighbor that is not multicast-capable:
+ * without the Multicast Flags extended community (RFC 9251 §9.4; GoBGP 3.x
+ * does not know EVPN sub-type 0x09 and treats the whole UPDATE as withdrawn)
+ * and without the RFC 9574 bits of the PMSI Tunnel flags (T, BM, U). A route
+ * a capable switch sent a vxgate reflector reaches its other clients as that
+ * switch sends it to non-capable ones. Unchanged (the same array) when there
+ * is nothing to take out.
+ */
+export function withoutMulticastSignalling(attrs: PathAttribute[]): PathAttribute[] {
+  const isFlags = (c: { type: string; bytes?: Buffer }) => c.type === "multicast-flags" || (c.type === "raw" && c.bytes![0] === 0x06 && c.bytes![1] === 0x09);
+  const ext = findAttribute(attrs, "ext-communities");
+  const pmsi = findAttribute(attrs, "pmsi-tunnel");
+  const extHit = !!ext && ext.communities.some(isFlags);
+  const pmsiHit = !!pmsi && ((pmsi.otherFlags ?? 0) & PMSI_AR_BITS) !== 0;
+  if (!extHit && !pmsiHit) return attrs;
+  const out: PathAttribute[] = [];
+  for (const a of attrs) {
+    if (a === ext && extHit) {
+      const communities = a.communities.filter((c) => !isFlags(c));
+      if (communities.length) out.push({ ...a, communities });
+    } else if (a === pmsi && pmsiHit) {
+      const other = (a.otherFlags ?? 0) & ~PMSI_AR_BITS;
+      const { otherFlags: _o, ...rest } = a;
+      out.push(other ? { ...rest, otherFlags: other } : rest);
+    } else out.push(a);
+  }
+  return out;
 }
 
 /** The attributes to send `p` to `dst` with (next hop stays: it is the VTEP). */

@@ -22,7 +22,7 @@ export function renderBgpSummary(rows: SummaryRow[]): string {
     rows.map((r) => ({
       neighbor: r.neighbor,
       as: r.remoteAs,
-      type: r.type + (r.role === "rr-client" ? " (rr-client)" : ""),
+      type: r.type + (r.role === "rr-client" ? " (rr-client)" : "") + (r.smet ? " smet" : ""),
       state: r.idleReason ? `${r.state} (${r.idleReason}; ${r.restartInSeconds !== undefined ? `restart in ${r.restartInSeconds} s` : "until reset"})` : r.state,
       up: duration(r.upSeconds),
       pfxRcvd: r.pfxRcvd,

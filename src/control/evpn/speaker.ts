@@ -23,6 +23,21 @@
 // wrapped in Hard Reset where the N bit was negotiated, RFC 8538 §5), the
 // peer's routes are removed, and the session stays Idle (incoming connections
 // refused) for max_prefixes_restart seconds, or until resetNeighbor() when 0.
+//
+// Multicast carriers (RFC 9251, RFC 9574), only to neighbors with `smet: true`
+// ("capable"): one type-6 (SMET) route per (VNI, S or *, G) this switch has
+// members for, the Multicast Flags extended community and the RFC 9574 T field
+// on our type-3 routes, and the Replicator-AR route of a VNI we replicate for
+// (all from RouteExtensions.multicast). Every other neighbor gets what it got
+// before (the membership rides on type 3 in attribute 243, mcast/attribute.ts).
+// No route of types 6..11 and no type-3 route with a PMSI tunnel type above 7
+// goes to a neighbor that is not capable, whoever originated it (FRR drops type
+// 6 silently, GoBGP resets the session on it), and routes passed on to one lose
+// the Multicast Flags EC and the RFC 9574 PMSI flag bits (GoBGP 3.x treats an
+// UPDATE with that EC as withdrawn). Type-6 routes from any neighbor
+// are passed to RouteExtensions.received with the local VNIs they import into;
+// a type-6 route the codec could frame but not parse is discarded and counted
+// (RFC 7606: the session stays up).
 
 import {
   resolveEvpnVnis,
@@ -46,6 +61,11 @@ import {
   type EvpnRoute,
   type ExtCommunity,
   findAttribute,
+  isIpv4,
+  isMalformedEvpnRoute,
+  PmsiArType,
+  type PmsiTunnelAttr,
+  withArType,
   formatAdminValue,
   formatEvpnRoute,
   formatRd,
@@ -64,7 +84,7 @@ import {
 } from "./bgp/index.ts";
 import { MacTable, type EvpnSwitchPort, type MacRow } from "./macs.ts";
 import { decodeMultiVni, encodeMultiVni, MULTI_VNI_ATTR_CODE, type MultiVniEntry } from "./multi-vni.ts";
-import { exportAttributes, LocRib, mayAdvertise, rejectReason, type BestChange, type LocalIdentity, type Path, type PeerRef } from "./rib.ts";
+import { exportAttributes, LocRib, mayAdvertise, needsMulticastCapability, rejectReason, withoutMulticastSignalling, type BestChange, type LocalIdentity, type Path, type PeerRef } from "./rib.ts";
 import { BgpListener } from "./session/listener.ts";
 import { BgpSession, type DownInfo, type SessionHandler, type SessionState } from "./session/session.ts";
 
@@ -77,8 +97,22 @@ export interface RouteExtensions {
   imet?(vni: number): PathAttribute[];
   /** extra attributes for our type-2 route of `mac` carrying `vnis` */
   mac?(mac: string, vnis: readonly number[]): PathAttribute[];
-  /** the best path another speaker sent for a route key changed (undefined: none left) */
-  received?(key: string, route: EvpnRoute, best: { attrs: readonly PathAttribute[]; nextHop: string } | undefined): void;
+  /**
+   * This switch's multicast in `vni`, for the standard carriers only capable
+   * neighbors (`smet: true`) get: one RFC 9251 type-6 route per entry
+   * (source "*" = any source), and with `replicator` (its AR-IP, not the
+   * VTEP address) the RFC 9574 Replicator-AR route; our type-3 route to them
+   * then carries the Multicast Flags extended community and the T field
+   * (AR-LEAF, or RNVE on the replicator's own regular route). Undefined: no
+   * multicast in `vni` (capable neighbors get the plain type-3 route).
+   */
+  multicast?(vni: number): { replicator?: string; entries: readonly { source: string; group: string }[] } | undefined;
+  /**
+   * The best path another speaker sent for a route key changed (undefined:
+   * none left). For a type-6 route `vnis` says which local VNIs import it
+   * (by route target; absent for other types).
+   */
+  received?(key: string, route: EvpnRoute, best: { attrs: readonly PathAttribute[]; nextHop: string; vnis?: readonly number[] } | undefined): void;
 }
 
 export interface SpeakerOptions {
@@ -141,6 +175,8 @@ export interface SummaryRow {
   restartInSeconds?: number;
   /** The neighbor's max_prefixes (the limit on pfxAccepted). */
   maxPrefixes?: number;
+  /** The neighbor is configured `smet: true` (gets type-6 routes and the RFC 9574 signalling). */
+  smet?: true;
 }
 
 export interface RouteRow {
@@ -171,6 +207,8 @@ interface PeerState {
   session: BgpSession;
   ref: PeerRef;
   aggregate: boolean;
+  /** `smet: true`: type 6, the Multicast Flags EC and RFC 9574 signalling may go to it. */
+  capable: boolean;
   adjIn: Map<string, Path>;
   adjOut: Map<string, { sig: string; route: EvpnRoute }>;
   pending: Set<string>;
@@ -188,6 +226,11 @@ interface Claimant {
   vtep: string;
 }
 
+/** Same route, next hop and attributes (as they would be encoded). */
+function samePath(a: Path, b: Path): boolean {
+  return a.nextHop === b.nextHop && encodeEvpnRoute(a.route).equals(encodeEvpnRoute(b.route)) && encodePathAttributes(a.attrs).equals(encodePathAttributes(b.attrs));
+}
+
 export class EvpnSpeaker {
   private readonly me: LocalIdentity;
   private readonly resolved = new Map<number, ResolvedEvpnVni>();
@@ -198,6 +241,15 @@ export class EvpnSpeaker {
   private readonly localAgg = new Map<string, Path>();
   /** Other local routes (type 3), the same for every peer. */
   private readonly localOther = new Map<string, Path>();
+  /**
+   * What only capable neighbors get, by route key: our type-3 routes with the
+   * Multicast Flags EC and T field (in place of localOther's), our type-6
+   * routes and our Replicator-AR routes (in the Loc-RIB too, never sent to
+   * anyone else).
+   */
+  private readonly localCapable = new Map<string, Path>();
+  /** vni -> keys of our type-6 and Replicator-AR routes of that VNI (in localCapable). */
+  private readonly localMcastKeys = new Map<number, Set<string>>();
   private readonly localKeysByMac = new Map<string, { plain: Set<string>; agg: Set<string> }>();
   private readonly macTimers = new Map<string, NodeJS.Timeout>();
   private readonly flood = new Map<string, Claimant>(); // route key -> (vni, vtep)
@@ -207,7 +259,7 @@ export class EvpnSpeaker {
   private flushScheduled = false;
   private running = false;
   private boundPort?: number;
-  readonly counters = { unknownRouteTypes: 0, rejected: 0, treatAsWithdraw: 0, multiVniMalformed: 0, staleKept: 0, stalePurged: 0 };
+  readonly counters = { unknownRouteTypes: 0, rejected: 0, treatAsWithdraw: 0, multiVniMalformed: 0, staleKept: 0, stalePurged: 0, malformedRoutes: 0, multicastInvalidOwn: 0 };
   private readonly gr: GracefulRestartConfig;
   /** Peers whose End-of-RIB arrived since start(). */
   private readonly synced = new Set<string>();
@@ -284,6 +336,7 @@ export class EvpnSpeaker {
         session,
         ref: { id: n.address, routerId: "0.0.0.0", asn: n.remoteAsn, ibgp: n.remoteAsn === cfg.asn, rrClient: n.role === "rr-client" },
         aggregate: n.aggregation ?? cfg.evpn.aggregation.enabled,
+        capable: n.smet === true,
         adjIn: new Map(),
         adjOut: new Map(),
         pending: new Set(),
@@ -579,15 +632,94 @@ export class EvpnSpeaker {
 
   private originateImet(r: ResolvedEvpnVni): void {
     const route: EvpnRoute = { type: "imet", rd: r.rd, ethernetTag: 0, originatorIp: this.localVtepIp };
-    const attrs: PathAttribute[] = [
-      ...this.commonAttrs([...this.rtComms(r.exportRts), { type: "encapsulation", tunnelType: TunnelEncapType.VXLAN }]),
-      { type: "pmsi-tunnel", leafInfoRequired: false, label: r.vni, tunnel: { type: "ingress-replication", endpoint: this.localVtepIp } },
-      ...(this.opts.extensions?.imet?.(r.vni) ?? []),
-    ];
+    const ext: ExtCommunity[] = [...this.rtComms(r.exportRts), { type: "encapsulation", tunnelType: TunnelEncapType.VXLAN }];
+    const pmsi: PmsiTunnelAttr = { type: "pmsi-tunnel", leafInfoRequired: false, label: r.vni, tunnel: { type: "ingress-replication", endpoint: this.localVtepIp } };
+    const extra = this.opts.extensions?.imet?.(r.vni) ?? [];
+    const attrs: PathAttribute[] = [...this.commonAttrs(ext), pmsi, ...extra];
     const key = evpnRouteKey(route);
     const p: Path = { key, route, nextHop: this.localVtepIp, attrs, at: Date.now() };
     this.localOther.set(key, p);
+    // the capable neighbors' variant is in place before the flush this change schedules
+    this.originateMulticast(r, p, ext, pmsi, extra);
     this.apply(this.rib.upsert(p));
+  }
+
+  /**
+   * The routes only capable neighbors get for one VNI: our type-3 route with
+   * the Multicast Flags EC (RFC 9251 §9.4: IGMP proxy) and the RFC 9574 T
+   * field (AR-LEAF, or RNVE on a replicator's regular route), one type-6
+   * route per (S or *, G) (RFC 9251 §9.1), and the Replicator-AR route when
+   * we replicate for the VNI (RFC 9574: type 3 from the AR-IP, PMSI tunnel
+   * type 0x0A, T = AR-REPLICATOR). Routes that went are withdrawn.
+   */
+  private originateMulticast(r: ResolvedEvpnVni, imet: Path, ext: ExtCommunity[], pmsi: PmsiTunnelAttr, extra: PathAttribute[]): void {
+    const mc = this.opts.extensions?.multicast?.(r.vni);
+    const want = new Map<string, Path>();
+    if (mc) {
+      const replicator = mc.replicator !== undefined && isIpv4(mc.replicator) && mc.replicator !== "0.0.0.0" && mc.replicator !== this.localVtepIp ? mc.replicator : undefined;
+      if (mc.replicator !== undefined && replicator === undefined) {
+        this.counters.multicastInvalidOwn++;
+        this.log.error("replication point address cannot be advertised (needs an IPv4 address other than the VTEP's)", { vni: r.vni, address: mc.replicator });
+      }
+      const role = replicator !== undefined ? PmsiArType.RNVE : PmsiArType.AR_LEAF;
+      this.localCapable.set(imet.key, { ...imet, attrs: [...this.commonAttrs([...ext, { type: "multicast-flags", igmpProxy: true, mldProxy: false }]), withArType(pmsi, role), ...extra] });
+      const at = Date.now();
+      for (const e of mc.entries) {
+        const any = e.source === "*" || e.source === "0.0.0.0";
+        const route: EvpnRoute = {
+          type: "smet",
+          rd: r.rd,
+          ethernetTag: 0,
+          ...(any ? {} : { source: e.source }),
+          group: e.group,
+          originatorIp: this.localVtepIp,
+          // (*,G): IGMPv2 joins and IGMPv3 EXCLUDE({}) reports; (S,G): IGMPv3 INCLUDE
+          flags: any ? { igmpV1: false, igmpV2: true, igmpV3: true, exclude: true } : { igmpV1: false, igmpV2: false, igmpV3: true, exclude: false },
+        };
+        if (!isIpv4(e.group) || (!any && !isIpv4(e.source))) {
+          this.counters.multicastInvalidOwn++;
+          this.log.error("multicast membership entry cannot be advertised as a type-6 route", { vni: r.vni, source: e.source, group: e.group });
+          continue;
+        }
+        const key = evpnRouteKey(route);
+        want.set(key, { key, route, nextHop: this.localVtepIp, attrs: this.commonAttrs(ext), at });
+      }
+      if (replicator !== undefined) {
+        const route: EvpnRoute = { type: "imet", rd: r.rd, ethernetTag: 0, originatorIp: replicator };
+        const arPmsi = withArType<PmsiTunnelAttr>({ type: "pmsi-tunnel", leafInfoRequired: false, label: r.vni, tunnel: { type: "assisted-replication", endpoint: replicator } }, PmsiArType.AR_REPLICATOR);
+        const key = evpnRouteKey(route);
+        want.set(key, { key, route, nextHop: replicator, attrs: [...this.commonAttrs(ext), arPmsi], at });
+      }
+    } else {
+      this.localCapable.delete(imet.key);
+    }
+    const old = this.localMcastKeys.get(r.vni) ?? new Set<string>();
+    for (const k of old) {
+      if (want.has(k)) continue;
+      this.localCapable.delete(k);
+      this.apply(this.rib.remove(k, undefined));
+    }
+    for (const [k, p] of want) {
+      const cur = this.localCapable.get(k);
+      if (cur && samePath(cur, p)) continue;
+      this.localCapable.set(k, p);
+      this.apply(this.rib.upsert(p));
+    }
+    if (want.size) this.localMcastKeys.set(r.vni, new Set(want.keys()));
+    else this.localMcastKeys.delete(r.vni);
+  }
+
+  /** The local VNIs a received type-6 route is for: those whose import RTs match its RTs; when that is
+   * several, the one its originator's type-3 route with the same RD is for (if we have it). */
+  private smetVnis(p: Path): number[] {
+    if (p.route.type !== "smet") return [];
+    const { rts } = this.routeTargets(p.attrs);
+    const vnis = [...this.resolved.keys()].filter((v) => this.imports(v, rts));
+    if (vnis.length <= 1) return vnis;
+    const imet = this.rib.best(evpnRouteKey({ type: "imet", rd: p.route.rd, ethernetTag: p.route.ethernetTag, originatorIp: p.route.originatorIp }));
+    const pmsi = imet && findAttribute(imet.attrs, "pmsi-tunnel");
+    const v = pmsi ? vniFromLabel(pmsi.label) : undefined;
+    return v !== undefined && vnis.includes(v) ? [v] : vnis;
   }
 
   private macPath(vni: number, mac: string, e: { seq: number; sticky: boolean }, extra?: MultiVniEntry[]): Path {
@@ -718,7 +850,14 @@ export class EvpnSpeaker {
     if (!announced.length) return;
     const attrs = u.attributes.filter((a) => a.type !== "mp-reach" && a.type !== "mp-unreach");
     if (p.cfg.maxPrefixes !== undefined && this.exceedsMaxPrefixes(p, announced, nextHop!, attrs)) return;
+    const malformed = announced.filter(isMalformedEvpnRoute);
+    if (malformed.length) {
+      // framed but not parsable (type 6): those routes alone are discarded, the rest stands, the session stays (RFC 7606)
+      this.counters.malformedRoutes += malformed.length;
+      this.log.warn("malformed EVPN routes discarded, session kept", { peer: id, count: malformed.length, first: formatEvpnRoute(malformed[0]!) });
+    }
     for (const route of announced) {
+      if (isMalformedEvpnRoute(route)) continue;
       const key = evpnRouteKey(route);
       if (route.type === "raw" && !isKnownEvpnRouteType(route.routeType)) {
         // RFC 7606 §5.4: a route of an unrecognized NLRI type is discarded.
@@ -751,7 +890,7 @@ export class EvpnSpeaker {
     const limit = p.cfg.maxPrefixes!;
     const fresh = new Set<string>();
     for (const route of announced) {
-      if (route.type === "raw" && !isKnownEvpnRouteType(route.routeType)) continue;
+      if ((route.type === "raw" && !isKnownEvpnRouteType(route.routeType)) || isMalformedEvpnRoute(route)) continue;
       const key = evpnRouteKey(route);
       if (p.adjIn.has(key) || fresh.has(key)) continue;
       if (rejectReason({ key, route, nextHop, attrs, from: p.ref, at: 0 }, this.me)) continue;
@@ -792,7 +931,7 @@ export class EvpnSpeaker {
     this.markDirty(ch.key);
     const best = ch.best && ch.best.from ? ch.best : undefined; // local bests import nothing
     const route = (ch.best ?? ch.old)!.route;
-    this.opts.extensions?.received?.(ch.key, route, best ? { attrs: best.attrs, nextHop: best.nextHop } : undefined);
+    this.opts.extensions?.received?.(ch.key, route, best ? { attrs: best.attrs, nextHop: best.nextHop, ...(route.type === "smet" ? { vnis: this.smetVnis(best) } : {}) } : undefined);
     if (route.type === "mac-ip") this.macs.setClaims(ch.key, best ? this.expandMac(best) : []);
     else if (route.type === "imet") this.setFlood(ch.key, best ? this.floodOf(best) : undefined);
   }
@@ -871,7 +1010,7 @@ export class EvpnSpeaker {
 
   private *allKeys(): IterableIterator<string> {
     const seen = new Set<string>();
-    for (const m of [this.localAgg, this.localPlain, this.localOther]) for (const k of m.keys()) if (!seen.has(k)) (seen.add(k), yield k);
+    for (const m of [this.localAgg, this.localPlain, this.localOther, this.localCapable]) for (const k of m.keys()) if (!seen.has(k)) (seen.add(k), yield k);
     for (const k of this.rib.keys()) if (!seen.has(k)) (seen.add(k), yield k);
   }
 
@@ -887,7 +1026,8 @@ export class EvpnSpeaker {
   }
 
   private desired(key: string, p: PeerState): { route: EvpnRoute; nextHop: string; attrs: PathAttribute[] } | undefined {
-    let path: Path | undefined = this.localOther.get(key);
+    // capable neighbors: our multicast variants and routes; the rest never see them
+    let path: Path | undefined = (p.capable ? this.localCapable.get(key) : undefined) ?? this.localOther.get(key);
     if (!path && (this.localPlain.has(key) || this.localAgg.has(key))) {
       path = (p.aggregate ? this.localAgg : this.localPlain).get(key);
       if (!path) return undefined;
@@ -895,9 +1035,12 @@ export class EvpnSpeaker {
     if (!path) {
       const best = this.rib.best(key);
       if (!best || !best.from || !mayAdvertise(best, p.ref, this.me)) return undefined;
+      // reflected / passed on: type 6..11 and AR type-3 routes only to capable neighbors
+      if (!p.capable && needsMulticastCapability(best)) return undefined;
       path = best;
     }
-    return { route: path.route, nextHop: path.nextHop, attrs: exportAttributes(path, p.ref, this.me) };
+    const attrs = exportAttributes(path, p.ref, this.me);
+    return { route: path.route, nextHop: path.nextHop, attrs: p.capable ? attrs : withoutMulticastSignalling(attrs) };
   }
 
   private flushPeer(p: PeerState): void {
@@ -967,6 +1110,7 @@ export class EvpnSpeaker {
         if (st.restartAt !== undefined) row.restartInSeconds = Math.max(0, Math.ceil((st.restartAt - Date.now()) / 1000));
       }
       if (p.cfg.maxPrefixes !== undefined) row.maxPrefixes = p.cfg.maxPrefixes;
+      if (p.capable) row.smet = true;
       return row;
     });
   }
@@ -1005,6 +1149,12 @@ export class EvpnSpeaker {
       if (r.type === "imet") {
         const pmsi = findAttribute(path.attrs, "pmsi-tunnel");
         if (pmsi) row.vni = vniFromLabel(pmsi.label);
+      }
+      if (r.type === "smet") {
+        // ours: the VNI of its RD; others': the VNI(s) it imports into
+        const mine = path.from ? undefined : [...this.resolved.values()].find((x) => formatRd(x.rd) === formatRd(r.rd))?.vni;
+        const v = mine ?? this.smetVnis(path)[0];
+        if (v !== undefined) row.vni = v;
       }
       const mvAttr = (agg ?? path).attrs.find((a) => a.type === "unknown" && a.code === MULTI_VNI_ATTR_CODE);
       if (mvAttr && mvAttr.type === "unknown") {

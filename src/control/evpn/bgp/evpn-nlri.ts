@@ -18,6 +18,12 @@
 // recognize (without resetting the session). The codec keeps them so they can
 // be logged and so encode(decode(x)) is exact; the RIB must drop them
 // (isKnownEvpnRouteType).
+// A type-6 (SMET) route whose own fields do not parse (a length that is not 0,
+// 32 or 128 bits, trailing octets) while its Length octet frames it correctly
+// is kept raw with `malformed` set, and the routes around it decode normally:
+// multicast membership must never cost a session (the receiver discards that
+// one route, see isMalformedEvpnRoute). A Length that overruns the NLRI, or a
+// malformed type 2 or 3, still fails the whole NLRI (RFC 7606 §5.3).
 //
 // Labels. The MPLS Label fields are 3 octets. For VXLAN, RFC 8365 §5.1.3 says
 // the VNI is carried in the MPLS Label1 field (and in the PMSI Tunnel
@@ -93,6 +99,8 @@ export interface EvpnRawRoute {
   type: 'raw';
   routeType: number;
   value: Buffer;
+  /** Set when this is a typed route (SMET) whose fields did not parse: why. Such a route is discarded on receipt. */
+  malformed?: string;
 }
 
 export type EvpnRoute = EvpnMacIpRoute | EvpnImetRoute | EvpnSmetRoute | EvpnRawRoute;
@@ -123,6 +131,11 @@ export function fieldFromMplsLabel(label: number, bottomOfStack = true): number 
 
 export function isKnownEvpnRouteType(t: number): boolean {
   return t >= 1 && t <= 11;
+}
+
+/** A route the codec could frame but not parse (only type 6 so far): discard it on receipt, never reset the session. */
+export function isMalformedEvpnRoute(r: EvpnRoute): boolean {
+  return r.type === 'raw' && r.malformed !== undefined;
 }
 
 export function evpnRouteTypeOf(r: EvpnRoute): number {
@@ -262,7 +275,13 @@ function decodeRouteValue(routeType: number, value: Buffer): EvpnRoute {
       case EvpnRouteType.IMET:
         return decodeImet(r);
       case EvpnRouteType.SMET:
-        return decodeSmet(r);
+        try {
+          return decodeSmet(r);
+        } catch (e) {
+          if (!(e instanceof NlriSyntax) && !(e instanceof WireTruncatedError)) throw e;
+          const why = e instanceof WireTruncatedError ? `route type 6 of ${value.length} octets is too short (${e.message})` : e.message;
+          return { type: 'raw', routeType, value, malformed: why };
+        }
       default:
         return { type: 'raw', routeType, value };
     }
@@ -356,6 +375,6 @@ export function formatEvpnRoute(r: EvpnRoute): string {
       return `[6]:[${r.ethernetTag}]:[${r.source ?? '*'}]:[${r.group ?? '*'}]:[${r.originatorIp}] rd ${formatRd(r.rd)}${f}`;
     }
     case 'raw':
-      return `[${r.routeType}]:raw:${r.value.toString('hex')}`;
+      return `[${r.routeType}]:raw:${r.value.toString('hex')}${r.malformed !== undefined ? ` (malformed: ${r.malformed})` : ''}`;
   }
 }

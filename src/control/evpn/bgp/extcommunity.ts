@@ -14,6 +14,9 @@
 //   esi-label         type 0x06 sub 0x01             RFC 7432 §7.5 (flags: 0x01 = single-active; 24-bit label)
 //   es-import-rt      type 0x06 sub 0x02             RFC 7432 §7.6
 //   router-mac        type 0x06 sub 0x03             RFC 9135 §8.1
+//   multicast-flags   type 0x06 sub 0x09             RFC 9251 §9.4 (2-octet Flags, least significant
+//                                                    bit I = IGMP Proxy Support, next M = MLD Proxy
+//                                                    Support; 4 reserved octets)
 
 import { bytesToMac, macToBytes } from './addr.ts';
 import { BgpEncodeError } from './errors.ts';
@@ -49,7 +52,12 @@ export const ExtCommunitySubtype = {
   ESI_LABEL: 0x01,
   ES_IMPORT_RT: 0x02,
   ROUTER_MAC: 0x03,
+  MULTICAST_FLAGS: 0x09,
 } as const;
+
+/** Multicast Flags extended community bits (RFC 9251 §9.4), in its 2-octet Flags field. */
+export const MCAST_FLAG_IGMP_PROXY = 0x0001;
+export const MCAST_FLAG_MLD_PROXY = 0x0002;
 
 export type ExtCommunity =
   | { type: 'route-target'; target: AdminAssigned }
@@ -59,6 +67,7 @@ export type ExtCommunity =
   | { type: 'esi-label'; singleActive: boolean; label: number }
   | { type: 'es-import-rt'; mac: string }
   | { type: 'router-mac'; mac: string }
+  | { type: 'multicast-flags'; igmpProxy: boolean; mldProxy: boolean }
   | { type: 'raw'; bytes: Buffer };
 
 const ZERO6 = Buffer.alloc(6);
@@ -79,6 +88,12 @@ export function encodeExtCommunity(c: ExtCommunity): Buffer {
       return Buffer.concat([Buffer.from([0x06, 0x02]), macToBytes(c.mac)]);
     case 'router-mac':
       return Buffer.concat([Buffer.from([0x06, 0x03]), macToBytes(c.mac)]);
+    case 'multicast-flags':
+      return Buffer.concat([
+        Buffer.from([0x06, ExtCommunitySubtype.MULTICAST_FLAGS]),
+        u16((c.igmpProxy ? MCAST_FLAG_IGMP_PROXY : 0) | (c.mldProxy ? MCAST_FLAG_MLD_PROXY : 0)),
+        Buffer.alloc(4),
+      ]);
     case 'raw':
       if (c.bytes.length !== 8) throw new BgpEncodeError(`raw extended community must be 8 octets, got ${c.bytes.length}`);
       return Buffer.from(c.bytes);
@@ -118,6 +133,12 @@ export function decodeExtCommunity(b: Buffer): ExtCommunity {
         return { type: 'es-import-rt', mac: bytesToMac(b.subarray(2)) };
       case 0x03:
         return { type: 'router-mac', mac: bytesToMac(b.subarray(2)) };
+      case 0x09: {
+        // typed only when no other flag bit and no reserved octet is set (exact re-encoding)
+        const flags = b.readUInt16BE(2);
+        if ((flags & ~(MCAST_FLAG_IGMP_PROXY | MCAST_FLAG_MLD_PROXY)) !== 0 || b.readUInt32BE(4) !== 0) return raw;
+        return { type: 'multicast-flags', igmpProxy: (flags & MCAST_FLAG_IGMP_PROXY) !== 0, mldProxy: (flags & MCAST_FLAG_MLD_PROXY) !== 0 };
+      }
     }
   }
   return raw;
@@ -151,6 +172,8 @@ export function formatExtCommunity(c: ExtCommunity): string {
       return `ES-IMPORT-RT:${c.mac}`;
     case 'router-mac':
       return `RMAC:${c.mac}`;
+    case 'multicast-flags':
+      return `MCAST-FLAGS:${[c.igmpProxy ? 'IGMP' : '', c.mldProxy ? 'MLD' : ''].filter(Boolean).join(',') || '-'}`;
     case 'raw':
       return `RAW:${c.bytes.toString('hex')}`;
   }

@@ -6,7 +6,22 @@
 // ingress replication (RFC 7432 §11.2, RFC 8365 §5.1.3) Tunnel Type is 6 and
 // the Tunnel Identifier is the originating VTEP's IPv4 or IPv6 address; the
 // MPLS Label field carries the VNI in all 24 bits (see evpn-nlri.ts).
-// Other tunnel types keep their identifier raw.
+//
+// Assisted replication (RFC 9574 §4): Tunnel Type 0x0A "Assisted-Replication
+// Tunnel" on an AR-REPLICATOR's Replicator-AR route (a type-3 route whose
+// Originating Router's IP, Tunnel Identifier and next hop are its AR-IP), and
+// in the Flags octet (bit 0 = most significant):
+//
+//     0   1   2   3   4   5   6   7
+//   +---+---+---+---+---+---+---+---+
+//   | E |   |LIR| T     |BM | U | L |     E: Extension (RFC 7902), LIR: LIR-pF (RFC 8534)
+//   +---+---+---+---+---+---+---+---+
+//
+//   T (bits 3-4, mask 0x18): 00 RNVE (no AR support), 01 AR-REPLICATOR (0x08),
+//   10 AR-LEAF (0x10), 11 reserved; BM 0x04 / U 0x02: pruned flood lists.
+// Those bits travel in `otherFlags`; arTypeOf / withArType read and set T.
+// The AR tunnel identifier is typed like the ingress-replication one (4 or 16
+// octets); other tunnel types keep their identifier raw.
 //
 // RFC 7606 does not give PMSI_TUNNEL its own §7 rule (it lists it among the
 // attributes whose handling is already consistent with it). A malformed
@@ -30,12 +45,21 @@ export const PmsiTunnelType = {
   BIDIR_PIM: 5,
   INGRESS_REPLICATION: 6,
   MLDP_MP2MP: 7,
+  /** RFC 9574 §4: "Assisted-Replication Tunnel" (IANA PMSI tunnel type 0x0A). */
+  ASSISTED_REPLICATION: 0x0a,
 } as const;
 
 export const PMSI_FLAG_LEAF_INFO_REQUIRED = 0x01;
+/** RFC 9574 §4: the Assisted Replication Type (T) field, bits 3-4 of the Flags octet. */
+export const PMSI_FLAG_AR_TYPE_MASK = 0x18;
+export const PMSI_FLAG_AR_TYPE_SHIFT = 3;
+/** RFC 9574 §4: values of the T field. */
+export const PmsiArType = { RNVE: 0, AR_REPLICATOR: 1, AR_LEAF: 2 } as const;
+export type PmsiArTypeValue = (typeof PmsiArType)[keyof typeof PmsiArType] | 3;
 
 export type PmsiTunnel =
   | { type: 'ingress-replication'; endpoint: string }
+  | { type: 'assisted-replication'; endpoint: string }
   | { type: 'raw'; tunnelType: number; id: Buffer };
 
 export interface PmsiTunnelAttr extends WithFlags {
@@ -46,6 +70,18 @@ export interface PmsiTunnelAttr extends WithFlags {
   /** Raw 24-bit MPLS Label field (the VNI for VXLAN: vniFromLabel). */
   label: number;
   tunnel: PmsiTunnel;
+}
+
+/** The RFC 9574 T field of a PMSI Tunnel attribute (0 = RNVE when no such bit is set). */
+export function arTypeOf(a: Pick<PmsiTunnelAttr, 'otherFlags'>): PmsiArTypeValue {
+  return (((a.otherFlags ?? 0) & PMSI_FLAG_AR_TYPE_MASK) >> PMSI_FLAG_AR_TYPE_SHIFT) as PmsiArTypeValue;
+}
+
+/** The same attribute with its RFC 9574 T field set to `t` (other flag bits kept). */
+export function withArType<A extends PmsiTunnelAttr>(a: A, t: PmsiArTypeValue): A {
+  const other = ((a.otherFlags ?? 0) & ~PMSI_FLAG_AR_TYPE_MASK) | (t << PMSI_FLAG_AR_TYPE_SHIFT);
+  const { otherFlags: _drop, ...rest } = a;
+  return (other ? { ...rest, otherFlags: other } : rest) as A;
 }
 
 export const pmsiTunnelCodec: AttributeCodec<PmsiTunnelAttr> = {
@@ -67,6 +103,9 @@ export const pmsiTunnelCodec: AttributeCodec<PmsiTunnelAttr> = {
         throw new AttrMalformed(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `PMSI_TUNNEL ingress replication endpoint of ${id.length} octets (4 or 16)`);
       }
       tunnel = { type: 'ingress-replication', endpoint: bytesToIp(id) };
+    } else if (tunnelType === PmsiTunnelType.ASSISTED_REPLICATION && (id.length === 4 || id.length === 16)) {
+      // any other length stays raw: this codec does not judge a tunnel type it did not have before
+      tunnel = { type: 'assisted-replication', endpoint: bytesToIp(id) };
     } else {
       tunnel = { type: 'raw', tunnelType, id };
     }
@@ -80,6 +119,9 @@ export const pmsiTunnelCodec: AttributeCodec<PmsiTunnelAttr> = {
     const f = other | (a.leafInfoRequired ? PMSI_FLAG_LEAF_INFO_REQUIRED : 0);
     if (a.tunnel.type === 'ingress-replication') {
       return Buffer.concat([Buffer.from([f, PmsiTunnelType.INGRESS_REPLICATION]), u24(a.label, 'PMSI label'), ipToBytes(a.tunnel.endpoint)]);
+    }
+    if (a.tunnel.type === 'assisted-replication') {
+      return Buffer.concat([Buffer.from([f, PmsiTunnelType.ASSISTED_REPLICATION]), u24(a.label, 'PMSI label'), ipToBytes(a.tunnel.endpoint)]);
     }
     const t = a.tunnel.tunnelType;
     if (!Number.isInteger(t) || t < 0 || t > 255) throw new BgpEncodeError(`PMSI tunnel type ${t} out of range`);
