@@ -16,8 +16,6 @@
 // checked with the config file's own validators (src/config/schema.ts), so a
 // MAC, VNI or address is refused with the same words as in the file, naming
 // the field; a refused request changes nothing.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import type { SwitchConfig } from "../config/types.ts";
 import { ValueReport, VNI_MAX, VNI_MIN, ifname, int, ipv4Unicast, mac, obj, opt, req } from "../config/schema.ts";
 import { constants } from "../codegen/tables.ts";
@@ -25,6 +23,7 @@ import type { TableValue } from "./codec.ts";
 import { portVlanFor, type DesiredState } from "./l2/desired.ts";
 import type { Logger } from "./log.ts";
 import type { Target } from "./targets/target.ts";
+import { loadStateList, saveStateList } from "./state-file.ts";
 
 export interface StaticMac {
   vni: number;
@@ -160,7 +159,7 @@ export class StaticMacFeature {
     }
     const next = [...this.entries.filter((x) => x !== prev), e];
     try {
-      this.save(next);
+      saveStateList(this.opts.stateFile, next);
     } catch (err) {
       // not kept across a restart would be a lie: take it back
       if (before) fdb.set(k, before);
@@ -192,7 +191,7 @@ export class StaticMacFeature {
     const wasActive = !this.invalid(gone);
     const next = this.entries.filter((_, j) => j !== i);
     try {
-      this.save(next);
+      saveStateList(this.opts.stateFile, next);
     } catch (err) {
       return { errors: [`cannot save the static MACs (${this.opts.stateFile}): ${(err as Error).message}`], status: 500 };
     }
@@ -256,21 +255,11 @@ export class StaticMacFeature {
   }
 
   private load(): StaticMac[] {
-    if (!existsSync(this.opts.stateFile)) return [];
-    try {
-      const list = JSON.parse(readFileSync(this.opts.stateFile, "utf8")) as unknown;
-      if (!Array.isArray(list)) throw new Error("not a list");
-      return list.filter((x): x is StaticMac => typeof x?.vni === "number" && typeof x?.mac === "string" && (typeof x.port === "string" || typeof x.remote === "string"));
-    } catch (e) {
-      this.log.warn("could not read the static MACs added through the API: starting without them", { file: this.opts.stateFile, error: String(e) });
-      return [];
-    }
+    const valid = (x: unknown): x is StaticMac => {
+      const m = x as Partial<StaticMac> | null;
+      return typeof m?.vni === "number" && typeof m?.mac === "string" && (typeof m.port === "string" || typeof m.remote === "string");
+    };
+    return loadStateList(this.opts.stateFile, this.log, "the static MACs added through the API", valid);
   }
 
-  private save(list: StaticMac[]): void {
-    mkdirSync(dirname(this.opts.stateFile), { recursive: true });
-    const tmp = `${this.opts.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(list, null, 2));
-    renameSync(tmp, this.opts.stateFile);
-  }
 }

@@ -10,3 +10,4 @@ export * from "./api.ts";
 export * from "./kernel-vtep.ts";
 export * from "./vxlan-mdb.ts";
 export { type NsRef, type RunResult, type ExecOptions, PYTHON, sleep, onProcessExit } from "./proc.ts";
+export * from "./mcast.ts";

@@ -10,9 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
 import { CLI, Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
-import { sendFrames, startCapture, udpFrame, type Capture, type DecodedPacket } from "../harness/index.ts";
+import { sendFrames, startCapture, udpFrame, type Capture, type DecodedPacket, FAST_IGMP_TIMERS, Joiners, groupDatagram } from "../harness/index.ts";
 import { encodeIgmpFrame, type IgmpMessage } from "../../src/control/mcast/igmp.ts";
 import type { McastRow } from "../../src/control/mcast/feature.ts";
 import type { Frr } from "../../lab/frr.ts";
@@ -75,10 +74,7 @@ bgp:
     aggregation: { window_seconds: 1 }
 multicast:
   enabled: true
-  query_interval: 2
-  query_response_interval: 1
-  last_member_query_interval: 0.2
-  last_member_query_count: 2
+${FAST_IGMP_TIMERS}
   max_groups_per_port: 8
   igmp_rate: 50${rp ? `
   replicator_address: ${RP}` : ""}
@@ -93,10 +89,11 @@ function useFabric(reflector: "frr" | "gobgp", replicator = false) {
     let lab: Lab;
     let fabric: Fabric;
     const names: string[] = [];
-    const joined = new Map<string, ChildProcess>();
+    let joiners: Joiners;
 
     beforeAll(async () => {
       lab = new Lab(`mcast-${reflector}`);
+      joiners = new Joiners(lab);
       const tag = `mc${reflector[0]}${(process.pid % 10000).toString(36)}`;
       const specs = ([0, 1, 2] as Sw[]).map((i) => {
         const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
@@ -120,7 +117,7 @@ function useFabric(reflector: "frr" | "gobgp", replicator = false) {
     }, 180_000);
 
     afterAll(async () => {
-      for (const p of joined.values()) p.kill("SIGKILL");
+      joiners?.killAll();
       await fabric?.shutdown();
       await lab?.dispose();
     });
@@ -135,35 +132,12 @@ function useFabric(reflector: "frr" | "gobgp", replicator = false) {
       return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, BigInt(v.packets)]));
     }
 
-    /** A socket on host `n` joined to `group` (the kernel reports, answers queries, and leaves when it closes). */
-    async function join_(n: Name, group: string): Promise<void> {
-      const py = `import socket,sys,time
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP,socket.IP_ADD_MEMBERSHIP,socket.inet_aton("${group}")+socket.inet_aton("${HOSTS[n].ip}"))
-print("joined",flush=True)
-time.sleep(300)`;
-      const p = lab.spawn(fabric.hostNs(n), "python3", ["-c", py], { stdio: "pipe" });
-      joined.set(`${n}/${group}`, p);
-      await new Promise<void>((ok, fail) => {
-        p.stdout!.once("data", () => ok());
-        p.once("exit", (c) => fail(new Error(`joiner on ${n} exited ${c}`)));
-      });
-    }
-    async function leave(n: Name, group: string): Promise<void> {
-      const p = joined.get(`${n}/${group}`)!;
-      joined.delete(`${n}/${group}`);
-      await new Promise<void>((ok) => {
-        p.once("exit", () => ok());
-        p.kill("SIGTERM");
-      });
-    }
+    /** A socket on host `n` joined to `group` (its kernel reports, answers queries, and leaves when it closes). */
+    const join_ = (n: Name, group: string) => joiners.join(`${n}/${group}`, fabric.hostNs(n), group, HOSTS[n].ip);
+    const leave = (n: Name, group: string) => joiners.leave(`${n}/${group}`);
 
     const igmp = (n: Name, dstIp: string, message: IgmpMessage) => encodeIgmpFrame({ srcMac: HOSTS[n].mac, srcIp: HOSTS[n].ip, dstIp, message });
-    const datagram = (n: Name, group: string, i: number) => {
-      const g = group.split(".").map(Number);
-      const dstMac = `01:00:5e:${(g[1]! & 0x7f).toString(16).padStart(2, "0")}:${g[2]!.toString(16).padStart(2, "0")}:${g[3]!.toString(16).padStart(2, "0")}`;
-      return udpFrame({ srcMac: HOSTS[n].mac, dstMac, srcIp: HOSTS[n].ip, dstIp: group, srcPort: 40000, dstPort: PORT, payload: Buffer.from(`${group} #${i}`) });
-    };
+    const datagram = (n: Name, group: string, i: number) => groupDatagram(HOSTS[n], group, PORT, i);
 
     interface Got {
       hosts: Record<Name, number>;
@@ -486,14 +460,14 @@ describe("a replication point: leaves send one copy, it fans out keeping the sen
     const total = 800;
     const cap = await startCapture(fabric.hostNs("a"), "eth0", { lab: f.lab(), filter: `udp dst port 5000`, direction: "in", timeoutMs: 60_000 });
     const frames = Array.from({ length: total }, (_, i) =>
-      udpFrame({ srcMac: HOSTS.s.mac, dstMac: "01:00:5e:07:07:07", srcIp: HOSTS.s.ip, dstIp: G, srcPort: 40000, dstPort: 5000, payload: Buffer.from(`fallback #${i}`) }),
+      groupDatagram(HOSTS.s, G, 5000, i),
     );
     const sending = sendFrames(fabric.hostNs("s"), "eth0", frames, { intervalMs: 10 });
     await new Promise((r) => setTimeout(r, 2000));
     f.lab().down(fabric.spine, "s3");
     await sending;
     await new Promise((r) => setTimeout(r, 500));
-    const seen = (await cap.stop()).map((p) => Number(/fallback #(\d+)/.exec(p.raw.toString("latin1"))?.[1]));
+    const seen = (await cap.stop()).map((p) => Number(new RegExp(`${G} #(\\d+)`).exec(p.raw.toString("latin1"))?.[1]));
     await expect.poll(async () => (await row(0, 100, G))?.replicator, { timeout: 10_000 }).toBeUndefined();
     expect(await remotesAt(0, 100, G)).toEqual([VTEPS[1]]);
     const lost = total - seen.length;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLI, Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
-import { arpRequest, ping, sendFrames, startCapture, type Capture, type DecodedLayers, type DecodedPacket } from "../harness/index.ts";
+import { FAST_IGMP_TIMERS, arpRequest, ping, sendFrames, startCapture, type Capture, type DecodedLayers, type DecodedPacket } from "../harness/index.ts";
 import type { McastRow } from "../../src/control/mcast/feature.ts";
 
 const VTEPS = ["198.18.0.1", "198.18.0.2", "198.18.0.3"] as const;
@@ -67,10 +67,7 @@ bgp:
     aggregation: { window_seconds: 1 }
 multicast:
   enabled: true
-  query_interval: 2
-  query_response_interval: 1
-  last_member_query_interval: 0.2
-  last_member_query_count: 2
+${FAST_IGMP_TIMERS}
   vnis:
     - { vni: 100, querier: true, querier_address: 198.51.100.${250 + i}, unregistered: drop }
 `;

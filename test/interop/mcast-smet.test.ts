@@ -10,9 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
 import { CLI, Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
-import { sendFrames, startCapture, udpFrame, type Capture, type DecodedPacket } from "../harness/index.ts";
+import { sendFrames, startCapture, udpFrame, type Capture, type DecodedPacket, FAST_IGMP_TIMERS, Joiners, groupDatagram } from "../harness/index.ts";
 import { encodeIgmpFrame, type IgmpMessage } from "../../src/control/mcast/igmp.ts";
 import type { McastRow } from "../../src/control/mcast/feature.ts";
 import type { RouteRow, SummaryRow } from "../../src/control/evpn/speaker.ts";
@@ -60,10 +59,7 @@ bgp:
     aggregation: { window_seconds: 1 }
 multicast:
   enabled: true
-  query_interval: 2
-  query_response_interval: 1
-  last_member_query_interval: 0.2
-  last_member_query_count: 2
+${FAST_IGMP_TIMERS}
   vnis:
     - { vni: 100, querier: true, querier_address: 198.51.100.${250 + i}, unregistered: drop }
 `;
@@ -73,12 +69,13 @@ describe("multicast membership as RFC 9251 type-6 routes between two capable vxg
   let lab: Lab;
   let fabric: Fabric;
   const names: string[] = [];
-  const joined = new Map<string, ChildProcess>();
+  let joiners: Joiners;
   /** BGP between the switches, for the whole file (the spine's port to sw2) */
   let bgpCap: Capture;
 
   beforeAll(async () => {
     lab = new Lab("mcast-smet");
+    joiners = new Joiners(lab);
     const tag = `ms${(process.pid % 10000).toString(36)}`;
     const specs = ([0, 1] as Sw[]).map((i) => {
       const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
@@ -102,7 +99,7 @@ describe("multicast membership as RFC 9251 type-6 routes between two capable vxg
   }, 180_000);
 
   afterAll(async () => {
-    for (const p of joined.values()) p.kill("SIGKILL");
+    joiners?.killAll();
     bgpCap?.kill();
     await fabric?.shutdown();
     await lab?.dispose();
@@ -123,27 +120,9 @@ describe("multicast membership as RFC 9251 type-6 routes between two capable vxg
   const remotesAt = async (sw: Sw, group: string, source = "*") => ((await row(sw, group, source))?.remotes.map((r) => r.vtep) ?? []).sort();
   const cli = (sw: Sw, ...args: string[]) => lab.exec(null, process.execPath, ["--import", "tsx", CLI, ...args, "--socket", fabric.config(names[sw]!).management.socket]);
 
-  async function join_(n: Name, group: string): Promise<void> {
-    const py = `import socket,sys,time
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP,socket.IP_ADD_MEMBERSHIP,socket.inet_aton("${group}")+socket.inet_aton("${HOSTS[n].ip}"))
-print("joined",flush=True)
-time.sleep(300)`;
-    const p = lab.spawn(fabric.hostNs(n), "python3", ["-c", py], { stdio: "pipe" });
-    joined.set(`${n}/${group}`, p);
-    await new Promise<void>((ok, fail) => {
-      p.stdout!.once("data", () => ok());
-      p.once("exit", (c) => fail(new Error(`joiner on ${n} exited ${c}`)));
-    });
-  }
-  async function leave(n: Name, group: string): Promise<void> {
-    const p = joined.get(`${n}/${group}`)!;
-    joined.delete(`${n}/${group}`);
-    await new Promise<void>((ok) => {
-      p.once("exit", () => ok());
-      p.kill("SIGTERM");
-    });
-  }
+  /** A socket on host `n` joined to `group` (its kernel reports, answers queries, and leaves when it closes). */
+  const join_ = (n: Name, group: string) => joiners.join(`${n}/${group}`, fabric.hostNs(n), group, HOSTS[n].ip);
+  const leave = (n: Name, group: string) => joiners.leave(`${n}/${group}`);
   const igmp = (n: Name, dstIp: string, message: IgmpMessage) => encodeIgmpFrame({ srcMac: HOSTS[n].mac, srcIp: HOSTS[n].ip, dstIp, message });
 
   /** Send `count` datagrams from `from` to `group`; count what every host and each switch's uplink saw. */
@@ -151,9 +130,7 @@ time.sleep(300)`;
     const filter = `udp dst port ${PORT} and ether src ${HOSTS[from].mac}`;
     const caps: Capture[] = await Promise.all(NAMES.map((n) => startCapture(fabric.hostNs(n), "eth0", { lab, filter, direction: "in", timeoutMs: 30_000 })));
     const ups = await Promise.all(VTEPS.map((_, i) => startCapture(fabric.spine, `s${i + 1}`, { lab, filter: "udp port 4789", direction: "in", timeoutMs: 30_000 })));
-    const g = group.split(".").map(Number);
-    const dstMac = `01:00:5e:${(g[1]! & 0x7f).toString(16).padStart(2, "0")}:${g[2]!.toString(16).padStart(2, "0")}:${g[3]!.toString(16).padStart(2, "0")}`;
-    const frames = Array.from({ length: count }, (_, i) => udpFrame({ srcMac: HOSTS[from].mac, dstMac, srcIp: HOSTS[from].ip, dstIp: group, srcPort: 40000, dstPort: PORT, payload: Buffer.from(`${group} #${i}`) }));
+    const frames = Array.from({ length: count }, (_, i) => groupDatagram(HOSTS[from], group, PORT, i));
     await sendFrames(fabric.hostNs(from), "eth0", frames);
     await Promise.all(Object.entries(wait).map(([n, k]) => caps[NAMES.indexOf(n as Name)]!.waitFor(k!, 5000).catch(() => {})));
     await new Promise((r) => setTimeout(r, 400));

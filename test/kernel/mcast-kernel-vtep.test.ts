@@ -48,9 +48,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
 import { Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
-import { addKernelVtep, apiRequest, sendFrames, startCapture, udpFrame, vxlanMdbAdd, vxlanMdbDel, vxlanMdbShow, type Capture, type DecodedPacket } from "../harness/index.ts";
+import { FAST_IGMP_TIMERS, Joiners, addKernelVtep, apiRequest, sendFrames, startCapture, udpFrame, vxlanMdbAdd, vxlanMdbDel, vxlanMdbShow, type Capture, type DecodedPacket } from "../harness/index.ts";
 import type { McastRow } from "../../src/control/mcast/feature.ts";
 
 const VTEPS = ["198.18.0.1", "198.18.0.2"] as const;
@@ -104,10 +103,7 @@ vnis:
     flood: [${VTEPS[1 - i]}, ${KERNEL_VTEP}]
 multicast:
   enabled: true
-  query_interval: 2
-  query_response_interval: 1
-  last_member_query_interval: 0.2
-  last_member_query_count: 2
+${FAST_IGMP_TIMERS}
   vnis:
     - vni: ${VNI}
       querier: true
@@ -123,7 +119,7 @@ let fabric: Fabric;
 let kv: string;
 let k1: string;
 const names: string[] = [];
-const joined: ChildProcess[] = [];
+let joiners: Joiners;
 
 const nsOf = (n: Name): string => (n === "k1" ? k1 : fabric.hostNs(n));
 const macOf = (n: Name): string => (n === "k1" ? K1.mac : HOSTS[n].mac);
@@ -131,6 +127,7 @@ const ipOf = (n: Name): string => (n === "k1" ? K1.ip : HOSTS[n].ip);
 
 beforeAll(async () => {
   lab = new Lab("mcast-kvtep");
+  joiners = new Joiners(lab);
   const tag = `mk${(process.pid % 10000).toString(36)}`;
   const specs = ([0, 1] as Sw[]).map((i) => {
     const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
@@ -165,24 +162,13 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const p of joined) p.kill("SIGKILL");
+  joiners?.killAll();
   await fabric?.shutdown();
   await lab?.dispose();
 });
 
-async function joinGroup(n: Name): Promise<void> {
-  const py = `import socket,time
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP,socket.IP_ADD_MEMBERSHIP,socket.inet_aton("${G}")+socket.inet_aton("${ipOf(n)}"))
-print("joined",flush=True)
-time.sleep(600)`;
-  const p = lab.spawn(nsOf(n), "python3", ["-c", py], { stdio: "pipe" });
-  joined.push(p);
-  await new Promise<void>((ok, fail) => {
-    p.stdout!.once("data", () => ok());
-    p.once("exit", (c) => fail(new Error(`joiner on ${n} exited ${c}`)));
-  });
-}
+/** A socket on host `n` joined to the group (its kernel reports, answers queries, leaves on exit). */
+const joinGroup = (n: Name) => joiners.join(n, nsOf(n), G, ipOf(n));
 
 const row = async (sw: Sw) => (await fabric.api<McastRow[]>(names[sw]!, "mcast")).find((r) => r.vni === VNI && r.group === G && r.source === "*");
 const portsAt = async (sw: Sw) => ((await row(sw))?.localPorts ?? []).sort();

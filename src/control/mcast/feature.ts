@@ -4,8 +4,6 @@
 // (evpn.ts) and reported through the API; remote members from EVPN, the config
 // file and the API; and the fast path's group tables (vxg_mcast,
 // vxg_mcast_mbr) kept equal to what all of that says.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import { PacketSender } from "libbpf-ts-bindings";
 import type { SwitchConfig } from "../../config/types.ts";
 import { constants } from "../../codegen/tables.ts";
@@ -15,6 +13,7 @@ import { portVlanFor } from "../l2/desired.ts";
 import type { Logger } from "../log.ts";
 import { macOf } from "../netdev.ts";
 import { reconcileTable } from "../reconcile.ts";
+import { loadStateList, saveStateList } from "../state-file.ts";
 import type { Target } from "../targets/target.ts";
 import { parseRemoteGroupJson, type MulticastVni, type StaticGroup } from "./config.ts";
 import { McastEvpn } from "./evpn.ts";
@@ -90,7 +89,7 @@ export class McastFeature {
     private readonly log: Logger,
     private readonly opts: McastFeatureOptions,
   ) {
-    this.apiGroups = this.loadApiGroups();
+    this.apiGroups = loadStateList<{ vni: number } & StaticGroup>(this.opts.stateFile, this.log, "the API's multicast remote lists");
     this.adoptSlots();
   }
 
@@ -352,27 +351,10 @@ export class McastFeature {
     const same = (x: { vni: number } & StaticGroup) => x.vni === g.vni && x.group === g.group && (x.source ?? "*") === (g.source ?? "*");
     this.apiGroups = this.apiGroups.filter((x) => !same(x));
     this.apiGroups.push(g);
-    this.saveApiGroups();
+    saveStateList(this.opts.stateFile, this.apiGroups);
     this.log.info("multicast remote members set", { ...(by ? { by } : {}), vni: g.vni, group: g.group, source: g.source ?? "*", remotes: g.remotes });
     this.queue();
     return { group: g };
-  }
-
-  private loadApiGroups(): ({ vni: number } & StaticGroup)[] {
-    if (!existsSync(this.opts.stateFile)) return [];
-    try {
-      return JSON.parse(readFileSync(this.opts.stateFile, "utf8")) as ({ vni: number } & StaticGroup)[];
-    } catch (e) {
-      this.log.warn("could not read the API's multicast remote lists: starting without them", { file: this.opts.stateFile, error: String(e) });
-      return [];
-    }
-  }
-
-  private saveApiGroups(): void {
-    mkdirSync(dirname(this.opts.stateFile), { recursive: true });
-    const tmp = `${this.opts.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.apiGroups, null, 2));
-    renameSync(tmp, this.opts.stateFile);
   }
 
   // ------------------------------------------------------------ tables

@@ -3,13 +3,12 @@
 // and from the forwarding table (desired.ts), kept in the fast path's mirror
 // tables, recomputed whenever a MAC a session names changes place, and the
 // `show mirror` rows with each session's counters.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import type { SwitchConfig } from "../../config/types.ts";
 import { constants } from "../../codegen/tables.ts";
 import type { DesiredState } from "../l2/desired.ts";
 import type { Logger } from "../log.ts";
 import { reconcileTable } from "../reconcile.ts";
+import { loadStateList, saveStateList } from "../state-file.ts";
 import type { Target } from "../targets/target.ts";
 import { parseSessionJson, type MirrorSession } from "./config.ts";
 import { mirrorDesired, type Location, type MirrorDesired } from "./desired.ts";
@@ -76,7 +75,7 @@ export class MirrorFeature {
     private readonly opts: MirrorFeatureOptions,
   ) {
     this.configSessions = config.mirror.sessions;
-    this.apiSessions = this.loadApiSessions();
+    this.apiSessions = loadStateList<MirrorSession>(this.opts.stateFile, this.log, "the API's mirror sessions");
     this.adoptSlots();
     this.refreshWatched();
   }
@@ -157,7 +156,7 @@ export class MirrorFeature {
     const r = parseSessionJson(body, { vnis, existing: this.sessions().map((x) => x.session) });
     if ("errors" in r) return r;
     this.apiSessions.push(r.session);
-    this.saveApiSessions();
+    saveStateList(this.opts.stateFile, this.apiSessions);
     this.log.info("mirror session added", { ...(by ? { by } : {}), name: r.session.name, hostId: r.session.hostId });
     this.ownChanged([r.session.host.mac]);
     return r;
@@ -171,27 +170,10 @@ export class MirrorFeature {
       return { errors: [`no session named ${name} was added on this switch`] };
     }
     const [gone] = this.apiSessions.splice(i, 1);
-    this.saveApiSessions();
+    saveStateList(this.opts.stateFile, this.apiSessions);
     this.log.info("mirror session removed", { ...(by ? { by } : {}), name });
     this.ownChanged([gone!.host.mac]);
     return { removed: true };
-  }
-
-  private loadApiSessions(): MirrorSession[] {
-    if (!existsSync(this.opts.stateFile)) return [];
-    try {
-      return JSON.parse(readFileSync(this.opts.stateFile, "utf8")) as MirrorSession[];
-    } catch (e) {
-      this.log.warn("could not read the API's mirror sessions: starting without them", { file: this.opts.stateFile, error: String(e) });
-      return [];
-    }
-  }
-
-  private saveApiSessions(): void {
-    mkdirSync(dirname(this.opts.stateFile), { recursive: true });
-    const tmp = `${this.opts.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.apiSessions, null, 2));
-    renameSync(tmp, this.opts.stateFile);
   }
 
   // ------------------------------------------------------------ counter slots
