@@ -157,7 +157,7 @@ while n < cap and clock() < end:
 print("sent %d errors %d" % (n - errors, errors), flush=True)
 `;
 
-function hasCommand(cmd: string, lab: Lab): boolean {
+export function hasCommand(cmd: string, lab: Lab): boolean {
   return lab.run(null, "sh", ["-c", `command -v ${cmd}`]).status === 0;
 }
 
@@ -280,7 +280,7 @@ function trafgenConfig(frame: Buffer): string {
   return `/* one UDP frame, ha -> hb (bench/fabric-tput.ts) */\n{\n${lines.join(",\n")}\n}\n`;
 }
 
-function startGenerator(lab: Lab, kind: GeneratorKind, ns: string, frame: Buffer, seconds: number): Promise<RunResult> {
+export function startGenerator(lab: Lab, kind: GeneratorKind, ns: string, frame: Buffer, seconds: number): Promise<RunResult> {
   const cap = Math.ceil(MAX_PPS * seconds);
   if (kind === "trafgen") {
     const cfg = join(lab.tmpdir, "trafgen.cfg");

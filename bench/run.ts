@@ -15,9 +15,13 @@
 //   5. scale: a config with 100k static MACs through the CLI: check, boot
 //      until the entries are in the map, adopt-restart, `show fdb --json | wc -c`
 //      (bench/scale.ts); only with --only scale
+//   6. multicast: copies/s of the group replication loop (TC, bpf_loop +
+//      bpf_clone_redirect) for groups of 1, 8 and 32 remote members, vs the
+//      kernel's bridge + VXLAN (head-end all-zeros FDB, and per-group VXLAN
+//      MDB entries) on the same namespaces (bench/mcast-tput.ts); only with --only mcast
 //
 // Options (after `npm run bench --`):
-//   --only pkt|fabric|routes|learning   run one part (default: pkt and fabric)
+//   --only pkt|fabric|routes|learning|scale|mcast   run one part (default: pkt and fabric)
 //   --repeat N            test-run repeat count per measurement (default 1000000)
 //   --pkt-rounds N        per-packet rounds, median reported (default 7)
 //   --rounds N            throughput rounds, each mode once per round (default 5)
@@ -35,6 +39,8 @@
 //   --learning-rounds N   rounds per burst size and device (default 3)
 //   --scale-macs N        static MACs of the scale part's config (default 100000)
 //   --vxgate-root DIR     scale part: measure the CLI of another checkout (default: this one)
+//   --members N[,N...]    mcast part: remote members per group, one group each (default 1,8,32)
+//   --no-mdb              mcast part: leave out the kernel with VXLAN MDB entries
 //   --json FILE           also write every sample as JSON
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg, release, totalmem } from "node:os";
@@ -46,18 +52,20 @@ import { runFabricTput, type GeneratorKind, type TputResult } from "./fabric-tpu
 import { runEvpnRoutes, type Receiver, type RoutesResult } from "./evpn-routes.ts";
 import { runLocalLearning, type LearningResult } from "./local-learning.ts";
 import { runScale, type ScaleResult } from "./scale.ts";
+import { marginalNsPerCopy, medianCopies, runMcastTput, type McastMode, type McastResult } from "./mcast-tput.ts";
 import { fmt, fmtInt, max, median, min, spreadPct } from "./stats.ts";
 
 const say = (s = "") => process.stdout.write(s + "\n");
 
 function usage(): string {
-  return `usage: npm run bench -- [--only pkt|fabric|routes|learning|scale] [--repeat N] [--pkt-rounds N]
+  return `usage: npm run bench -- [--only pkt|fabric|routes|learning|scale|mcast] [--repeat N] [--pkt-rounds N]
                         [--rounds N] [--duration S] [--warmup S]
                         [--gen auto|trafgen|python]
                         [--routes N] [--small N] [--small-rounds N] [--route-rounds N]
                         [--sessions K] [--route-timeout S] [--cpu-prof DIR]
                         [--macs N[,N...]] [--learning-rounds N]
-                        [--scale-macs N] [--vxgate-root DIR] [--json FILE]`;
+                        [--scale-macs N] [--vxgate-root DIR] [--members N[,N...]] [--no-mdb]
+                        [--json FILE]`;
 }
 
 function num(v: string | undefined, def: number, name: string, lo: number, hi: number): number {
@@ -200,6 +208,115 @@ function reportRoutes(r: RoutesResult): void {
   for (const c of r.checks) say(`   check: ${c}`);
 }
 
+function reportMcast(r: McastResult): void {
+  const label: Record<McastMode, string> = { vxgate: "vxgate (TC group list)", kernel: "kernel bridge+vxlan, all-zeros FDB", "kernel-mdb": "kernel bridge+vxlan, VXLAN MDB" };
+  const rows = r.members.flatMap((n) =>
+    r.modes.map((mode) => {
+      const all = r.samples.filter((s) => s.mode === mode && s.members === n);
+      const ok = all.filter((s) => s.ok);
+      const c = ok.map((s) => s.copiesPps);
+      const m = median(c);
+      return {
+        N: String(n),
+        path: label[mode],
+        rounds: `${ok.length}${all.length > ok.length ? ` (+${all.length - ok.length} FAILED)` : ""}`,
+        "copies/s (median)": fmtInt(m),
+        min: fmtInt(min(c)),
+        max: fmtInt(max(c)),
+        "in pps": fmtInt(median(ok.map((s) => s.inPps))),
+        "copies/in": fmt(median(ok.map((s) => s.copiesPerIn)), 3),
+        "x kernel": fmt(m / medianCopies(r, "kernel", n), 2),
+        "x mdb": r.modes.includes("kernel-mdb") ? fmt(m / medianCopies(r, "kernel-mdb", n), 2) : "-",
+        "ns/copy": fmt(1e9 / m, 0),
+      };
+    }),
+  );
+  say(renderTable(rows, ["N", "path", "rounds", "copies/s (median)", "min", "max", "in pps", "copies/in", "x kernel", "x mdb", "ns/copy"]));
+  say("   copies/s = VXLAN copies arriving at the sink per second; in pps = group frames the switch took in on h1;");
+  say("   ns/copy = 1e9 / copies/s: generator + switch + sink on one core, shared by the N copies of each frame.");
+  say("");
+  const pr = r.paired;
+  const fmtOpt = (x: number | undefined) => (x === undefined ? "-" : fmt(x, 2));
+  say(
+    renderTable(
+      r.members.map((n) => {
+        const xs = pr.filter((p) => p.members === n);
+        const k = xs.flatMap((p) => (p.vsKernel === undefined ? [] : [p.vsKernel]));
+        const m = xs.flatMap((p) => (p.vsMdb === undefined ? [] : [p.vsMdb]));
+        return {
+          N: String(n),
+          "vxgate/kernel per round": xs.map((p) => fmtOpt(p.vsKernel)).join(" "),
+          "median (range)": k.length ? `${fmt(median(k), 2)} (${fmt(min(k), 2)}..${fmt(max(k), 2)})` : "-",
+          "vxgate/kernel-mdb per round": xs.map((p) => fmtOpt(p.vsMdb)).join(" "),
+          "median (range) ": m.length ? `${fmt(median(m), 2)} (${fmt(min(m), 2)}..${fmt(max(m), 2)})` : "-",
+        };
+      }),
+      ["N", "vxgate/kernel per round", "median (range)", "vxgate/kernel-mdb per round", "median (range) "],
+    ),
+  );
+  say("   (paired per round: copies/s of both, measured in the same round)");
+  if (r.members.length > 1) {
+    const lo = r.members[0]!;
+    const hi = r.members[r.members.length - 1]!;
+    say("");
+    say(
+      renderTable(
+        r.modes.map((mode) => {
+          const rounds = [...new Set(r.samples.map((s) => s.round))];
+          const xs = rounds.flatMap((round) => {
+            const x = marginalNsPerCopy(r.samples, mode, round);
+            return x === undefined ? [] : [x];
+          });
+          const diff = rounds.flatMap((round) => {
+            const x = marginalNsPerCopy(r.samples, mode, round);
+            const v = marginalNsPerCopy(r.samples, "vxgate", round);
+            return x === undefined || v === undefined ? [] : [x - v];
+          });
+          return {
+            path: label[mode],
+            [`ns per extra copy (N=${lo}..${hi}), median`]: fmt(median(xs), 0),
+            "min..max": `${fmt(min(xs), 0)}..${fmt(max(xs), 0)}`,
+            "minus vxgate's, paired median (range)": mode === "vxgate" ? "-" : `${fmt(median(diff), 0)} (${fmt(min(diff), 0)}..${fmt(max(diff), 0)})`,
+          };
+        }),
+        ["path", `ns per extra copy (N=${lo}..${hi}), median`, "min..max", "minus vxgate's, paired median (range)"],
+      ),
+    );
+    say(`   = (1e9/in pps at N=${hi} - 1e9/in pps at N=${lo}) / ${hi - lo} per round: one more copy, generator and the frame's own receive left out (the sink's receive of the copy is in)`);
+    const sinkNs = r.wire.map((w) => w.sinkNs);
+    if (sinkNs.length) {
+      say("");
+      say(
+        renderTable(
+          r.wire.map((w) => ({ round: String(w.round), "sink pps": fmtInt(w.sinkPps), "peer down pps": fmtInt(w.downPps), "hand-off + sink ns/copy": fmt(w.sinkNs, 0) })),
+          ["round", "sink pps", "peer down pps", "hand-off + sink ns/copy"],
+        ),
+      );
+      say("   wire: a copy's bytes from the generator into a sink like the switch's, and into a veth whose peer is down;");
+      say("   the difference is what handing a copy to the uplink veth and receiving it at the sink costs, in every mode alike.");
+      const own = (mode: McastMode) =>
+        r.wire.flatMap((w) => {
+          const x = marginalNsPerCopy(r.samples, mode, w.round);
+          return x === undefined ? [] : [{ round: w.round, ns: x - w.sinkNs }];
+        });
+      say("");
+      say(
+        renderTable(
+          r.modes.map((mode) => {
+            const xs = own(mode).map((x) => x.ns);
+            return { path: label[mode], "switch's own ns per copy, median": fmt(median(xs), 0), "min..max": `${fmt(min(xs), 0)}..${fmt(max(xs), 0)}` };
+          }),
+          ["path", "switch's own ns per copy, median", "min..max"],
+        ),
+      );
+      say("   = ns per extra copy less the round's hand-off + sink ns: the replication work itself (clone, encapsulation, route, xmit call);");
+      say("   a difference of differences measured seconds apart: an estimate, noisier than the figures it comes from");
+    }
+  }
+  for (const s of r.samples.filter((x) => !x.ok)) say(`   FAILED: round ${s.round} ${s.mode} N=${s.members}: ${s.why}`);
+  for (const c of r.checks) say(`   check: ${c}`);
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -221,6 +338,8 @@ async function main(): Promise<number> {
       "learning-rounds": { type: "string" },
       "scale-macs": { type: "string" },
       "vxgate-root": { type: "string" },
+      members: { type: "string" },
+      "no-mdb": { type: "boolean" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -234,7 +353,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const only = values.only;
-  if (only !== undefined && !["pkt", "fabric", "routes", "learning", "scale"].includes(only)) throw new Error(`--only must be pkt, fabric, routes, learning or scale\n${usage()}`);
+  if (only !== undefined && !["pkt", "fabric", "routes", "learning", "scale", "mcast"].includes(only)) throw new Error(`--only must be pkt, fabric, routes, learning, scale or mcast\n${usage()}`);
   const gen = values.gen ?? "auto";
   if (!["auto", "trafgen", "python"].includes(gen)) throw new Error(`--gen must be auto, trafgen or python\n${usage()}`);
   const repeat = num(values.repeat, 1_000_000, "repeat", 1000, 100_000_000);
@@ -251,13 +370,14 @@ async function main(): Promise<number> {
   const macs = (values.macs ?? "5000,20000,100000").split(",").map((x) => num(x, 0, "macs", 1, 1_000_000));
   const learningRounds = num(values["learning-rounds"], 3, "learning-rounds", 1, 20);
   const scaleMacs = num(values["scale-macs"], 100_000, "scale-macs", 1, 4_000_000);
+  const members = (values.members ?? "1,8,32").split(",").map((x) => num(x, 0, "members", 1, 254));
 
   const m = machine();
   const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
   say(`== vxgate bench  (${new Date().toISOString()})`);
   say(`   ${m.cpu}, ${m.memory}, kernel ${m.kernel}, bpf_jit_enable=${m.bpfJit}, node ${m.node}, ${m.clang}`);
   say(`   load average at start: ${load()} (anything else running skews the numbers; the ratios less so)`);
-  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult } = {
+  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult; mcast?: McastResult } = {
     machine: m,
     loadStart: load(),
   };
@@ -289,6 +409,12 @@ async function main(): Promise<number> {
     say(`\n== 5. scale: ${scaleMacs.toLocaleString("en-US")} static MACs through the CLI (check, boot, adopt-restart, show fdb)`);
     out.scale = await runScale({ macs: scaleMacs, root: values["vxgate-root"], timeoutS: routeTimeoutS, log });
     for (const c of out.scale.checks) say(`   check: ${c}`);
+  }
+  if (only === "mcast") {
+    say(`\n== 6. multicast: copies/s of the group replication loop, ${members.join(", ")} remote members, vxgate vs the kernel's bridge + VXLAN`);
+    out.mcast = await runMcastTput({ rounds, durationS, warmupS, gen: gen as GeneratorKind | "auto", members, mdb: !values["no-mdb"], log });
+    say("");
+    reportMcast(out.mcast);
   }
   out.loadEnd = load();
   say(`\n== summary (ratios against baselines measured in this run; load average at end: ${out.loadEnd})`);
@@ -327,6 +453,20 @@ async function main(): Promise<number> {
       const ms = (dut: "vxgate" | "frr") => median(out.learning!.rounds.filter((r) => r.dut === dut && r.macs === n && r.complete).map((r) => r.advertisedMs));
       say(`   learning (${fmtInt(n)} new MACs): vxgate ${fmt(ms("vxgate"), 0)} ms vs FRR ${fmt(ms("frr"), 0)} ms to advertise them all (medians) = ${fmt(ms("frr") / ms("vxgate"), 2)} x faster`);
     }
+  }
+  if (out.mcast) {
+    for (const n of out.mcast.members) {
+      const v = medianCopies(out.mcast, "vxgate", n);
+      const k = medianCopies(out.mcast, "kernel", n);
+      const md = out.mcast.modes.includes("kernel-mdb") ? medianCopies(out.mcast, "kernel-mdb", n) : NaN;
+      const pk = out.mcast.paired.filter((p) => p.members === n && p.vsKernel !== undefined).map((p) => p.vsKernel!);
+      say(
+        `   mcast N=${n}: vxgate ${fmtInt(v)} copies/s vs kernel ${fmtInt(k)} (FDB)${Number.isFinite(md) ? ` / ${fmtInt(md)} (MDB)` : ""} copies/s (medians) = ${fmt(v / k, 2)} x; ` +
+          `paired median ${fmt(median(pk), 2)} x (${fmt(min(pk), 2)}..${fmt(max(pk), 2)})`,
+      );
+    }
+    const failed = out.mcast.samples.filter((s) => !s.ok).length;
+    if (failed) say(`   mcast: ${failed} measurement(s) FAILED (see above) and are not in these figures`);
   }
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(out, null, 2) + "\n");
