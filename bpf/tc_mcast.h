@@ -5,6 +5,7 @@
  * access port, one VXLAN copy per remote VTEP with members. IGMP from access
  * ports is copied to the control plane; reports and leaves then go to the
  * mrouter ports only (RFC 4541 2.1.1), queries are flooded like any BUM.
+ * PIM from access ports is copied up too (its port is a multicast router's).
  * Link-local groups (224.0.0.0/24) are never snooped: always flooded. */
 #pragma once
 
@@ -155,6 +156,12 @@ static __always_inline int tc_mcast(struct flood_ctx *c, const struct vni_value 
 	if (mcast_parse(c->skb, ETH_HLEN, &m))
 		return -1;
 	struct mcast_value *g;
+	if (m.proto == IPPROTO_PIM && from_access) {
+		/* a multicast router's hello: its port becomes an mrouter port; the
+		 * hello itself (224.0.0.13, link-local) is flooded */
+		punt_igmp(c);
+		return -1;
+	}
 	if (m.proto == IPPROTO_IGMP && from_access) {
 		punt_igmp(c);
 		if (m.igmp_type == VXG_IGMP_QUERY)

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLI, Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
-import { sendFrames, startCapture, udpFrame, type Capture, type DecodedPacket, FAST_IGMP_TIMERS, Joiners, groupDatagram } from "../harness/index.ts";
+import { sendFrames, startCapture, udpFrame, type Capture, type DecodedPacket, FAST_IGMP_TIMERS, Joiners, groupDatagram, ethernet, ipv4, internetChecksum, ETH_P_IPV4 } from "../harness/index.ts";
 import { encodeIgmpFrame, type IgmpMessage } from "../../src/control/mcast/igmp.ts";
 import type { McastRow } from "../../src/control/mcast/feature.ts";
 import type { Frr } from "../../lab/frr.ts";
@@ -374,6 +374,21 @@ for (const reflector of ["frr", "gobgp"] as const) {
       // a second's worth of burst, plus what the bucket refilled while the burst lasted
       expect(punted).toBeGreaterThanOrEqual(50n);
       expect(punted).toBeLessThan(200n);
+    });
+
+    it("a PIM hello makes its port an mrouter port: it gets the VNI's unregistered multicast", async () => {
+      // PIMv2 hello (type 0) with a holdtime option (1, 2 bytes: 105 s), checksum over the message
+      const pim = Buffer.from([0x20, 0x00, 0, 0, 0x00, 0x01, 0x00, 0x02, 0x00, 0x69]);
+      pim.writeUInt16BE(internetChecksum(pim), 2);
+      const hello = ethernet({ dst: "01:00:5e:00:00:0d", src: HOSTS.c.mac, ethertype: ETH_P_IPV4, payload: ipv4({ src: HOSTS.c.ip, dst: "224.0.0.13", protocol: 103, ttl: 1, payload: pim }) });
+      await sendFrames(fabric.hostNs("c"), "eth0", [hello]);
+      await expect
+        .poll(async () => (await fabric.api<{ vni: number; port: string; mrouter: boolean }[]>(names[2]!, "igmp/ports")).find((p) => p.vni === 100 && p.port === "h1")?.mrouter, { timeout: 5000 })
+        .toBe(true);
+      // x (same switch) sends to a group nobody joined; VNI 100 drops unregistered traffic, but not to the mrouter
+      const got = await stream("x", "239.77.7.7", 3, { c: 3 });
+      expect(got.hosts).toEqual({ ...nobody, c: 3 });
+      expect(got.uplinks[2]).toEqual({});
     });
 
     it("malformed IGMP is counted and ignored, and the BGP session stays up", async () => {

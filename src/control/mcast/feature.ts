@@ -39,6 +39,8 @@ export interface McastFeatureOptions {
 /** "S|G" with S = "*" for any source. */
 type GroupId = string;
 const gid = (source: string, group: string): GroupId => `${source}|${group}`;
+/** An IPv4 PIM packet (protocol 103) in an untagged frame, as the fast path copies it up. */
+const isPim = (f: Buffer): boolean => f.length >= 34 && f.readUInt16BE(12) === 0x0800 && f[14]! >> 4 === 4 && f[23] === 103;
 const ipKey = (ip: string): number => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
 const split = (id: GroupId): { source: string; group: string } => {
   const [source, group] = id.split("|") as [string, string];
@@ -219,6 +221,13 @@ export class McastFeature {
   onIgmp(e: DataPathEvent): void {
     const s = this.snoop.get(e.vni);
     if (!s || !e.packet) return;
+    const name = this.opts.portName(e.ifindex);
+    const port = e.vlan ? `${name}.${e.vlan}` : name;
+    if (isPim(e.packet)) {
+      this.portRefs.set(port, { ifindex: e.ifindex, vlan: e.vlan });
+      s.routerSeen(port);
+      return;
+    }
     let f: ReturnType<typeof decodeIgmpFrame>;
     try {
       f = decodeIgmpFrame(e.packet);
@@ -227,8 +236,6 @@ export class McastFeature {
       this.log.debug("malformed IGMP ignored", { vni: e.vni, port: this.opts.portName(e.ifindex), reason: err instanceof IgmpError ? err.reason : String(err) });
       return;
     }
-    const name = this.opts.portName(e.ifindex);
-    const port = e.vlan ? `${name}.${e.vlan}` : name;
     this.portRefs.set(port, { ifindex: e.ifindex, vlan: e.vlan });
     s.receive(port, f.srcIp, f.dstIp, f.message);
   }
