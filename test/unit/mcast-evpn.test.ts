@@ -17,7 +17,7 @@ import {
   TunnelEncapType,
 } from "../../src/control/evpn/bgp/index.ts";
 import { combineExtensions } from "../../src/control/evpn/extensions.ts";
-import { EvpnSpeaker } from "../../src/control/evpn/speaker.ts";
+import { EvpnSpeaker, type RouteExtensions } from "../../src/control/evpn/speaker.ts";
 import { createLogger, type Logger } from "../../src/control/log.ts";
 import { encodeMcastMembership, MCAST_ATTR_CODE, type McastMembershipWire } from "../../src/control/mcast/attribute.ts";
 import { McastEvpn } from "../../src/control/mcast/evpn.ts";
@@ -271,7 +271,7 @@ interface Switch {
   port: RecordingPort;
 }
 
-function mkSwitch(routerId: string, vtep: string, vnis: number[], listen: { host: string; port: number }, neighbors: string[], extra?: MirrorEvpn): Switch {
+function mkSwitch(routerId: string, vtep: string, vnis: number[], listen: { host: string; port: number }, neighbors: string[], extra?: RouteExtensions): Switch {
   const own: Record<number, McastMembershipWire | undefined> = {};
   const changed: number[] = [];
   const mc = new McastEvpn(vtep, { own: (vni) => own[vni], remoteChanged: (vni) => changed.push(vni) }, quietLog);
@@ -346,6 +346,29 @@ describe("EvpnSpeaker.refreshImet with McastEvpn", () => {
     expect(updatesOut(a, "127.0.0.2")).toBe(out0 + 3);
     // our own routes never show up as remote members at a
     expect(a.mc.rows()).toEqual([]);
+  });
+
+  it("a route whose UPDATE cannot be encoded (over 4096 octets) holds back only itself, not the rest of the flush", async () => {
+    const port = basePort();
+    // another feature's attribute on VNI 100's type-3 route, too big for any UPDATE while `huge`
+    let huge = false;
+    const big: RouteExtensions = { imet: (vni) => (vni === 100 && huge ? [{ type: "unknown", code: 250, flags: 0xc0, value: Buffer.alloc(5000) }] : []) };
+    const a = mkSwitch("10.0.0.1", "192.0.2.1", [100, 200], { host: "127.0.0.1", port }, ["127.0.0.2"], big);
+    const b = mkSwitch("10.0.0.2", "192.0.2.2", [100, 200], { host: "127.0.0.2", port }, ["127.0.0.1"]);
+    await Promise.all([a.s.start(), b.s.start()]);
+    await Promise.all([a.s.initialSync, b.s.initialSync]);
+    await waitFor("flood lists", () => [100, 200].every((v) => b.port.flood.get(v)?.has("192.0.2.1")));
+    // one flush: VNI 100 cannot be encoded, VNI 200 changes too
+    huge = true;
+    a.own[200] = { entries: [{ source: "*", group: "239.2.2.2" }] };
+    a.s.refreshImets();
+    await waitFor("b learned 200", () => b.mc.remoteMembers(200).get("*|239.2.2.2")?.has("192.0.2.1"));
+    // VNI 100 went nowhere, and is sent once it can be
+    huge = false;
+    a.own[100] = { entries: [{ source: "*", group: "239.1.1.1" }] };
+    a.s.refreshImet(100);
+    await waitFor("b learned 100", () => b.mc.remoteMembers(100).get("*|239.1.1.1")?.has("192.0.2.1"));
+    expect(b.s.session("127.0.0.1")!.state).toBe("Established");
   });
 
   it("refreshImets() (all VNIs) for comparison: one UPDATE per changed VNI", async () => {

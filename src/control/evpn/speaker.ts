@@ -202,6 +202,12 @@ export interface RouteRow {
   unknownAttrs?: string[];
 }
 
+/** What a peer was last sent for a route key (sig: its encoding, to send only changes). */
+interface AdjOutEntry {
+  sig: string;
+  route: EvpnRoute;
+}
+
 interface PeerState {
   cfg: BgpNeighborConfig;
   session: BgpSession;
@@ -210,7 +216,7 @@ interface PeerState {
   /** `smet: true`: type 6, the Multicast Flags EC and RFC 9574 signalling may go to it. */
   capable: boolean;
   adjIn: Map<string, Path>;
-  adjOut: Map<string, { sig: string; route: EvpnRoute }>;
+  adjOut: Map<string, AdjOutEntry>;
   pending: Set<string>;
   rejected: number;
   /** Established at least once since start(). */
@@ -1048,7 +1054,7 @@ export class EvpnSpeaker {
       if (!p.session.established) p.pending.clear();
       return;
     }
-    const groups = new Map<string, { nextHop: string; attrs: PathAttribute[]; routes: EvpnRoute[] }>();
+    const groups = new Map<string, { nextHop: string; attrs: PathAttribute[]; routes: EvpnRoute[]; prev: [string, AdjOutEntry | undefined][] }>();
     const withdraw: EvpnRoute[] = [];
     for (const key of p.pending) {
       const d = this.desired(key, p);
@@ -1065,17 +1071,34 @@ export class EvpnSpeaker {
       if (cur?.sig === sig) continue;
       p.adjOut.set(key, { sig, route: d.route });
       let g = groups.get(attrSig);
-      if (!g) groups.set(attrSig, (g = { nextHop: d.nextHop, attrs: d.attrs, routes: [] }));
+      if (!g) groups.set(attrSig, (g = { nextHop: d.nextHop, attrs: d.attrs, routes: [], prev: [] }));
       g.routes.push(d.route);
+      g.prev.push([key, cur]);
     }
     p.pending.clear();
+    // Announcements first: a re-keyed aggregated route replaces the old one
+    // before the old one is withdrawn, so receivers never lose the MAC. A
+    // group that cannot be encoded (an UPDATE over 4096 octets) costs only
+    // its own routes: the peer keeps what it had of them, and the rest of the
+    // flush goes out.
+    for (const g of groups.values()) {
+      let updates: ReturnType<typeof buildEvpnUpdates>;
+      try {
+        updates = buildEvpnUpdates({ nextHop: g.nextHop, routes: g.routes, attributes: g.attrs });
+      } catch (e) {
+        for (const [key, prev] of g.prev) {
+          if (prev) p.adjOut.set(key, prev);
+          else p.adjOut.delete(key);
+        }
+        this.log.error("cannot encode an UPDATE: these routes are not sent", { peer: p.cfg.address, routes: g.routes.length, error: (e as Error).message });
+        continue;
+      }
+      for (const u of updates) p.session.sendUpdate(u);
+    }
     try {
-      // Announcements first: a re-keyed aggregated route replaces the old one
-      // before the old one is withdrawn, so receivers never lose the MAC.
-      for (const g of groups.values()) for (const u of buildEvpnUpdates({ nextHop: g.nextHop, routes: g.routes, attributes: g.attrs })) p.session.sendUpdate(u);
       if (withdraw.length) for (const u of buildEvpnWithdrawals(withdraw)) p.session.sendUpdate(u);
     } catch (e) {
-      this.log.error("cannot encode an UPDATE", { peer: p.cfg.address, error: (e as Error).message });
+      this.log.error("cannot encode a withdrawal", { peer: p.cfg.address, error: (e as Error).message });
     }
   }
 
