@@ -334,7 +334,7 @@ class McastBench {
     const want = new Map(this.members.map((n) => [group(n), remotes(n).sort().join(",")]));
     for (let i = 0; ; i++) {
       const rows = await this.fabric.api<McastRow[]>(this.name, "mcast");
-      const have = new Map(rows.filter((r) => r.vni === VNI && r.source === "*" && r.installed).map((r) => [r.group, r.remotes.map((x) => x.vtep).sort().join(",")]));
+      const have = new Map(rows.filter((r) => r.vni === VNI && r.source === "*").map((r) => [r.group, r.remotes.map((x) => x.vtep).sort().join(",")]));
       if ([...want].every(([g, list]) => have.get(g) === list)) break;
       if (i >= 100) throw new Error(`vxgate: group member lists not installed after 10 s: ${JSON.stringify(rows)}`);
       await sleep(100);

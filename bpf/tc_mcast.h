@@ -89,8 +89,8 @@ static __always_inline int punt_allowed(__u32 ifindex, __u32 rate)
 	return 1;
 }
 
-/* Copy an IGMP frame, with its ingress port and VNI, to the control plane. */
-static __always_inline void punt_igmp(struct flood_ctx *c)
+/* Copy a control frame (IGMP, PIM), with its ingress port and VNI, to the control plane. */
+static __always_inline void punt_control(struct flood_ctx *c)
 {
 	struct __sk_buff *skb = c->skb;
 	if (!punt_allowed(c->in_if, c->g->igmp_rate)) {
@@ -159,11 +159,11 @@ static __always_inline int tc_mcast(struct flood_ctx *c, const struct vni_value 
 	if (m.proto == IPPROTO_PIM && from_access) {
 		/* a multicast router's hello: its port becomes an mrouter port; the
 		 * hello itself (224.0.0.13, link-local) is flooded */
-		punt_igmp(c);
+		punt_control(c);
 		return -1;
 	}
 	if (m.proto == IPPROTO_IGMP && from_access) {
-		punt_igmp(c);
+		punt_control(c);
 		if (m.igmp_type == VXG_IGMP_QUERY)
 			return -1;
 		g = mcast_lookup(c->vni, 0, 0);

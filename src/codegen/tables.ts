@@ -101,13 +101,13 @@ export const counterNames = [
   "drop_outer_dst_mac", // VXLAN for our VTEP whose outer destination MAC is not the uplink's (PACKET_OTHERHOST)
   "drop_bad_outer_src", // VXLAN from 0.0.0.0, loopback, multicast/broadcast or our own address: never a VTEP
   "drop_mac_limit", // a new source MAC beyond its port's or VNI's max_macs: not learned, frame dropped
-  "igmp_to_cpu", // IGMP from an access port of a snooping VNI, copied to the control plane
+  "igmp_to_cpu", // IGMP (or PIM) from an access port of a snooping VNI, copied to the control plane
   "igmp_to_mrouter", // an IGMP report or leave sent on to the VNI's local mrouter ports only (RFC 4541)
   "mcast_group_hit", // IPv4 multicast that found its (S,G) or (*,G) entry: replicated to the members
   "mcast_local_copy", // a group member port's copy
   "mcast_remote_copy", // a member VTEP's VXLAN copy
   "mcast_unregistered", // multicast for a group with no entry (flooded, or to mrouter ports when the VNI drops unregistered)
-  "drop_igmp_rate", // an IGMP frame beyond its port's multicast.igmp_rate: not copied to the control plane (still forwarded)
+  "drop_igmp_rate", // an IGMP (or PIM) frame beyond its port's multicast.igmp_rate: not copied to the control plane (still forwarded)
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 

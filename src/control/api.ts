@@ -368,7 +368,8 @@ export class ManagementApi {
   }
 
   /** POST /v1/mcast/remotes {vni, group, source?, remotes}: a controller says
-   * where a group's members are (an empty list takes them away). */
+   * where a group's members are; its list replaces the config file's for
+   * that group (an empty list: no static members). */
   private async mcastRemotes(req: IncomingMessage, res: ServerResponse, via: Via): Promise<void> {
     if (req.method !== "POST") return json(res, 405, { error: "POST /v1/mcast/remotes" }, { allow: "POST" });
     let body: unknown;

@@ -82,7 +82,6 @@ export class Runtime {
       stateFile: join(opts.runRoot ?? RUN_ROOT, opts.config.switch.name, "mcast-remotes.json"),
       portName: (i) => this.portName(i),
       ifindexOf: (name) => this.ifindexOf(name),
-      vnisChanged: () => this.queueVniUpdate(),
       vtepSeen: (v) => void this.neighbours.ensure(v),
     });
     this.mirror = new MirrorFeature(opts.config, target, opts.log.child({ part: "mirror" }), {

@@ -30,8 +30,6 @@ export interface McastFeatureOptions {
   stateFile: string;
   portName(ifindex: number): string;
   ifindexOf(name: string): number;
-  /** the VNI flags changed: recompute and apply the VNI table */
-  vnisChanged(): void;
   /** a remote VTEP copies go to: keep its outer next hop resolved */
   vtepSeen(vtep: string): void;
 }
@@ -42,6 +40,8 @@ const gid = (source: string, group: string): GroupId => `${source}|${group}`;
 /** An IPv4 PIM packet (protocol 103) in an untagged frame, as the fast path copies it up. */
 const isPim = (f: Buffer): boolean => f.length >= 34 && f.readUInt16BE(12) === 0x0800 && f[14]! >> 4 === 4 && f[23] === 103;
 const ipKey = (ip: string): number => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+/** A group entry of the fast path's tables (source 0.0.0.0 = any) as "vni|S|G". */
+const entryKey = (k: { vni: number; source: string; group: string }): string => `${k.vni}|${k.source === "0.0.0.0" ? "*" : k.source}|${k.group}`;
 const split = (id: GroupId): { source: string; group: string } => {
   const [source, group] = id.split("|") as [string, string];
   return { source, group };
@@ -56,7 +56,6 @@ export interface McastRow {
   remotes: { vtep: string; from: string[] }[];
   /** the replication point the one copy goes to, when the VNI has one */
   replicator?: string;
-  installed: boolean;
   counters: { frames: bigint; bytes: bigint; copiesLocal: bigint; copiesRemote: bigint };
 }
 
@@ -103,6 +102,12 @@ export class McastFeature {
     return this.enabled ? this.config.multicast.vnis : [];
   }
 
+  /** A port as snooping names it: "name", or "name.vlan" on a trunk. */
+  private portId(ifindex: number, vlan: number): string {
+    const name = this.opts.portName(ifindex);
+    return vlan ? `${name}.${vlan}` : name;
+  }
+
   /** Access ports (with their tag) that carry `vni`, as port ids. */
   private portsOf(vni: number): string[] {
     const out: string[] = [];
@@ -142,17 +147,15 @@ export class McastFeature {
     const found = new Map<string, { vni: number; source: string; group: string; ports: Set<string> }>();
     for (const [k, v] of this.target.table("mcast_members").entries()) {
       if (v.kind !== constants.FLOOD_LOCAL) continue;
-      const name = this.opts.portName(v.ifindex);
-      const port = v.vlan ? `${name}.${v.vlan}` : name;
+      const port = this.portId(v.ifindex, v.vlan);
       this.portRefs.set(port, { ifindex: v.ifindex, vlan: v.vlan });
       if (k.group === "0.0.0.0") {
         mrouters.add(`${k.vni}|${port}`);
         continue;
       }
-      const source = k.source === "0.0.0.0" ? "*" : k.source;
-      const id = `${k.vni}|${source}|${k.group}`;
+      const id = entryKey(k);
       let f = found.get(id);
-      if (!f) found.set(id, (f = { vni: k.vni, source, group: k.group, ports: new Set() }));
+      if (!f) found.set(id, (f = { vni: k.vni, source: k.source === "0.0.0.0" ? "*" : k.source, group: k.group, ports: new Set() }));
       f.ports.add(port);
     }
     let restored = 0;
@@ -221,8 +224,7 @@ export class McastFeature {
   onIgmp(e: DataPathEvent): void {
     const s = this.snoop.get(e.vni);
     if (!s || !e.packet) return;
-    const name = this.opts.portName(e.ifindex);
-    const port = e.vlan ? `${name}.${e.vlan}` : name;
+    const port = this.portId(e.ifindex, e.vlan);
     if (isPim(e.packet)) {
       this.portRefs.set(port, { ifindex: e.ifindex, vlan: e.vlan });
       s.routerSeen(port);
@@ -233,7 +235,7 @@ export class McastFeature {
       f = decodeIgmpFrame(e.packet);
     } catch (err) {
       this.stats.badIgmp++;
-      this.log.debug("malformed IGMP ignored", { vni: e.vni, port: this.opts.portName(e.ifindex), reason: err instanceof IgmpError ? err.reason : String(err) });
+      this.log.debug("malformed IGMP ignored", { vni: e.vni, port, reason: err instanceof IgmpError ? err.reason : String(err) });
       return;
     }
     this.portRefs.set(port, { ifindex: e.ifindex, vlan: e.vlan });
@@ -307,11 +309,12 @@ export class McastFeature {
 
   private flushRefreshes(): void {
     for (const vni of this.refreshQueued) {
-      const text = JSON.stringify(this.own(vni) ?? null);
+      const own = this.own(vni);
+      const text = JSON.stringify(own ?? null);
       if (this.advertised.get(vni) === text) continue;
       this.advertised.set(vni, text);
       this.stats.controlUpdates++;
-      this.log.info("multicast membership changed", { vni, groups: this.own(vni)?.entries.length ?? 0 });
+      this.log.info("multicast membership changed", { vni, groups: own?.entries.length ?? 0 });
       this.speaker?.refreshImet(vni);
     }
     this.refreshQueued.clear();
@@ -367,7 +370,7 @@ export class McastFeature {
   // ------------------------------------------------------------ tables
 
   private adoptSlots(): void {
-    for (const [k, v] of this.target.table("mcast").entries()) this.slots.set(`${k.vni}|${k.source === "0.0.0.0" ? "*" : k.source}|${k.group}`, v.slot);
+    for (const [k, v] of this.target.table("mcast").entries()) this.slots.set(entryKey(k), v.slot);
   }
 
   private slotOf(key: string): number {
@@ -400,7 +403,7 @@ export class McastFeature {
         list.length = max;
       }
       const src = source === "*" ? "0.0.0.0" : source;
-      const key = `${vni}|${source}|${group}`;
+      const key = entryKey({ vni, source, group });
       live.add(key);
       groups.push([{ vni, group, source: src }, { count: list.length, slot: this.slotOf(key) }]);
       list.forEach((v, slot) => members.push([{ vni, group, source: src, slot }, v]));
@@ -431,8 +434,8 @@ export class McastFeature {
       // the table's end is not an error path in the fast path: the rest stay unregistered
       this.stats.groupsOverTable = groups.length - cap;
       this.log.warn("more multicast groups than tables.mcast_groups: the rest are treated as unregistered", { groups: groups.length, max: cap });
-      const kept = new Set(groups.slice(0, cap).map(([k]) => `${k.vni}|${k.source}|${k.group}`));
-      return { groups: groups.slice(0, cap), members: members.filter(([k]) => kept.has(`${k.vni}|${k.source}|${k.group}`)) };
+      const kept = new Set(groups.slice(0, cap).map(([k]) => entryKey(k)));
+      return { groups: groups.slice(0, cap), members: members.filter(([k]) => kept.has(entryKey(k))) };
     }
     this.stats.groupsOverTable = 0;
     return { groups, members };
@@ -459,9 +462,8 @@ export class McastFeature {
     if (!this.enabled) return;
     const d = this.compute();
     this.stats.applies++;
-    const mid = (k: TableKey<"mcast_members">) => `${k.vni}|${k.source}|${k.group}|${k.slot}`;
-    const m = reconcileTable(this.target, "mcast_members", d.members, mid);
-    const g = reconcileTable(this.target, "mcast", d.groups, (k) => `${k.vni}|${k.source}|${k.group}`);
+    const m = reconcileTable(this.target, "mcast_members", d.members, (k) => `${entryKey(k)}|${k.slot}`);
+    const g = reconcileTable(this.target, "mcast", d.groups, entryKey);
     this.stats.written += m.written + g.written;
     this.stats.deleted += m.deleted + g.deleted;
     for (const [, v] of d.members) if (v.kind === constants.FLOOD_REMOTE) this.opts.vtepSeen(v.remote);
@@ -486,15 +488,19 @@ export class McastFeature {
 
   rows(): McastRow[] {
     const out: McastRow[] = [];
-    const name = (r: TableValue<"mcast_members">) => {
-      const n = this.opts.portName(r.ifindex);
-      return r.vlan ? `${n}.${r.vlan}` : n;
-    };
+    const name = (r: TableValue<"mcast_members">) => this.portId(r.ifindex, r.vlan);
     const installed = new Map<string, { slot: number }>();
-    for (const [k, v] of this.target.table("mcast").entries()) installed.set(`${k.vni}|${k.source === "0.0.0.0" ? "*" : k.source}|${k.group}`, v);
+    for (const [k, v] of this.target.table("mcast").entries()) installed.set(entryKey(k), v);
     const members = new Map<string, TableValue<"mcast_members">[]>();
+    // per VNI, once: where its remote members came from, and its replication point
+    const perVni = new Map<number, { from: ReturnType<McastFeature["remotes"]>; rp?: string }>();
+    const vniInfo = (vni: number) => {
+      let i = perVni.get(vni);
+      if (!i) perVni.set(vni, (i = { from: this.remotes(vni), rp: this.replicatorFor(vni)?.vtep }));
+      return i;
+    };
     for (const [k, v] of this.target.table("mcast_members").entries()) {
-      const id = `${k.vni}|${k.source === "0.0.0.0" ? "*" : k.source}|${k.group}`;
+      const id = entryKey(k);
       let l = members.get(id);
       if (!l) members.set(id, (l = []));
       l.push(v);
@@ -503,7 +509,7 @@ export class McastFeature {
       const [vniS, source, group] = id.split("|") as [string, string, string];
       const vni = Number(vniS);
       const mr = this.mrouters.get(vni) ?? new Set<string>();
-      const remoteFrom = this.remotes(vni);
+      const { from: remoteFrom, rp } = vniInfo(vni);
       const list = members.get(id) ?? [];
       const locals = list.filter((m) => m.kind === constants.FLOOD_LOCAL).map(name);
       const c = this.target.perCpuSum("mcast_stats", { slot: g.slot });
@@ -516,8 +522,7 @@ export class McastFeature {
         remotes: list
           .filter((m) => m.kind === constants.FLOOD_REMOTE)
           .map((m) => ({ vtep: m.remote, from: [...(remoteFrom.get(gid(source, group))?.get(m.remote) ?? remoteFrom.get(gid("*", group))?.get(m.remote) ?? [])] })),
-        ...(this.replicatorFor(vni) ? { replicator: this.replicatorFor(vni)!.vtep } : {}),
-        installed: true,
+        ...(rp ? { replicator: rp } : {}),
         counters: { frames: c?.frames ?? 0n, bytes: c?.bytes ?? 0n, copiesLocal: c?.copies_local ?? 0n, copiesRemote: c?.copies_remote ?? 0n },
       });
     }
