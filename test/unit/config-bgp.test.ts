@@ -1,36 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { BASE, sectionFile } from "./config-section.ts";
 import { importMatches, resolveEvpnVnis } from "../../src/control/evpn/config.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import { ConfigError } from "../../src/config/types.ts";
 
 const FILE = "b.yaml";
-/** Lines 1..9; the bgp section's own lines start at line 10. */
-const BASE = [
-  "switch:",
-  "  name: leaf1",
-  "vtep:",
-  "  source_ip: 10.0.0.1",
-  "uplinks:",
-  "  - name: eth0",
-  "vnis:",
-  "  - vni: 100",
-  "  - vni: 200",
-];
-
-function problems(lines: string[]): string[] {
-  try {
-    parseConfig([...BASE, ...lines].join("\n") + "\n", FILE);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems;
-  }
-  throw new Error("expected a ConfigError");
-}
-
-function textAt(lines: string[], problem: string): string {
-  const m = /^[^:]+:(\d+):(\d+): /.exec(problem)!;
-  return [...BASE, ...lines][Number(m[1]) - 1]!.slice(Number(m[2]) - 1);
-}
+const { problems, textAt } = sectionFile(FILE);
 
 const cases: { name: string; lines: string[]; want: string[]; at: string[] }[] = [
   {

@@ -1,21 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { BASE, sectionFile } from "./config-section.ts";
 import { parseRemoteGroupJson } from "../../src/control/mcast/config.ts";
-import { parseConfig } from "../../src/config/load.ts";
-import { ConfigError, type MulticastConfig, type SwitchConfig } from "../../src/config/types.ts";
+import type { MulticastConfig } from "../../src/config/types.ts";
 
 const FILE = "m.yaml";
-/** Lines 1..9; the multicast section's own lines start at line 10. */
-const BASE = [
-  "switch:",
-  "  name: leaf1",
-  "vtep:",
-  "  source_ip: 10.0.0.1",
-  "uplinks:",
-  "  - name: eth0",
-  "vnis:",
-  "  - vni: 100",
-  "  - vni: 200",
-];
+const { load, problems, textAt } = sectionFile(FILE);
 
 /** RFC 3376 defaults, as the loader fills them. */
 const TIMERS: MulticastConfig["timers"] = {
@@ -28,26 +17,6 @@ const TIMERS: MulticastConfig["timers"] = {
   startupQueryCount: 2,
 };
 const DISABLED: MulticastConfig = { enabled: false, timers: TIMERS, maxGroupsPerPort: 256, igmpRate: 100, vnis: [] };
-
-function load(lines: string[], base = BASE): SwitchConfig {
-  return parseConfig([...base, ...lines].join("\n") + "\n", FILE);
-}
-
-function problems(lines: string[], base = BASE): string[] {
-  try {
-    load(lines, base);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems;
-  }
-  throw new Error("expected a ConfigError");
-}
-
-/** The source text starting at a problem's line:col. */
-function textAt(lines: string[], problem: string, base = BASE): string {
-  const m = /^[^:]+:(\d+):(\d+): /.exec(problem)!;
-  return [...base, ...lines][Number(m[1]) - 1]!.slice(Number(m[2]) - 1);
-}
 
 interface Case {
   name: string;

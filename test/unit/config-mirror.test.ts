@@ -1,40 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { BASE, sectionFile } from "./config-section.ts";
 import { parseSessionJson, type MirrorSession } from "../../src/control/mirror/config.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError, type MirrorConfig } from "../../src/config/types.ts";
 
 const FILE = "m.yaml";
-/** Lines 1..9; the mirror section's own lines start at line 10. */
-const BASE = [
-  "switch:",
-  "  name: leaf1",
-  "vtep:",
-  "  source_ip: 10.0.0.1",
-  "uplinks:",
-  "  - name: eth0",
-  "vnis:",
-  "  - vni: 100",
-  "  - vni: 200",
-];
+const { problems, textAt } = sectionFile(FILE);
 
 const HOST = '{ mac: "02:00:00:00:01:05", vni: 100 }';
 const SERVER = '{ mac: "02:00:00:00:09:01", vni: 100 }';
-
-function problems(lines: string[], base = BASE): string[] {
-  try {
-    parseConfig([...base, ...lines].join("\n") + "\n", FILE);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems;
-  }
-  throw new Error("expected a ConfigError");
-}
-
-/** The source text starting at a problem's line:col. */
-function textAt(lines: string[], problem: string, base = BASE): string {
-  const m = /^[^:]+:(\d+):(\d+): /.exec(problem)!;
-  return [...base, ...lines][Number(m[1]) - 1]!.slice(Number(m[2]) - 1);
-}
 
 interface Case {
   name: string;

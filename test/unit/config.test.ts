@@ -3,7 +3,24 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfigFile, parseConfig } from "../../src/config/load.ts";
-import { ConfigError, type SwitchConfig } from "../../src/config/types.ts";
+import { ConfigError, type MulticastConfig, type SwitchConfig } from "../../src/config/types.ts";
+
+/** The multicast section when a file has none: disabled, RFC 3376 timers. */
+const MULTICAST_DEFAULTS: MulticastConfig = {
+  enabled: false,
+  timers: {
+    queryIntervalMs: 125000,
+    queryResponseIntervalMs: 10000,
+    lastMemberQueryIntervalMs: 1000,
+    lastMemberQueryCount: 2,
+    robustness: 2,
+    startupQueryIntervalMs: 31250,
+    startupQueryCount: 2,
+  },
+  maxGroupsPerPort: 256,
+  igmpRate: 100,
+  vnis: [],
+};
 
 const FILE = "t.yaml";
 const FULL = "test/fixtures/config/full.yaml";
@@ -133,21 +150,7 @@ describe("valid configs", () => {
           },
         ],
       },
-      multicast: {
-        enabled: false,
-        timers: {
-          queryIntervalMs: 125000,
-          queryResponseIntervalMs: 10000,
-          lastMemberQueryIntervalMs: 1000,
-          lastMemberQueryCount: 2,
-          robustness: 2,
-          startupQueryIntervalMs: 31250,
-          startupQueryCount: 2,
-        },
-        maxGroupsPerPort: 256,
-        igmpRate: 100,
-        vnis: [],
-      },
+      multicast: MULTICAST_DEFAULTS,
     };
     expect(cfg).toEqual(want);
     // Optional keys are absent, not undefined.
@@ -167,21 +170,7 @@ describe("valid configs", () => {
       tables: { fdb: 65536, vnis: 4096, floodPerVni: 64, remoteVteps: 4096, eventRing: 8388608, mcastGroups: 4096, mcastMembers: 32 },
       management: { socket: "/run/vxgate/leaf1.sock" },
       mirror: { enabled: true, sessions: [] },
-      multicast: {
-        enabled: false,
-        timers: {
-          queryIntervalMs: 125000,
-          queryResponseIntervalMs: 10000,
-          lastMemberQueryIntervalMs: 1000,
-          lastMemberQueryCount: 2,
-          robustness: 2,
-          startupQueryIntervalMs: 31250,
-          startupQueryCount: 2,
-        },
-        maxGroupsPerPort: 256,
-        igmpRate: 100,
-        vnis: [],
-      },
+      multicast: MULTICAST_DEFAULTS,
     } satisfies SwitchConfig);
     expect("bgp" in cfg).toBe(false);
     expect("http" in cfg.management).toBe(false);
