@@ -11,7 +11,8 @@
         "src/link.cc",
         "src/map.cc",
         "src/ringbuf.cc",
-        "src/socket.cc"
+        "src/socket.cc",
+        "src/packet_rx.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

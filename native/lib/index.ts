@@ -14,6 +14,12 @@ export { BpfLink, type LinkKind, type XdpMode } from "./link.ts";
 export { BpfMap, type UpdateFlag } from "./map.ts";
 export { RingBuffer, type RingBufferOptions } from "./ringbuf.ts";
 export {
+  PACKET_RECEIVER_MAX_FRAME,
+  PacketReceiver,
+  type PacketReceiverOptions,
+  type PacketReceiverStats,
+} from "./packet-rx.ts";
+export {
   closeFd,
   PacketSender,
   type Md5Key,

@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import type { BpfError } from "./errors.ts";
 
 export interface NativeObject {
   readonly name: string;
@@ -96,6 +97,25 @@ export interface NativeRingBuffer {
   consume(): number;
 }
 
+export interface NativePacketReceiverStats {
+  packets: number;
+  drops: number;
+  delivered: number;
+  truncated: number;
+}
+
+export interface NativePacketReceiver {
+  readonly fd: number;
+  readonly ifindex: number;
+  readonly rcvbuf: number;
+  readonly closed: boolean;
+  stats(): NativePacketReceiverStats;
+  ref(): void;
+  unref(): void;
+  hasRef(): boolean;
+  close(): void;
+}
+
 export interface NativeAddon {
   numPossibleCpus(): number;
   bpffsMounted(path?: string): boolean;
@@ -121,6 +141,12 @@ export interface NativeAddon {
   closeFd(fd: number): void;
   packetSocket(): number;
   packetSend(fd: number, ifindex: number, frame: Uint8Array): number;
+  // packet_rx.cc (wrapped by packet-rx.ts)
+  NativePacketReceiver: new (
+    port: number | string,
+    opts: { maxPerWakeup?: number; rcvbuf?: number },
+    onBatch: (frames: Buffer[], err: BpfError | undefined, fatal: boolean) => void,
+  ) => NativePacketReceiver;
 }
 
 function loadAddon(): NativeAddon {

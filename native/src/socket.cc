@@ -328,7 +328,10 @@ Napi::Value PacketSend(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitSocket(Napi::Env env, Napi::Object exports, AddonData*) {
+// packet_rx.cc: PacketReceiver (AF_PACKET receive on one port).
+void InitPacketReceiver(Napi::Env env, Napi::Object exports, AddonData* data);
+
+void InitSocket(Napi::Env env, Napi::Object exports, AddonData* data) {
   exports.Set("tcpSocket", Napi::Function::New(env, TcpSocket, "tcpSocket"));
   exports.Set("tcpListen", Napi::Function::New(env, TcpListen, "tcpListen"));
   exports.Set("tcpSetMd5", Napi::Function::New(env, TcpSetMd5, "tcpSetMd5"));
@@ -338,6 +341,7 @@ void InitSocket(Napi::Env env, Napi::Object exports, AddonData*) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("packetSocket", Napi::Function::New(env, PacketSocket, "packetSocket"));
   exports.Set("packetSend", Napi::Function::New(env, PacketSend, "packetSend"));
+  InitPacketReceiver(env, exports, data);
 }
 
 }  // namespace lbt
