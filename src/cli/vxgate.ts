@@ -46,10 +46,15 @@ import { setFlagsFromString } from "node:v8";
 const SEMI_SPACE_GROWTH_DEFAULT = 2; // V8's semi_space_growth_factor
 setFlagsFromString("--semi-space-growth-factor=1");
 
+function targetOption(v: string | undefined): "ebpf" | "bmv2" {
+  if (v === undefined || v === "ebpf" || v === "bmv2") return v ?? "ebpf";
+  throw new UsageError(`--target ${v}: expected ebpf or bmv2`);
+}
+
 const USAGE = `usage:
-  vxgate run   --config FILE [--artifacts DIR] [--xdp-mode auto|native|generic] [--log-level debug|info|warn|error]
+  vxgate run   --config FILE [--target ebpf|bmv2] [--artifacts DIR] [--xdp-mode auto|native|generic] [--thrift-port N] [--log-level debug|info|warn|error]
   vxgate check --config FILE
-  vxgate build --config FILE --out DIR
+  vxgate build --config FILE --out DIR [--target ebpf|bmv2]
   vxgate show  fdb|vni|ports|flood|counters|status|moves|mirror [--json] (--config FILE | --socket PATH)
   vxgate show  mcast | igmp groups|ports|querier [--json] (--config FILE | --socket PATH)
   vxgate mcast set --vni VNI --group G [--source S] --remotes IP[,IP...] (--config FILE | --socket PATH)   (empty --remotes "" removes them)
@@ -431,6 +436,10 @@ async function stopSwitch(cfg: SwitchConfig, timeoutS: number): Promise<string> 
     await waitFor(sameNs ? () => exited(pid) : () => !existsSync(socket), `the daemon (pid ${pid}) has not exited`);
   }
   // no daemon (or one that failed or died half-way): remove what is left directly
+  if (existsSync(join(runDir, "bmv2.json"))) {
+    const bmv2 = await import("../control/targets/bmv2/target.ts");
+    await bmv2.removeBmv2Switch(runDir);
+  }
   if (existsSync(pins) || existsSync(runDir)) EbpfTarget.removePinned(name);
   rmSync(socket, { force: true });
   const still = left();
@@ -543,6 +552,8 @@ async function main(argv: string[]): Promise<number> {
       socket: { type: "string" },
       json: { type: "boolean" },
       "xdp-mode": { type: "string" },
+      target: { type: "string" },
+      "thrift-port": { type: "string" },
       "log-level": { type: "string" },
       timeout: { type: "string" },
       "host-mac": { type: "string" },
@@ -573,6 +584,13 @@ async function main(argv: string[]): Promise<number> {
     case "build": {
       const cfg = loadOrExplain(values.config);
       if (!values.out) throw new UsageError("--out is required");
+      const target = targetOption(values.target);
+      if (target === "bmv2") {
+        const { buildP4 } = await import("../codegen/build-p4.ts");
+        const b = buildP4(pipelineFor(cfg), { udpPort: cfg.vtep.udpPort }, values.out);
+        process.stdout.write(`${b.reused ? "up to date" : "built"}: ${b.jsonPath} (P4 source ${b.sourcePath}, hash ${b.hash})\n`);
+        return 0;
+      }
       const b = buildPipeline(pipelineFor(cfg), values.out);
       process.stdout.write(`${b.reused ? "up to date" : "built"}: ${b.objectPath} (hash ${b.hash})\n`);
       return 0;
@@ -587,7 +605,10 @@ async function main(argv: string[]): Promise<number> {
       // the fast-path modules load the native addon: only commands that touch the kernel import them
       const { Runtime } = await import("../control/runtime.ts");
       const { ManagementApi } = await import("../control/api.ts");
-      const rt = await Runtime.boot({ config: cfg, log, cacheDir: values.artifacts ?? DEFAULT_CACHE_DIR, xdpMode: mode });
+      const target = targetOption(values.target);
+      const thriftPort = values["thrift-port"] === undefined ? undefined : Number(values["thrift-port"]);
+      if (thriftPort !== undefined && !(Number.isInteger(thriftPort) && thriftPort > 0 && thriftPort < 65536)) throw new UsageError(`--thrift-port ${values["thrift-port"]}: expected 1..65535`);
+      const rt = await Runtime.boot({ config: cfg, log, cacheDir: values.artifacts ?? DEFAULT_CACHE_DIR, xdpMode: mode, target, thriftPort });
       let stopping = false;
       let leaving = false;
       // one reload at a time (SIGHUP and the API alike); a bad file changes nothing

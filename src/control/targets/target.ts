@@ -55,6 +55,8 @@ export interface Target {
   tableOccupancy?(): TableOccupancy[];
   /** Data-path events (learning, missing neighbours). */
   onEvent(cb: (e: DataPathEvent) => void): void;
+  /** Resolves when the fast path holds everything written so far (targets that write behind, as bmv2 does over RPC). */
+  flush?(): Promise<void>;
   /** After the first reconcile: put programs loaded by an upgrade on the ports
    * (the old ones forward until then, on tables already filled for the new). */
   activate(): void;

@@ -1,0 +1,43 @@
+/* Egress of a flood copy: the PRE made one per node of the VNI's group; the
+ * copy's (group, egress_rid) says what it becomes. Split horizon: nothing from
+ * the overlay goes back into it, nothing goes back out where it came in. */
+#ifndef VXG_REPLICATE_P4
+#define VXG_REPLICATE_P4
+
+control Replicate(inout headers_t hdr, inout metadata_t meta, inout standard_metadata_t sm) {
+	replicas_lookup() replicas_l;
+
+	apply {
+		replica_key_t k;
+		k.mgrp = sm.mcast_grp;
+		k.rid = sm.egress_rid;
+		replicas_params_t r;
+		bool hit;
+		replicas_l.apply(k, r, hit);
+		if (!hit) {
+			mark_to_drop(sm);
+			exit;
+		}
+		if (r.kind == VXG_FLOOD_REMOTE) {
+			if (meta.from_uplink) {
+				mark_to_drop(sm);
+				exit;
+			}
+			meta.encap = true;
+			meta.remote = r.remote;
+			meta.nh_smac = r.smac;
+			meta.nh_dmac = r.dmac;
+			vxg_counters.count(VXG_CNT_FLOOD_REMOTE_COPY);
+		} else {
+			if (!meta.from_uplink && (bit<32>) sm.egress_port == meta.in_port && r.vlan == meta.in_vlan) {
+				mark_to_drop(sm);
+				exit;
+			}
+			meta.retag = true;
+			meta.out_vlan = r.vlan;
+			vxg_counters.count(VXG_CNT_FLOOD_LOCAL_COPY);
+		}
+	}
+}
+
+#endif

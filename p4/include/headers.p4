@@ -1,0 +1,105 @@
+/* Headers and metadata of the vxgate P4 program. The frame's own headers come
+ * first in the struct as on the wire; the outer ones are pushed in egress. */
+#ifndef VXG_HEADERS_P4
+#define VXG_HEADERS_P4
+
+const bit<16> ETHERTYPE_IPV4 = 0x0800;
+const bit<16> ETHERTYPE_VLAN = 0x8100;
+const bit<8> IP_PROTO_UDP = 17;
+const bit<8> VXLAN_FLAG_I = 0x08;
+/* outer Ethernet + IPv4 + UDP + VXLAN */
+const bit<32> VXG_ENCAP_LEN = 50;
+const bit<32> PKT_INSTANCE_TYPE_INGRESS_CLONE = 1;
+const bit<32> PKT_INSTANCE_TYPE_REPLICATION = 5;
+
+header ethernet_h {
+	bit<48> dst;
+	bit<48> src;
+	bit<16> ether_type;
+}
+
+header vlan_h {
+	bit<3> pcp;
+	bit<1> dei;
+	bit<12> vid;
+	bit<16> ether_type;
+}
+
+header ipv4_h {
+	bit<4> version;
+	bit<4> ihl;
+	bit<8> tos;
+	bit<16> total_len;
+	bit<16> id;
+	bit<1> reserved;
+	bit<1> df;
+	bit<1> mf;
+	bit<13> frag_offset;
+	bit<8> ttl;
+	bit<8> protocol;
+	bit<16> checksum;
+	bit<32> src;
+	bit<32> dst;
+}
+
+header udp_h {
+	bit<16> src_port;
+	bit<16> dst_port;
+	bit<16> len;
+	bit<16> checksum;
+}
+
+header vxlan_h {
+	bit<8> flags;
+	bit<24> reserved;
+	bit<24> vni;
+	bit<8> reserved2;
+}
+
+struct headers_t {
+	vxg_event_h cpu; /* packet-in: the event record, in front of nothing (the copy is cut to it) */
+	ethernet_h outer_eth;
+	ipv4_h outer_ipv4;
+	udp_h outer_udp;
+	vxlan_h outer_vxlan;
+	ethernet_h eth;
+	vlan_h vlan;
+	ipv4_h ipv4;
+	udp_h udp;
+	vxlan_h vxlan;
+	ethernet_h inner_eth;
+}
+
+/* Field list 1: what a packet-in copy keeps of the metadata (the event). */
+#define VXG_FL_PUNT 1
+
+struct metadata_t {
+	bit<32> in_port;     /* the ingress port, as the tables' ifindex fields hold ports */
+	bit<8> role;
+	bit<48> port_mac;
+	bit<32> vni;
+	bit<32> vni_flags;
+	bit<16> mgrp;        /* the VNI's flood group */
+	bit<16> in_vlan;
+	bool from_uplink;
+	bit<32> inner_len;   /* the frame as it travels inside VXLAN (untagged) */
+	bit<16> flow_hash;
+	bit<32> vtep_ip;
+	bit<16> udp_port;
+	/* where this copy goes */
+	bool encap;
+	bit<32> remote;
+	bit<48> nh_smac;
+	bit<48> nh_dmac;
+	bool retag;
+	bit<16> out_vlan;
+	/* the event a packet-in carries */
+	@field_list(VXG_FL_PUNT) bit<8> evt_kind;
+	@field_list(VXG_FL_PUNT) bit<16> evt_vlan;
+	@field_list(VXG_FL_PUNT) bit<32> evt_vni;
+	@field_list(VXG_FL_PUNT) bit<48> evt_mac;
+	@field_list(VXG_FL_PUNT) bit<32> evt_ifindex;
+	@field_list(VXG_FL_PUNT) bit<32> evt_remote;
+}
+
+#endif

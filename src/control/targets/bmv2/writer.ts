@@ -1,0 +1,348 @@
+// Writes the shadow tables' changes into bmv2: for each dirty key the
+// difference between what the control plane wants and what the switch holds
+// (add, modify or delete, by entry handle), and for each VNI whose flood list
+// changed its PRE group (one node per copy, rid = the slot) and the egress
+// rewrite of each copy. Every call of one flush is issued before any reply is
+// awaited, so they travel pipelined on the Thrift connection.
+import { constants, type TableName } from "../../../codegen/tables.ts";
+import { enabledLookups, p4Width } from "../../../codegen/emit-p4.ts";
+import type { P4Lookup } from "../../../codegen/p4-tables.ts";
+import type { FieldDecl } from "../../../codegen/schema.ts";
+import type { Pipeline } from "../../../codegen/pipeline.ts";
+import type { TableKey, TableValue } from "../../codec.ts";
+import type { Logger } from "../../log.ts";
+import { lookupCodec, type LookupCodec, type PortMap } from "./p4-codec.ts";
+import type { ShadowTable } from "./shadow.ts";
+import type { Nexthop } from "./nexthops.ts";
+import { fitWidth, match, type Bmv2Runtime, type TableEntry } from "./thrift/runtime.ts";
+
+interface Installed {
+  handle: number;
+  /** the action data as written (hex), to skip rewriting what is there */
+  data: string;
+}
+
+interface PreNode {
+  handle: number;
+  port: number;
+}
+
+/** An FDB entry's activity survives this long on bmv2 before it expires there (we age it ourselves first). */
+const FDB_SRC_TTL_MS = 0x7fffffff;
+
+type Shadows = { [N in TableName]: ShadowTable<N> };
+
+export class Bmv2Writer {
+  private readonly codecs = new Map<string, LookupCodec>();
+  /** per P4 table: identity string -> the entry bmv2 holds */
+  private readonly installed = new Map<string, Map<string, Installed>>();
+  private readonly lookups: P4Lookup[];
+  /** VNI -> its PRE group id (also its mgid) and group handle */
+  private readonly groups = new Map<number, { mgrp: number; handle?: number }>();
+  private readonly freeMgrps: number[] = [];
+  private nextMgrp = 1;
+  /** (mgrp/slot) -> PRE node */
+  private readonly nodes = new Map<string, PreNode>();
+  private readonly dirtyVnis = new Set<number>();
+  /** resolved outer next hops of remote VTEPs */
+  private nexthops = new Map<string, Nexthop>();
+  writes = 0;
+  errors = 0;
+
+  constructor(
+    private readonly rt: Bmv2Runtime,
+    private readonly shadows: Shadows,
+    private readonly ports: PortMap,
+    pipeline: Pipeline,
+    private readonly log: Logger,
+  ) {
+    this.lookups = enabledLookups(pipeline);
+    for (const l of this.lookups) {
+      this.codecs.set(l.p4, lookupCodec(l, ports));
+      this.installed.set(l.p4, new Map());
+    }
+  }
+
+  /** Remote VTEPs the switch forwards to (flood lists, FDB, admitted): the nexthops the target resolves. */
+  remotes(): Set<string> {
+    const out = new Set<string>();
+    this.shadows.vteps.forEach((k) => out.add(k.remote));
+    this.shadows.flood.forEach((_, v) => v.kind === constants.FLOOD_REMOTE && out.add(v.remote));
+    this.shadows.fdb.forEach((_, v) => v.kind === constants.FDB_REMOTE && out.add(v.remote));
+    return out;
+  }
+
+  /** New next-hop answers: the nexthops table and every flood copy to a remote that moved. */
+  setNexthops(next: Map<string, Nexthop>): void {
+    const changed = new Set<string>();
+    for (const [r, nh] of next) {
+      const cur = this.nexthops.get(r);
+      if (!cur || cur.ifindex !== nh.ifindex || cur.smac !== nh.smac || cur.dmac !== nh.dmac) changed.add(r);
+    }
+    for (const r of this.nexthops.keys()) if (!next.has(r)) changed.add(r);
+    this.nexthops = next;
+    if (changed.size === 0) return;
+    this.shadows.flood.forEach((k, v) => {
+      if (v.kind === constants.FLOOD_REMOTE && changed.has(v.remote)) this.dirtyVnis.add(k.vni);
+    });
+    this.nexthopsDirty = changed;
+  }
+  private nexthopsDirty = new Set<string>();
+
+  get pending(): boolean {
+    return this.nexthopsDirty.size > 0 || this.dirtyVnis.size > 0 || Object.values(this.shadows).some((s) => s.dirty.size > 0);
+  }
+
+  /** One round: everything dirty now, written pipelined; resolves when bmv2 answered all of it. */
+  async flush(): Promise<void> {
+    const calls: Promise<unknown>[] = [];
+    const ttl: [string, Promise<number>][] = [];
+    for (const name of Object.keys(this.shadows) as TableName[]) {
+      const shadow = this.shadows[name] as ShadowTable<TableName>;
+      if (shadow.dirty.size === 0) continue;
+      const ids = [...shadow.dirty];
+      shadow.dirty.clear();
+      if (name === "flood") {
+        for (const id of ids) this.dirtyVnis.add(this.floodVniOf(id));
+        continue;
+      }
+      for (const l of this.lookups) {
+        if (l.table !== name) continue;
+        for (const id of ids) {
+          const e = shadow.byId(id);
+          const p = this.writeEntry(l, id, e?.[0] as Record<string, unknown> | undefined, e?.[1] as Record<string, unknown> | undefined);
+          if (p) calls.push(p);
+          if (p && l.timeout && e) ttl.push([id, p as Promise<number>]);
+        }
+      }
+    }
+    const nh = [...this.nexthopsDirty];
+    this.nexthopsDirty.clear();
+    const nhLookup = this.lookups.find((l) => l.table === "nexthops")!;
+    for (const r of nh) {
+      const v = this.nexthops.get(r);
+      const p = this.writeEntry(nhLookup, r, v ? { remote: r } : undefined, v as unknown as Record<string, unknown> | undefined);
+      if (p) calls.push(p);
+    }
+    const vnis = [...this.dirtyVnis];
+    this.dirtyVnis.clear();
+    if (vnis.length) calls.push(this.syncFloodGroups(vnis));
+    await Promise.all(calls.map((p) => p.catch(() => undefined)));
+    // ageing on bmv2: only entries with a TTL report their time since the last hit
+    const fdbSrc = this.lookups.find((l) => "timeout" in l && l.timeout);
+    if (fdbSrc) {
+      const setTtl: Promise<unknown>[] = [];
+      for (const [id] of ttl) {
+        const inst = this.installed.get(fdbSrc.p4)!.get(id);
+        if (inst) setTtl.push(this.rt.setEntryTtl(fdbSrc.p4, inst.handle, FDB_SRC_TTL_MS).catch((e) => this.failed(fdbSrc.p4, "ttl", e)));
+      }
+      await Promise.all(setTtl);
+    }
+  }
+
+  /** Flood keys are (vni, slot): the VNI is the key's first four bytes (little-endian u32). */
+  private floodVniOf(id: string): number {
+    return Buffer.from(id, "latin1").readUInt32LE(0);
+  }
+
+  private failed(table: string, op: string, e: unknown): void {
+    this.errors++;
+    this.log.warn("bmv2 write failed", { table, op, error: (e as Error).message });
+  }
+
+  /** Make one P4 table's entry for `id` what the shadow says (undefined: absent). */
+  private writeEntry(l: P4Lookup, id: string, key: Record<string, unknown> | undefined, value: Record<string, unknown> | undefined): Promise<unknown> | undefined {
+    const c = this.codecs.get(l.p4)!;
+    const inst = this.installed.get(l.p4)!;
+    const cur = inst.get(id);
+    const action = `${l.p4}_set`;
+    if (l.keyless) {
+      if (!value) return this.count(this.rt.setDefaultAction(l.p4, `${l.p4}_miss`, []), l.p4, "default");
+      const data = c.encodeParams(value);
+      return this.count(this.rt.setDefaultAction(l.p4, action, data), l.p4, "default");
+    }
+    if (!value || !key) {
+      if (!cur) return undefined;
+      inst.delete(id);
+      return this.count(this.rt.deleteEntry(l.p4, cur.handle), l.p4, "delete");
+    }
+    const data = c.encodeParams(l.table === "vnis" ? { ...value, mgrp: this.groupOf(key.vni as number).mgrp } : value);
+    const hex = Buffer.concat(data).toString("hex");
+    if (cur) {
+      if (cur.data === hex) return undefined;
+      cur.data = hex;
+      return this.count(this.rt.modifyEntry(l.p4, cur.handle, action, data), l.p4, "modify");
+    }
+    const placeholder: Installed = { handle: -1, data: hex };
+    inst.set(id, placeholder);
+    const p = this.rt.addEntry(l.p4, c.encodeKey(key).map(match.exact), action, data);
+    return p.then(
+      (handle) => {
+        this.writes++;
+        placeholder.handle = handle;
+        return handle;
+      },
+      (e) => {
+        if (inst.get(id) === placeholder) inst.delete(id);
+        this.failed(l.p4, "add", e);
+        throw e;
+      },
+    );
+  }
+
+  private count<T>(p: Promise<T>, table: string, op: string): Promise<T | undefined> {
+    return p.then(
+      (v) => {
+        this.writes++;
+        return v;
+      },
+      (e) => {
+        this.failed(table, op, e);
+        return undefined;
+      },
+    );
+  }
+
+  /** The VNI's PRE group (allocated on first use; created in bmv2 by the flood sync). */
+  groupOf(vni: number): { mgrp: number; handle?: number } {
+    let g = this.groups.get(vni);
+    if (!g) {
+      const mgrp = this.freeMgrps.pop() ?? this.nextMgrp++;
+      if (mgrp > 0xffff) throw new Error("bmv2: more flood groups than the PRE's 16-bit group ids");
+      g = { mgrp };
+      this.groups.set(vni, g);
+    }
+    return g;
+  }
+
+  /** Each VNI's flood list as PRE nodes and replicas entries. */
+  private async syncFloodGroups(vnis: number[]): Promise<void> {
+    const want = new Map<number, Map<number, TableValue<"flood">>>();
+    for (const v of vnis) want.set(v, new Map());
+    this.shadows.flood.forEach((k: TableKey<"flood">, v) => want.get(k.vni)?.set(k.slot, v));
+    const replicas = this.lookups.find((l) => l.table === "replicas")!;
+    const calls: Promise<unknown>[] = [];
+    for (const [vni, slots] of want) {
+      const g = this.groupOf(vni);
+      if (g.handle === undefined) {
+        try {
+          g.handle = await this.rt.mcGroupCreate(g.mgrp);
+        } catch (e) {
+          this.failed("pre", "group create", e);
+          continue;
+        }
+      }
+      const seen = new Set<string>();
+      for (const [slot, v] of slots) {
+        const id = `${g.mgrp}/${slot}`;
+        const nh = v.kind === constants.FLOOD_REMOTE ? this.nexthops.get(v.remote) : undefined;
+        const ifindex = v.kind === constants.FLOOD_REMOTE ? nh?.ifindex : v.ifindex;
+        if (ifindex === undefined) continue; // a remote not resolved yet: no copy until it is
+        seen.add(id);
+        const port = this.ports.portOf(ifindex);
+        calls.push(this.syncNode(g.handle, id, slot, port));
+        const rv = { kind: v.kind, vlan: v.vlan, remote: v.remote, smac: nh?.smac ?? "00:00:00:00:00:00", dmac: nh?.dmac ?? "00:00:00:00:00:00" };
+        const p = this.writeEntry(replicas, id, { mgrp: g.mgrp, rid: slot }, rv);
+        if (p) calls.push(p.catch(() => undefined));
+      }
+      for (const [id, node] of this.nodes) {
+        if (!id.startsWith(`${g.mgrp}/`) || seen.has(id)) continue;
+        this.nodes.delete(id);
+        calls.push(this.count(this.rt.mcNodeDissociate(g.handle, node.handle).then(() => this.rt.mcNodeDestroy(node.handle)), "pre", "node remove"));
+        const p = this.writeEntry(replicas, id, undefined, undefined);
+        if (p) calls.push(p);
+      }
+    }
+    await Promise.all(calls);
+  }
+
+  private async syncNode(group: number, id: string, rid: number, port: number): Promise<void> {
+    const cur = this.nodes.get(id);
+    if (cur?.port === port) return;
+    try {
+      if (cur) {
+        cur.port = port;
+        await this.rt.mcNodeUpdate(cur.handle, [port]);
+      } else {
+        const node: PreNode = { handle: -1, port };
+        this.nodes.set(id, node);
+        node.handle = await this.rt.mcNodeCreate(rid, [port]);
+        await this.rt.mcNodeAssociate(group, node.handle);
+      }
+      this.writes++;
+    } catch (e) {
+      this.failed("pre", "node", e);
+    }
+  }
+
+  /**
+   * Adoption: read what a running switch holds into the shadow tables and the
+   * installed maps (tables, PRE groups and nodes), so the first reconcile
+   * writes only the difference and forwarding never stops.
+   */
+  async adopt(): Promise<number> {
+    let n = 0;
+    for (const l of this.lookups) {
+      if (l.keyless) continue;
+      const c = this.codecs.get(l.p4)!;
+      const entries: TableEntry[] = await this.rt.getEntries(l.p4);
+      for (const e of entries) {
+        if (e.action.kind !== "action" || e.action.name !== `${l.p4}_set`) continue;
+        let key, value;
+        try {
+          key = c.decodeKey(e.key.map((m, i) => fitWidth(m.kind === "exact" ? m.key : Buffer.alloc(0), bytesOf(c.keyFields[i]))));
+          value = c.decodeParams(e.action.data.map((d, i) => fitWidth(d, bytesOf(c.paramFields[i]))));
+        } catch {
+          continue; // a port this boot does not have: reconcile rewrites it
+        }
+        const data = Buffer.concat(c.encodeParams(value)).toString("hex");
+        if (l.table === "nexthops" || l.table === "replicas") {
+          const id = l.table === "nexthops" ? (key.remote as string) : `${key.mgrp}/${key.rid}`;
+          this.installed.get(l.p4)!.set(id, { handle: e.handle, data });
+          continue;
+        }
+        const shadow = this.shadows[l.table as TableName] as ShadowTable<TableName>;
+        const full = schemaValue(l, value);
+        if (l.table === "vnis") this.adoptGroup(key.vni as number, value.mgrp as number);
+        const id = shadow.id(key as never);
+        this.installed.get(l.p4)!.set(id, { handle: e.handle, data });
+        if (l.p4 === l.table) {
+          shadow.load(key as never, full as never);
+          n++;
+        }
+      }
+    }
+    const pre = await this.rt.mcGetEntries();
+    const l2 = new Map(pre.l2_handles.map((h) => [h.handle, h.ports]));
+    const l1 = new Map(pre.l1_handles.map((h) => [h.handle, h]));
+    const groupOfMgrp = new Map([...this.groups.values()].map((g) => [g.mgrp, g]));
+    for (const g of pre.mgrps) {
+      const mine = groupOfMgrp.get(g.id);
+      if (!mine) continue;
+      mine.handle = g.id;
+      for (const h of g.l1_handles) {
+        const node = l1.get(h);
+        const ports = node ? l2.get(node.l2_handle) : undefined;
+        if (node && ports?.length === 1) this.nodes.set(`${g.id}/${node.rid}`, { handle: h, port: ports[0] });
+      }
+    }
+    return n;
+  }
+
+  private adoptGroup(vni: number, mgrp: number): void {
+    this.groups.set(vni, { mgrp });
+    if (mgrp >= this.nextMgrp) this.nextMgrp = mgrp + 1;
+  }
+}
+
+const bytesOf = (f: FieldDecl): number => (p4Width(f.type) + 7) >> 3;
+
+/** A value as the schema has it: what only eBPF keeps comes back as zero (an
+ *  adopted FDB entry counts as seen now: it ages from this boot). */
+function schemaValue(l: P4Lookup, v: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...v };
+  for (const f of l.omit ?? []) out[f] = 0n;
+  if (l.table === "fdb") out.seen_ns = process.hrtime.bigint();
+  delete out.mgrp;
+  return out;
+}
