@@ -141,6 +141,8 @@ vnis:
     expect(c("decap_fwd")).toBeGreaterThan(0n);
     expect(c("local_fwd")).toBeGreaterThan(0n);
     expect(c("flood_remote_copy")).toBeGreaterThan(0n);
+    // every table write and counter read went through
+    expect(fabric.logOf(names[0]!)).not.toMatch(/bmv2 write failed|counter read failed|bmv2 flush failed/);
   });
 
   it("split horizon: a broadcast from the overlay reaches a and b once each and never goes back into the overlay", async () => {

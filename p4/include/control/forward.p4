@@ -21,16 +21,14 @@ control Forward(inout headers_t hdr, inout metadata_t meta, inout standard_metad
 		} else {
 			hash(meta.flow_hash, HashAlgorithm.crc16, 16w0, { hdr.eth.src, hdr.eth.dst, hdr.eth.ether_type }, 32w65536);
 		}
-		bool bum = hdr.eth.dst[40:40] == 1;
+		/* no FDB entry has a group MAC: broadcast and multicast miss too */
+		fdb_key_t k;
+		k.vni = meta.vni;
+		k.mac = hdr.eth.dst;
 		fdb_params_t d;
-		bool hit = false;
-		if (!bum) {
-			fdb_key_t k;
-			k.vni = meta.vni;
-			k.mac = hdr.eth.dst;
-			fdb_l.apply(k, d, hit);
-		}
-		if (!hit) {
+		bool hit;
+		fdb_l.apply(k, d, hit);
+		if (!hit || hdr.eth.dst[40:40] == 1) {
 			vxg_counters.count(VXG_CNT_BUM_TO_TC);
 			if (meta.mgrp == 0) {
 				mark_to_drop(sm);
