@@ -63,12 +63,16 @@ export class Bmv2Writer {
     }
   }
 
+  /** every VTEP an FDB entry written to bmv2 pointed at (kept: a next hop too many costs one entry) */
+  private readonly fdbRemotes = new Set<string>();
+
   /** Remote VTEPs the switch forwards to (flood lists, FDB, admitted): the nexthops the target resolves. */
   remotes(): Set<string> {
     const out = new Set<string>();
     this.shadows.vteps.forEach((k) => out.add(k.remote));
     this.shadows.flood.forEach((_, v) => v.kind === constants.FLOOD_REMOTE && out.add(v.remote));
-    this.shadows.fdb.forEach((_, v) => v.kind === constants.FDB_REMOTE && out.add(v.remote));
+    // the FDB's VTEPs are gathered as its entries are written (no walk of 100k entries a second)
+    for (const r of this.fdbRemotes) out.add(r);
     return out;
   }
 
@@ -166,6 +170,7 @@ export class Bmv2Writer {
       inst.delete(id);
       return this.count(this.rt.deleteEntry(l.p4, cur.handle), l.p4, "delete");
     }
+    if (l.table === "fdb" && value.kind === constants.FDB_REMOTE) this.fdbRemotes.add(value.remote as string);
     const data = c.encodeParams(l.table === "vnis" ? { ...value, mgrp: this.groupOf(key.vni as number).mgrp } : value);
     const hex = Buffer.concat(data).toString("hex");
     if (cur) {
@@ -303,6 +308,7 @@ export class Bmv2Writer {
         }
         const shadow = this.shadows[l.table as TableName] as ShadowTable<TableName>;
         const full = schemaValue(l, value);
+        if (l.table === "fdb" && value.kind === constants.FDB_REMOTE) this.fdbRemotes.add(value.remote as string);
         if (l.table === "vnis") this.adoptGroup(key.vni as number, value.mgrp as number);
         const id = shadow.id(key as never);
         this.installed.get(l.p4)!.set(id, { handle: e.handle, data });
