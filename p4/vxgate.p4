@@ -8,6 +8,9 @@ control VxgIngress(inout headers_t hdr, inout metadata_t meta, inout standard_me
 #if VXG_FEATURE_LEARNING
 	Learn() learn;
 #endif
+#if VXG_FEATURE_MCAST
+	Mcast() mcast;
+#endif
 	Forward() forward;
 
 	apply {
@@ -15,6 +18,9 @@ control VxgIngress(inout headers_t hdr, inout metadata_t meta, inout standard_me
 		classify.apply(hdr, meta, sm);
 #if VXG_FEATURE_LEARNING
 		learn.apply(hdr, meta, sm);
+#endif
+#if VXG_FEATURE_MCAST
+		mcast.apply(hdr, meta, sm);
 #endif
 		forward.apply(hdr, meta, sm);
 	}

@@ -6,6 +6,9 @@
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
 const bit<16> ETHERTYPE_VLAN = 0x8100;
 const bit<8> IP_PROTO_UDP = 17;
+const bit<8> IP_PROTO_IGMP = 2;
+const bit<8> IP_PROTO_PIM = 103;
+const bit<8> IGMP_QUERY = 0x11;
 const bit<8> VXLAN_FLAG_I = 0x08;
 /* outer Ethernet + IPv4 + UDP + VXLAN */
 const bit<32> VXG_ENCAP_LEN = 50;
@@ -42,6 +45,16 @@ header ipv4_h {
 	bit<32> dst;
 }
 
+/* IPv4 options: IGMP reports carry Router Alert (RFC 2113) */
+header ipv4_options_h {
+	varbit<320> options;
+}
+
+/* the first byte of IGMP: what kind of message */
+header igmp_h {
+	bit<8> type;
+}
+
 header udp_h {
 	bit<16> src_port;
 	bit<16> dst_port;
@@ -65,9 +78,12 @@ struct headers_t {
 	ethernet_h eth;
 	vlan_h vlan;
 	ipv4_h ipv4;
+	ipv4_options_h ipv4_opts;
+	igmp_h igmp;
 	udp_h udp;
 	vxlan_h vxlan;
 	ethernet_h inner_eth;
+	ipv4_h inner_ipv4;
 }
 
 /* Field list 1: what a packet-in copy keeps of the metadata (the event). */
@@ -86,6 +102,7 @@ struct metadata_t {
 	bit<16> flow_hash;
 	bit<32> vtep_ip;
 	bit<16> udp_port;
+	bit<32> igmp_rate;
 	/* where this copy goes */
 	bool encap;
 	bit<32> remote;
@@ -93,6 +110,11 @@ struct metadata_t {
 	bit<48> nh_dmac;
 	bool retag;
 	bit<16> out_vlan;
+	/* group replication: decided in ingress, counted per copy in egress */
+	bool mcast_done;
+	bool mcast_group;    /* copies of a group's member list (not a flood list) */
+	bool local_only;     /* no copy into the overlay (mrouter lists, IGMP) */
+	bit<32> mcast_slot;
 	/* the event a packet-in carries */
 	@field_list(VXG_FL_PUNT) bit<8> evt_kind;
 	@field_list(VXG_FL_PUNT) bit<16> evt_vlan;

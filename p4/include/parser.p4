@@ -24,8 +24,14 @@ parser VxgParser(packet_in pkt, out headers_t hdr, inout metadata_t meta, inout 
 		pkt.extract(hdr.ipv4);
 		transition select(hdr.ipv4.ihl, hdr.ipv4.mf, hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
 			(5, 0, 0, IP_PROTO_UDP): parse_udp;
+			(_, 0, 0, IP_PROTO_IGMP): parse_igmp;
 			default: accept;
 		}
+	}
+	state parse_igmp {
+		pkt.extract(hdr.ipv4_opts, (bit<32>) (((bit<16>) hdr.ipv4.ihl - 5) * 32));
+		pkt.extract(hdr.igmp);
+		transition accept;
 	}
 	state parse_udp {
 		pkt.extract(hdr.udp);
@@ -37,13 +43,22 @@ parser VxgParser(packet_in pkt, out headers_t hdr, inout metadata_t meta, inout 
 	state parse_vxlan {
 		pkt.extract(hdr.vxlan);
 		pkt.extract(hdr.inner_eth);
+		transition select(hdr.inner_eth.ether_type) {
+			ETHERTYPE_IPV4: parse_inner_ipv4;
+			default: accept;
+		}
+	}
+	/* group replication looks at the decapsulated frame's IPv4 header */
+	state parse_inner_ipv4 {
+		pkt.extract(hdr.inner_ipv4);
 		transition accept;
 	}
 }
 
 control VxgVerifyChecksum(inout headers_t hdr, inout metadata_t meta) {
 	apply {
-		verify_checksum(hdr.ipv4.isValid(), {
+		/* the fixed header only: what VXLAN admission needs (options are not parsed into the sum) */
+		verify_checksum(hdr.ipv4.isValid() && hdr.ipv4.ihl == 5, {
 			hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.tos, hdr.ipv4.total_len, hdr.ipv4.id,
 			hdr.ipv4.reserved, hdr.ipv4.df, hdr.ipv4.mf, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
 			hdr.ipv4.protocol, hdr.ipv4.src, hdr.ipv4.dst
@@ -72,9 +87,12 @@ control VxgDeparser(packet_out pkt, in headers_t hdr) {
 		pkt.emit(hdr.eth);
 		pkt.emit(hdr.vlan);
 		pkt.emit(hdr.ipv4);
+		pkt.emit(hdr.ipv4_opts);
+		pkt.emit(hdr.igmp);
 		pkt.emit(hdr.udp);
 		pkt.emit(hdr.vxlan);
 		pkt.emit(hdr.inner_eth);
+		pkt.emit(hdr.inner_ipv4);
 	}
 }
 

@@ -76,7 +76,7 @@ export function lookupEnabled(l: P4Lookup, p: Pipeline): boolean {
 export function lookupSize(l: P4Lookup, p: Pipeline): number {
   if (l.keyless) return 1;
   if (l.table === "nexthops") return p.sizes.vteps;
-  if (l.table === "replicas") return p.sizes.flood;
+  if (l.table === "replicas") return p.sizes.flood + (p.features.mcast ? p.sizes.mcast_members : 0);
   return p.sizes[l.table];
 }
 
@@ -139,6 +139,7 @@ export function emitP4Tables(p: Pipeline, o: P4Options): string {
   out.push(`#define VXG_CPU_SESSION ${P4_CPU_SESSION}`);
   out.push(`#define VXG_EVENT_LEN ${layout(records.event).size}`);
   for (const [k, v] of Object.entries(constants)) out.push(`#define VXG_${k} ${v}`);
+  for (const [t, n] of Object.entries(p.sizes)) out.push(`#define VXG_SIZE_${t.toUpperCase()} ${n}`);
   out.push("");
   counterNames.forEach((n, i) => out.push(`#define VXG_CNT_${n.toUpperCase()} ${i}`));
   out.push(`#define VXG_CNT__MAX ${counterNames.length}`, "");
@@ -163,6 +164,7 @@ export function p4Fragments(p: Pipeline): string[] {
     ["include/control/punt.p4", true],
     ["include/control/classify.p4", true],
     ["include/control/learn.p4", p.features.learning],
+    ["include/control/mcast.p4", p.features.mcast],
     ["include/control/forward.p4", true],
     ["include/control/encap.p4", true],
     ["include/control/replicate.p4", true],

@@ -62,7 +62,7 @@ export interface P4Lookup {
   /** entries keep a time since their last hit (bmv2 ageing): the FDB's activity */
   timeout?: boolean;
   /** compiled in only with this pipeline feature */
-  feature?: "vlan" | "learning";
+  feature?: "vlan" | "learning" | "mcast";
   /** the control that applies it */
   stage: "ingress" | "egress";
 }
@@ -75,6 +75,10 @@ export const p4Lookups = [
   { table: "vteps", p4: "vteps", stage: "ingress" },
   { table: "fdb", p4: "fdb", omit: ["seen_ns", "event_ns"], stage: "ingress" },
   { table: "fdb", p4: "fdb_src", omit: ["seen_ns", "event_ns"], timeout: true, feature: "learning", stage: "ingress" },
+  // a group's (S,G) entry, its (*,G) entry, and the VNI's mrouter ports (group and source 0.0.0.0): three lookups of one table
+  { table: "mcast", p4: "mcast", extra: [{ name: "mgrp", type: "u16", doc: "the group's member list in the PRE" }], feature: "mcast", stage: "ingress" },
+  { table: "mcast", p4: "mcast_any", extra: [{ name: "mgrp", type: "u16" }], feature: "mcast", stage: "ingress" },
+  { table: "mcast", p4: "mcast_mrouter", extra: [{ name: "mgrp", type: "u16" }], feature: "mcast", stage: "ingress" },
   { table: "nexthops", p4: "nexthops", stage: "ingress" },
   { table: "replicas", p4: "replicas", stage: "egress" },
 ] as const satisfies readonly P4Lookup[];

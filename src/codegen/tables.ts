@@ -108,6 +108,7 @@ export const counterNames = [
   "mcast_remote_copy", // a member VTEP's VXLAN copy
   "mcast_unregistered", // multicast for a group with no entry (flooded, or to mrouter ports when the VNI drops unregistered)
   "drop_igmp_rate", // an IGMP (or PIM) frame beyond its port's multicast.igmp_rate: not copied to the control plane (still forwarded)
+  "ignored_own_tx", // bmv2: a frame the switch itself sent out of a port (source = the port's MAC), which bmv2's capture of the port hands back as received
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 

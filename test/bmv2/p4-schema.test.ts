@@ -28,7 +28,7 @@ const skip = skipWithoutBmv2();
 const dir = mkdtempSync(join(tmpdir(), "vxg-p4-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// trunks and learning: every lookup the generator has today
+// trunks, learning and group replication: every lookup the generator has today
 const cfg = parseConfig(
   `switch: { name: p4schema }
 vtep: { source_ip: 198.18.0.1 }
@@ -39,6 +39,9 @@ ports:
 vnis:
   - { vni: 100, flood: [198.18.0.2] }
   - { vni: 200 }
+multicast:
+  enabled: true
+  vnis: [{ vni: 100 }]
 `,
   "p4schema.yaml",
 );
@@ -75,6 +78,8 @@ describe.skipIf(skip)("the compiled P4 program matches the table schema", () => 
 
   it("has one counter cell per counter id and the packet-in header the event record has", () => {
     expect(json.counter_arrays.find((c) => c.name === "counters")?.size).toBe(counterNames.length);
+    expect(json.counter_arrays.find((c) => c.name === "mcast_stats")?.size).toBe(p.sizes.mcast_stats);
+    expect(json.counter_arrays.find((c) => c.name === "mcast_copies")?.size).toBe(2 * p.sizes.mcast_stats);
     const h = json.header_types.find((t) => t.name === "vxg_event_h")!;
     expect(h.fields.map(([n, w]) => [n, w])).toEqual(records.event.fields.map((f) => [f.name, p4Width(f.type)]));
   });

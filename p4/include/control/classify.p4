@@ -28,6 +28,7 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 		globals_l.apply(gk, g, g_hit);
 		meta.vtep_ip = g.vtep_ip;
 		meta.udp_port = g.udp_port;
+		meta.igmp_rate = g.igmp_rate;
 
 		ports_params_t port;
 		bool port_hit;
@@ -40,6 +41,13 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 		}
 		meta.role = port.role;
 		meta.port_mac = port.mac;
+		/* bmv2 captures a port in both directions: what this switch (its
+		 * control plane, the kernel) sent out of the port comes back here */
+		if (hdr.eth.src == port.mac) {
+			vxg_counters.count(VXG_CNT_IGNORED_OWN_TX);
+			mark_to_drop(sm);
+			exit;
+		}
 
 		if (port.role == VXG_PORT_ROLE_ACCESS) {
 			vxg_counters.count(VXG_CNT_ACCESS_RX);
@@ -126,7 +134,8 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 			hdr.inner_eth.setInvalid();
 			hdr.vxlan.setInvalid();
 			hdr.udp.setInvalid();
-			hdr.ipv4.setInvalid();
+			hdr.ipv4 = hdr.inner_ipv4; /* invalid when the inner frame is not IPv4 */
+			hdr.inner_ipv4.setInvalid();
 		}
 		if (hdr.eth.src[40:40] == 1 || hdr.eth.src == 0) {
 			drop_counted(VXG_CNT_DROP_INVALID_SMAC);

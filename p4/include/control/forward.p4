@@ -21,6 +21,12 @@ control Forward(inout headers_t hdr, inout metadata_t meta, inout standard_metad
 		} else {
 			hash(meta.flow_hash, HashAlgorithm.crc16, 16w0, { hdr.eth.src, hdr.eth.dst, hdr.eth.ether_type }, 32w65536);
 		}
+		/* group replication decided already (copies or none) */
+		if (meta.mcast_done) {
+			if (sm.mcast_grp == 0)
+				mark_to_drop(sm);
+			return;
+		}
 		/* no FDB entry has a group MAC: broadcast and multicast miss too */
 		fdb_key_t k;
 		k.vni = meta.vni;

@@ -27,7 +27,16 @@ control Punt(inout headers_t hdr, inout metadata_t meta, inout standard_metadata
 		hdr.cpu._pad2 = 0;
 		hdr.cpu.ifindex = meta.evt_ifindex;
 		hdr.cpu.remote = meta.evt_remote;
-		truncate(VXG_EVENT_LEN);
+		if (meta.evt_kind == VXG_EVT_IGMP) {
+			/* the control frame follows, untagged (its VLAN is the event's), as the ring buffer carries it */
+			if (hdr.vlan.isValid()) {
+				hdr.eth.ether_type = hdr.vlan.ether_type;
+				hdr.vlan.setInvalid();
+			}
+			truncate(VXG_EVENT_LEN + VXG_PUNT_MAX);
+		} else {
+			truncate(VXG_EVENT_LEN);
+		}
 	}
 }
 

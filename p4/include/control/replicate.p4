@@ -19,7 +19,7 @@ control Replicate(inout headers_t hdr, inout metadata_t meta, inout standard_met
 			exit;
 		}
 		if (r.kind == VXG_FLOOD_REMOTE) {
-			if (meta.from_uplink) {
+			if (meta.from_uplink || meta.local_only) {
 				mark_to_drop(sm);
 				exit;
 			}
@@ -27,7 +27,6 @@ control Replicate(inout headers_t hdr, inout metadata_t meta, inout standard_met
 			meta.remote = r.remote;
 			meta.nh_smac = r.smac;
 			meta.nh_dmac = r.dmac;
-			vxg_counters.count(VXG_CNT_FLOOD_REMOTE_COPY);
 		} else {
 			if (!meta.from_uplink && (bit<32>) sm.egress_port == meta.in_port && r.vlan == meta.in_vlan) {
 				mark_to_drop(sm);
@@ -35,8 +34,16 @@ control Replicate(inout headers_t hdr, inout metadata_t meta, inout standard_met
 			}
 			meta.retag = true;
 			meta.out_vlan = r.vlan;
-			vxg_counters.count(VXG_CNT_FLOOD_LOCAL_COPY);
 		}
+		bool remote = r.kind == VXG_FLOOD_REMOTE;
+#if VXG_FEATURE_MCAST
+		if (meta.mcast_group) {
+			vxg_counters.count(remote ? (bit<32>) VXG_CNT_MCAST_REMOTE_COPY : (bit<32>) VXG_CNT_MCAST_LOCAL_COPY);
+			mcast_copies.count(meta.mcast_slot * 2 + (remote ? 32w1 : 32w0));
+			return;
+		}
+#endif
+		vxg_counters.count(remote ? (bit<32>) VXG_CNT_FLOOD_REMOTE_COPY : (bit<32>) VXG_CNT_FLOOD_LOCAL_COPY);
 	}
 }
 

@@ -5,7 +5,8 @@
 import { spawn, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, closeSync, writeFileSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { tmpdir } from "node:os";
 
 export const SIMPLE_SWITCH = "simple_switch";
 export const DEFAULT_THRIFT_PORT = 9090;
@@ -69,6 +70,10 @@ export async function startSwitch(o: StartOptions): Promise<SwitchState> {
   mkdirSync(o.runDir, { recursive: true });
   const args = ["--device-id", String(o.deviceId ?? 0), "--thrift-port", String(o.thriftPort)];
   for (const p of o.ports) args.push("-i", `${p.port}@${p.name}`);
+  // every packet's walk through the program, for debugging (slow): VXGATE_BMV2_LOG=trace|debug|info
+  const level = process.env.VXGATE_BMV2_LOG;
+  // (outside the run directory, which `vxgate stop` removes)
+  if (level) args.push("--log-file", join(tmpdir(), `vxgate-bmv2-${basename(o.runDir)}`), "--log-flush", "--log-level", level);
   args.push(o.jsonPath);
   const out = openSync(join(o.runDir, "simple_switch.log"), "a");
   let child;

@@ -56,6 +56,8 @@ export class Bmv2Target implements Target {
   private eventCallback?: (e: DataPathEvent) => void;
   private readonly resolver = new NexthopResolver();
   private cachedCounters: Record<CounterName, CounterValue>;
+  /** per-group counters by slot, read with the others */
+  private readonly groupCounters = new Map<number, TableValue<"mcast_stats">>();
   private readonly timers: NodeJS.Timeout[] = [];
   private flushing?: Promise<void>;
   private flushAgain = false;
@@ -179,6 +181,11 @@ export class Bmv2Target implements Target {
   }
 
   perCpuSum<N extends TableName>(name: N, key: TableKey<N>): TableValue<N> | undefined {
+    if (name === "mcast_stats") {
+      const slot = (key as TableKey<"mcast_stats">).slot;
+      if (!this.shadows.mcast_stats.get({ slot })) return undefined;
+      return (this.groupCounters.get(slot) ?? { frames: 0n, bytes: 0n, copies_local: 0n, copies_remote: 0n }) as TableValue<N>;
+    }
     return this.shadows[name]?.get(key);
   }
 
@@ -243,6 +250,17 @@ export class Bmv2Target implements Target {
     try {
       const values = await Promise.all(counterNames.map((_, i) => this.rt.readCounter("counters", i)));
       counterNames.forEach((n, i) => (this.cachedCounters[n] = { packets: values[i].packets, bytes: values[i].bytes }));
+      if (this.opts.pipeline.features.mcast) {
+        const slots: number[] = [];
+        this.shadows.mcast.forEach((_, v) => slots.push(v.slot));
+        const read = await Promise.all(
+          slots.map((slot) => Promise.all([this.rt.readCounter("mcast_stats", slot), this.rt.readCounter("mcast_copies", 2 * slot), this.rt.readCounter("mcast_copies", 2 * slot + 1)])),
+        );
+        slots.forEach((slot, i) => {
+          const [g, local, remote] = read[i]!;
+          this.groupCounters.set(slot, { frames: g.packets, bytes: g.bytes, copies_local: local.packets, copies_remote: remote.packets });
+        });
+      }
     } catch (e) {
       if (!this.closed) this.opts.log.warn("counter read failed", { error: (e as Error).message });
     }
@@ -275,6 +293,12 @@ export class Bmv2Target implements Target {
       if (!e) continue;
       if (e.kind === constants.EVT_LEARN || e.kind === constants.EVT_MOVE) {
         if (!this.learn(e)) continue;
+      } else if (e.kind === constants.EVT_IGMP && e.mac !== "00:00:00:00:00:00") {
+        // one packet-in per frame: an IGMP report from a new host is its learning too
+        const vni = this.shadows.vnis.get({ vni: e.vni });
+        const learnEvent = { ...e, kind: constants.EVT_LEARN, remote: "0.0.0.0" };
+        delete learnEvent.packet;
+        if (vni && vni.flags & constants.VNI_LEARN_LOCAL && this.learn(learnEvent)) this.eventCallback?.(learnEvent);
       }
       this.eventCallback?.(e);
     }
@@ -361,6 +385,8 @@ export function decodePacketIn(f: Buffer, ports: PortMap): DataPathEvent | undef
     at += n;
   }
   const e = out as unknown as DataPathEvent;
+  // a control frame (IGMP, PIM) follows its event, as in the ring buffer
+  if (e.kind === constants.EVT_IGMP) e.packet = f.subarray(EVENT_BYTES);
   if (e.ifindex) {
     try {
       e.ifindex = ports.ifindexOf(e.ifindex);

@@ -9,7 +9,7 @@ import { enabledLookups, p4Width } from "../../../codegen/emit-p4.ts";
 import type { P4Lookup } from "../../../codegen/p4-tables.ts";
 import type { FieldDecl } from "../../../codegen/schema.ts";
 import type { Pipeline } from "../../../codegen/pipeline.ts";
-import type { TableKey, TableValue } from "../../codec.ts";
+import { tableCodec, type TableKey, type TableValue } from "../../codec.ts";
 import type { Logger } from "../../log.ts";
 import { lookupCodec, type LookupCodec, type PortMap } from "./p4-codec.ts";
 import type { ShadowTable } from "./shadow.ts";
@@ -37,13 +37,13 @@ export class Bmv2Writer {
   /** per P4 table: identity string -> the entry bmv2 holds */
   private readonly installed = new Map<string, Map<string, Installed>>();
   private readonly lookups: P4Lookup[];
-  /** VNI -> its PRE group id (also its mgid) and group handle */
-  private readonly groups = new Map<number, { mgrp: number; handle?: number }>();
+  /** replication list -> its PRE group id (also its mgid) and group handle */
+  private readonly groups = new Map<ListId, { mgrp: number; handle?: number }>();
   private readonly freeMgrps: number[] = [];
   private nextMgrp = 1;
   /** (mgrp/slot) -> PRE node */
   private readonly nodes = new Map<string, PreNode>();
-  private readonly dirtyVnis = new Set<number>();
+  private readonly dirtyLists = new Set<ListId>();
   /** resolved outer next hops of remote VTEPs */
   private nexthops = new Map<string, Nexthop>();
   writes = 0;
@@ -71,6 +71,7 @@ export class Bmv2Writer {
     const out = new Set<string>();
     this.shadows.vteps.forEach((k) => out.add(k.remote));
     this.shadows.flood.forEach((_, v) => v.kind === constants.FLOOD_REMOTE && out.add(v.remote));
+    this.shadows.mcast_members.forEach((_, v) => v.kind === constants.FLOOD_REMOTE && out.add(v.remote));
     // the FDB's VTEPs are gathered as its entries are written (no walk of 100k entries a second)
     for (const r of this.fdbRemotes) out.add(r);
     return out;
@@ -87,14 +88,17 @@ export class Bmv2Writer {
     this.nexthops = next;
     if (changed.size === 0) return;
     this.shadows.flood.forEach((k, v) => {
-      if (v.kind === constants.FLOOD_REMOTE && changed.has(v.remote)) this.dirtyVnis.add(k.vni);
+      if (v.kind === constants.FLOOD_REMOTE && changed.has(v.remote)) this.dirtyLists.add(floodList(k.vni));
+    });
+    this.shadows.mcast_members.forEach((k, v) => {
+      if (v.kind === constants.FLOOD_REMOTE && changed.has(v.remote)) this.dirtyLists.add(groupList(k));
     });
     this.nexthopsDirty = changed;
   }
   private nexthopsDirty = new Set<string>();
 
   get pending(): boolean {
-    return this.nexthopsDirty.size > 0 || this.dirtyVnis.size > 0 || Object.values(this.shadows).some((s) => s.dirty.size > 0);
+    return this.nexthopsDirty.size > 0 || this.dirtyLists.size > 0 || Object.values(this.shadows).some((s) => s.dirty.size > 0);
   }
 
   /** One round: everything dirty now, written pipelined; resolves when bmv2 answered all of it. */
@@ -106,8 +110,12 @@ export class Bmv2Writer {
       if (shadow.dirty.size === 0) continue;
       const ids = [...shadow.dirty];
       shadow.dirty.clear();
-      if (name === "flood") {
-        for (const id of ids) this.dirtyVnis.add(this.floodVniOf(id));
+      if (name === "flood" || name === "mcast_members") {
+        const codec = tableCodec(name).key;
+        for (const id of ids) {
+          const k = codec.decode(Buffer.from(id, "latin1")) as TableKey<"mcast_members">;
+          this.dirtyLists.add(name === "flood" ? floodList(k.vni) : groupList(k));
+        }
         continue;
       }
       for (const l of this.lookups) {
@@ -128,9 +136,9 @@ export class Bmv2Writer {
       const p = this.writeEntry(nhLookup, r, v ? { remote: r } : undefined, v as unknown as Record<string, unknown> | undefined);
       if (p) calls.push(p);
     }
-    const vnis = [...this.dirtyVnis];
-    this.dirtyVnis.clear();
-    if (vnis.length) calls.push(this.syncFloodGroups(vnis));
+    const lists = [...this.dirtyLists];
+    this.dirtyLists.clear();
+    if (lists.length) calls.push(this.syncLists(lists));
     await Promise.all(calls.map((p) => p.catch(() => undefined)));
     // ageing on bmv2: only entries with a TTL report their time since the last hit
     const fdbSrc = this.lookups.find((l) => "timeout" in l && l.timeout);
@@ -142,11 +150,6 @@ export class Bmv2Writer {
       }
       await Promise.all(setTtl);
     }
-  }
-
-  /** Flood keys are (vni, slot): the VNI is the key's first four bytes (little-endian u32). */
-  private floodVniOf(id: string): number {
-    return Buffer.from(id, "latin1").readUInt32LE(0);
   }
 
   private failed(table: string, op: string, e: unknown): void {
@@ -171,7 +174,7 @@ export class Bmv2Writer {
       return this.count(this.rt.deleteEntry(l.p4, cur.handle), l.p4, "delete");
     }
     if (l.table === "fdb" && value.kind === constants.FDB_REMOTE) this.fdbRemotes.add(value.remote as string);
-    const data = c.encodeParams(l.table === "vnis" ? { ...value, mgrp: this.groupOf(key.vni as number).mgrp } : value);
+    const data = c.encodeParams(this.withGroup(l, key, value));
     const hex = Buffer.concat(data).toString("hex");
     if (cur) {
       if (cur.data === hex) return undefined;
@@ -208,27 +211,40 @@ export class Bmv2Writer {
     );
   }
 
-  /** The VNI's PRE group (allocated on first use; created in bmv2 by the flood sync). */
-  groupOf(vni: number): { mgrp: number; handle?: number } {
-    let g = this.groups.get(vni);
+  /** The P4 action data of tables whose entries name a replication list: the list's PRE group. */
+  private withGroup(l: P4Lookup, key: Record<string, unknown>, value: Record<string, unknown>): Record<string, unknown> {
+    if (l.table === "vnis") return { ...value, mgrp: this.groupOf(floodList(key.vni as number)).mgrp };
+    if (l.table === "mcast") return { ...value, mgrp: this.groupOf(groupList(key as TableKey<"mcast">)).mgrp };
+    return value;
+  }
+
+  /** A replication list's PRE group (allocated on first use; created in bmv2 by the list sync). */
+  groupOf(list: ListId): { mgrp: number; handle?: number } {
+    let g = this.groups.get(list);
     if (!g) {
       const mgrp = this.freeMgrps.pop() ?? this.nextMgrp++;
-      if (mgrp > 0xffff) throw new Error("bmv2: more flood groups than the PRE's 16-bit group ids");
+      if (mgrp > 0xffff) throw new Error("bmv2: more replication lists than the PRE's 16-bit group ids");
       g = { mgrp };
-      this.groups.set(vni, g);
+      this.groups.set(list, g);
     }
     return g;
   }
 
-  /** Each VNI's flood list as PRE nodes and replicas entries. */
-  private async syncFloodGroups(vnis: number[]): Promise<void> {
-    const want = new Map<number, Map<number, TableValue<"flood">>>();
-    for (const v of vnis) want.set(v, new Map());
-    this.shadows.flood.forEach((k: TableKey<"flood">, v) => want.get(k.vni)?.set(k.slot, v));
+  /** Each list as PRE nodes (rid = slot) and replicas entries; a list nobody names any more gives its group back. */
+  private async syncLists(lists: ListId[]): Promise<void> {
+    const want = new Map<ListId, Map<number, TableValue<"flood">>>();
+    for (const id of lists) want.set(id, new Map());
+    if (lists.some((id) => id.startsWith("f"))) this.shadows.flood.forEach((k, v) => want.get(floodList(k.vni))?.set(k.slot, v));
+    if (lists.some((id) => id.startsWith("m"))) this.shadows.mcast_members.forEach((k, v) => want.get(groupList(k))?.set(k.slot, v));
     const replicas = this.lookups.find((l) => l.table === "replicas")!;
     const calls: Promise<unknown>[] = [];
-    for (const [vni, slots] of want) {
-      const g = this.groupOf(vni);
+    for (const [list, slots] of want) {
+      const owned = list.startsWith("f") ? this.shadows.vnis.get({ vni: Number(list.slice(1)) }) : this.shadows.mcast.get(groupKey(list));
+      if (slots.size === 0 && !owned) {
+        calls.push(this.releaseGroup(list, replicas));
+        continue;
+      }
+      const g = this.groupOf(list);
       if (g.handle === undefined) {
         try {
           g.handle = await this.rt.mcGroupCreate(g.mgrp);
@@ -250,15 +266,33 @@ export class Bmv2Writer {
         const p = this.writeEntry(replicas, id, { mgrp: g.mgrp, rid: slot }, rv);
         if (p) calls.push(p.catch(() => undefined));
       }
-      for (const [id, node] of this.nodes) {
-        if (!id.startsWith(`${g.mgrp}/`) || seen.has(id)) continue;
-        this.nodes.delete(id);
-        calls.push(this.count(this.rt.mcNodeDissociate(g.handle, node.handle).then(() => this.rt.mcNodeDestroy(node.handle)), "pre", "node remove"));
-        const p = this.writeEntry(replicas, id, undefined, undefined);
-        if (p) calls.push(p);
-      }
+      calls.push(...this.dropNodes(g, seen, replicas));
     }
     await Promise.all(calls);
+  }
+
+  /** Remove the group's nodes (and their replicas entries) that are not in `keep`. */
+  private dropNodes(g: { mgrp: number; handle?: number }, keep: Set<string>, replicas: P4Lookup): Promise<unknown>[] {
+    const calls: Promise<unknown>[] = [];
+    for (const [id, node] of this.nodes) {
+      if (!id.startsWith(`${g.mgrp}/`) || keep.has(id)) continue;
+      this.nodes.delete(id);
+      calls.push(this.count(this.rt.mcNodeDissociate(g.handle!, node.handle).then(() => this.rt.mcNodeDestroy(node.handle)), "pre", "node remove"));
+      const p = this.writeEntry(replicas, id, undefined, undefined);
+      if (p) calls.push(p);
+    }
+    return calls;
+  }
+
+  private async releaseGroup(list: ListId, replicas: P4Lookup): Promise<void> {
+    const g = this.groups.get(list);
+    if (!g) return;
+    this.groups.delete(list);
+    if (g.handle !== undefined) {
+      await Promise.all(this.dropNodes(g, new Set(), replicas));
+      await this.count(this.rt.mcGroupDestroy(g.handle), "pre", "group destroy");
+    }
+    this.freeMgrps.push(g.mgrp);
   }
 
   private async syncNode(group: number, id: string, rid: number, port: number): Promise<void> {
@@ -309,7 +343,8 @@ export class Bmv2Writer {
         const shadow = this.shadows[l.table as TableName] as ShadowTable<TableName>;
         const full = schemaValue(l, value);
         if (l.table === "fdb" && value.kind === constants.FDB_REMOTE) this.fdbRemotes.add(value.remote as string);
-        if (l.table === "vnis") this.adoptGroup(key.vni as number, value.mgrp as number);
+        if (l.table === "vnis") this.adoptGroup(floodList(key.vni as number), value.mgrp as number);
+        if (l.p4 === "mcast") this.adoptGroup(groupList(key as TableKey<"mcast">), value.mgrp as number);
         const id = shadow.id(key as never);
         this.installed.get(l.p4)!.set(id, { handle: e.handle, data });
         if (l.p4 === l.table) {
@@ -335,10 +370,19 @@ export class Bmv2Writer {
     return n;
   }
 
-  private adoptGroup(vni: number, mgrp: number): void {
-    this.groups.set(vni, { mgrp });
+  private adoptGroup(list: ListId, mgrp: number): void {
+    this.groups.set(list, { mgrp });
     if (mgrp >= this.nextMgrp) this.nextMgrp = mgrp + 1;
   }
+}
+
+/** A replication list: a VNI's flood list ("f<vni>") or a group's member list ("m<vni>/<group>/<source>"). */
+type ListId = string;
+const floodList = (vni: number): ListId => `f${vni}`;
+const groupList = (k: { vni: number; group: string; source: string }): ListId => `m${k.vni}/${k.group}/${k.source}`;
+function groupKey(list: ListId): TableKey<"mcast"> {
+  const [vni, group, source] = list.slice(1).split("/");
+  return { vni: Number(vni), group: group!, source: source! };
 }
 
 const bytesOf = (f: FieldDecl): number => (p4Width(f.type) + 7) >> 3;
