@@ -11,6 +11,9 @@ control VxgIngress(inout headers_t hdr, inout metadata_t meta, inout standard_me
 #if VXG_FEATURE_MCAST
 	Mcast() mcast;
 #endif
+#if VXG_FEATURE_MIRROR
+	Mirror() mirror;
+#endif
 	Forward() forward;
 
 	apply {
@@ -22,6 +25,9 @@ control VxgIngress(inout headers_t hdr, inout metadata_t meta, inout standard_me
 #if VXG_FEATURE_MCAST
 		mcast.apply(hdr, meta, sm);
 #endif
+#if VXG_FEATURE_MIRROR
+		mirror.apply(hdr, meta, sm);
+#endif
 		forward.apply(hdr, meta, sm);
 	}
 }
@@ -30,9 +36,22 @@ control VxgEgress(inout headers_t hdr, inout metadata_t meta, inout standard_met
 	Punt() punt;
 	Replicate() replicate;
 	Encap() encap;
+#if VXG_FEATURE_MIRROR
+	MirrorCopy() mirror_copy;
+#endif
 
 	apply {
-		if (sm.instance_type == PKT_INSTANCE_TYPE_INGRESS_CLONE) {
+#if VXG_FEATURE_MIRROR
+		if (sm.instance_type == PKT_INSTANCE_TYPE_INGRESS_CLONE && meta.mirror_copy) {
+			mirror_copy.apply(hdr, meta, sm);
+			encap.apply(hdr, meta, sm);
+			/* the event the ingress clone would have carried goes on from here */
+			if (meta.evt_kind != 0)
+				clone_preserving_field_list(CloneType.E2E, VXG_CPU_SESSION, VXG_FL_PUNT);
+			return;
+		}
+#endif
+		if (sm.instance_type == PKT_INSTANCE_TYPE_INGRESS_CLONE || sm.instance_type == PKT_INSTANCE_TYPE_EGRESS_CLONE) {
 			punt.apply(hdr, meta, sm);
 		} else {
 			if (sm.instance_type == PKT_INSTANCE_TYPE_REPLICATION)

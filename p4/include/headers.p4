@@ -86,22 +86,28 @@ struct headers_t {
 	ipv4_h inner_ipv4;
 }
 
-/* Field list 1: what a packet-in copy keeps of the metadata (the event). */
+/* Field list 1: what a packet-in copy keeps of the metadata (the event).
+ * Field list 2: what a mirror copy keeps: how to build the copy, and the
+ * event too (the copy's egress hands it on to the CPU port). */
 #define VXG_FL_PUNT 1
+#define VXG_FL_MIRROR 2
+const bit<8> VXLAN_FLAG_G = 0x80;
+const bit<8> VXLAN_GBP_DONT_LEARN = 0x40;
+const bit<32> PKT_INSTANCE_TYPE_EGRESS_CLONE = 2;
 
 struct metadata_t {
-	bit<32> in_port;     /* the ingress port, as the tables' ifindex fields hold ports */
+	@field_list(VXG_FL_MIRROR) bit<32> in_port;     /* the ingress port, as the tables' ifindex fields hold ports */
 	bit<8> role;
 	bit<48> port_mac;
-	bit<32> vni;
+	@field_list(VXG_FL_MIRROR) bit<32> vni;
 	bit<32> vni_flags;
 	bit<16> mgrp;        /* the VNI's flood group */
-	bit<16> in_vlan;
+	@field_list(VXG_FL_MIRROR) bit<16> in_vlan;
 	bool from_uplink;
-	bit<32> inner_len;   /* the frame as it travels inside VXLAN (untagged) */
-	bit<16> flow_hash;
-	bit<32> vtep_ip;
-	bit<16> udp_port;
+	@field_list(VXG_FL_MIRROR) bit<32> inner_len;   /* the frame as it travels inside VXLAN (untagged) */
+	@field_list(VXG_FL_MIRROR) bit<16> flow_hash;
+	@field_list(VXG_FL_MIRROR) bit<32> vtep_ip;
+	@field_list(VXG_FL_MIRROR) bit<16> udp_port;
 	bit<32> igmp_rate;
 	/* where this copy goes */
 	bool encap;
@@ -116,12 +122,23 @@ struct metadata_t {
 	bool local_only;     /* no copy into the overlay (mrouter lists, IGMP) */
 	bit<32> mcast_slot;
 	/* the event a packet-in carries */
-	@field_list(VXG_FL_PUNT) bit<8> evt_kind;
-	@field_list(VXG_FL_PUNT) bit<16> evt_vlan;
-	@field_list(VXG_FL_PUNT) bit<32> evt_vni;
-	@field_list(VXG_FL_PUNT) bit<48> evt_mac;
-	@field_list(VXG_FL_PUNT) bit<32> evt_ifindex;
-	@field_list(VXG_FL_PUNT) bit<32> evt_remote;
+	@field_list(VXG_FL_PUNT, VXG_FL_MIRROR) bit<8> evt_kind;
+	@field_list(VXG_FL_PUNT, VXG_FL_MIRROR) bit<16> evt_vlan;
+	@field_list(VXG_FL_PUNT, VXG_FL_MIRROR) bit<32> evt_vni;
+	@field_list(VXG_FL_PUNT, VXG_FL_MIRROR) bit<48> evt_mac;
+	@field_list(VXG_FL_PUNT, VXG_FL_MIRROR) bit<32> evt_ifindex;
+	@field_list(VXG_FL_PUNT, VXG_FL_MIRROR) bit<32> evt_remote;
+	/* a mirror copy: where to and how */
+	@field_list(VXG_FL_MIRROR) bool mirror_copy;
+	@field_list(VXG_FL_MIRROR) bit<8> mirror_kind;
+	@field_list(VXG_FL_MIRROR) bit<16> mirror_vlan;
+	@field_list(VXG_FL_MIRROR) bit<32> mirror_remote;
+	@field_list(VXG_FL_MIRROR) bit<16> mirror_host_id;
+	@field_list(VXG_FL_MIRROR) bit<32> mirror_slot;
+	@field_list(VXG_FL_MIRROR) bit<48> mirror_smac;
+	@field_list(VXG_FL_MIRROR) bit<48> mirror_dmac;
+	/* the Group Policy ID of a VXLAN copy (0: a plain one) */
+	bit<16> gbp_id;
 }
 
 #endif

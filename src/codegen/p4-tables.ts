@@ -62,7 +62,7 @@ export interface P4Lookup {
   /** entries keep a time since their last hit (bmv2 ageing): the FDB's activity */
   timeout?: boolean;
   /** compiled in only with this pipeline feature */
-  feature?: "vlan" | "learning" | "mcast";
+  feature?: "vlan" | "learning" | "mcast" | "mirror";
   /** the control that applies it */
   stage: "ingress" | "egress";
 }
@@ -80,6 +80,14 @@ export const p4Lookups = [
   { table: "mcast", p4: "mcast_any", extra: [{ name: "mgrp", type: "u16" }], feature: "mcast", stage: "ingress" },
   { table: "mcast", p4: "mcast_mrouter", extra: [{ name: "mgrp", type: "u16" }], feature: "mcast", stage: "ingress" },
   { table: "nexthops", p4: "nexthops", stage: "ingress" },
+  // match-mirror-encap: source and destination entries by MAC and by IPv4 (a table per direction:
+  // each is applied once), the copy's outer next hop, and the termination of copies from the overlay
+  { table: "mirror", p4: "mirror_src", feature: "mirror", stage: "ingress" },
+  { table: "mirror", p4: "mirror_dst", feature: "mirror", stage: "ingress" },
+  { table: "mirror_ip", p4: "mirror_ip_src", feature: "mirror", stage: "ingress" },
+  { table: "mirror_ip", p4: "mirror_ip_dst", feature: "mirror", stage: "ingress" },
+  { table: "nexthops", p4: "mirror_nexthops", feature: "mirror", stage: "ingress" },
+  { table: "mirror_term", p4: "mirror_term", feature: "mirror", stage: "ingress" },
   { table: "replicas", p4: "replicas", stage: "egress" },
 ] as const satisfies readonly P4Lookup[];
 
@@ -87,3 +95,7 @@ export const p4Lookups = [
 export const P4_CPU_PORT = 510;
 /** the clone session that carries packet-in copies to the CPU port */
 export const P4_CPU_SESSION = 1;
+/** mirror copies leave through clone session P4_MIRROR_SESSION_BASE + their egress port */
+export const P4_MIRROR_SESSION_BASE = 1024;
+/** a session's mirror counters are cells slot * P4_MIRROR_STAT_CELLS + MIRROR_STAT_* */
+export const P4_MIRROR_STAT_CELLS = 8;

@@ -350,8 +350,6 @@ function openEbpf(opts: RuntimeOptions): EbpfTarget {
 function bmv2Unsupported(cfg: SwitchConfig): string[] {
   const out: string[] = [];
   const p = pipelineFor(cfg);
-  // the eBPF program compiles mirroring in by default (sessions may come through the API); bmv2 has none to offer yet
-  if (cfg.mirror.sessions.length > 0) out.push(`${cfg.file}: mirror: match-mirror-encap is not on the bmv2 target yet (run it on the ebpf target)`);
   if (cfg.multicast.vnis.some((v) => v.replicator)) out.push(`${cfg.file}: multicast: a replication point (replicator: true) is not on the bmv2 target yet (run it on the ebpf target)`);
   if (p.features.macLimits) out.push(`${cfg.file}: max_macs: learned-MAC limits are not on the bmv2 target yet`);
   return out;

@@ -14,6 +14,9 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 #endif
 	vnis_lookup() vnis_l;
 	vteps_lookup() vteps_l;
+#if VXG_FEATURE_MIRROR
+	mirror_term_lookup() mirror_term_l;
+#endif
 
 	action drop_counted(bit<32> reason) {
 		vxg_counters.count(reason);
@@ -21,6 +24,7 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 	}
 
 	apply {
+		bool gbp = false;
 		globals_params_t g;
 		bool g_hit;
 		globals_key_t gk;
@@ -89,7 +93,11 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 				drop_counted(VXG_CNT_DROP_MALFORMED);
 				exit;
 			}
-			if (hdr.vxlan.flags != VXLAN_FLAG_I) {
+#if VXG_FEATURE_MIRROR
+			/* Group Policy: a mirror copy for a local monitoring server, or nothing we take */
+			gbp = hdr.vxlan.flags == (VXLAN_FLAG_G | VXLAN_FLAG_I);
+#endif
+			if (hdr.vxlan.flags != VXLAN_FLAG_I && !gbp) {
 				drop_counted(VXG_CNT_DROP_BAD_VXLAN);
 				exit;
 			}
@@ -102,12 +110,26 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 			meta.remote = hdr.ipv4.src;
 		}
 
+#if VXG_FEATURE_MIRROR
+		mirror_term_params_t term;
+		bool term_hit = false;
+		if (gbp) {
+			mirror_term_key_t mk;
+			mk.host_id = (bit<32>) hdr.vxlan.reserved[15:0];
+			mirror_term_l.apply(mk, term, term_hit);
+			if (!term_hit) {
+				drop_counted(VXG_CNT_DROP_MIRROR_UNKNOWN_ID);
+				exit;
+			}
+		}
+#endif
+
 		vnis_params_t vc;
 		bool vc_hit;
 		vni_key_t nk;
 		nk.vni = meta.vni;
 		vnis_l.apply(nk, vc, vc_hit);
-		if (!vc_hit) {
+		if (!vc_hit && !gbp) {
 			drop_counted(VXG_CNT_DROP_UNKNOWN_VNI);
 			exit;
 		}
@@ -115,16 +137,21 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 		meta.mgrp = vc.mgrp;
 
 		if (meta.from_uplink) {
-			/* flood-and-learn VNIs take any VTEP; others only admitted ones */
-			if ((vc.flags & VXG_VNI_LEARN_REMOTE) == 0) {
+			/* flood-and-learn VNIs take any VTEP; others only admitted ones; a
+			 * mirror copy any VTEP the switch knows (VNI 0 lists them all) */
+			if (gbp || (vc.flags & VXG_VNI_LEARN_REMOTE) == 0) {
 				vteps_params_t vt;
 				bool vt_hit;
 				vtep_key_t tk;
-				tk.vni = meta.vni;
+				tk.vni = gbp ? 32w0 : meta.vni;
 				tk.remote = meta.remote;
 				vteps_l.apply(tk, vt, vt_hit);
 				if (!vt_hit) {
-					drop_counted(VXG_CNT_DROP_SPOOF);
+#if VXG_FEATURE_MIRROR
+					if (gbp)
+						mirror_count(term.slot, VXG_MIRROR_STAT_OTHER);
+#endif
+					drop_counted(gbp ? (bit<32>) VXG_CNT_DROP_MIRROR_UNKNOWN_SRC : (bit<32>) VXG_CNT_DROP_SPOOF);
 					exit;
 				}
 			}
@@ -136,6 +163,17 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 			hdr.udp.setInvalid();
 			hdr.ipv4 = hdr.inner_ipv4; /* invalid when the inner frame is not IPv4 */
 			hdr.inner_ipv4.setInvalid();
+#if VXG_FEATURE_MIRROR
+			/* a terminated copy goes to the server's port only: never learned from, never flooded */
+			if (gbp) {
+				sm.egress_spec = (bit<9>) term.ifindex;
+				meta.retag = true;
+				meta.out_vlan = term.vlan;
+				vxg_counters.count(VXG_CNT_MIRROR_TERMINATED);
+				mirror_count(term.slot, VXG_MIRROR_STAT_TERMINATED);
+				exit;
+			}
+#endif
 		}
 		if (hdr.eth.src[40:40] == 1 || hdr.eth.src == 0) {
 			drop_counted(VXG_CNT_DROP_INVALID_SMAC);

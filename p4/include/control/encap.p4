@@ -40,8 +40,14 @@ control Encap(inout headers_t hdr, inout metadata_t meta, inout standard_metadat
 			hdr.outer_udp.len = (bit<16>) (meta.inner_len + 16);
 			hdr.outer_udp.checksum = 0;
 			hdr.outer_vxlan.setValid();
-			hdr.outer_vxlan.flags = VXLAN_FLAG_I;
-			hdr.outer_vxlan.reserved = 0;
+			if (meta.gbp_id != 0) {
+				/* Group Policy (a mirror copy): G, D and the HOST ID */
+				hdr.outer_vxlan.flags = VXLAN_FLAG_G | VXLAN_FLAG_I;
+				hdr.outer_vxlan.reserved = VXLAN_GBP_DONT_LEARN ++ meta.gbp_id;
+			} else {
+				hdr.outer_vxlan.flags = VXLAN_FLAG_I;
+				hdr.outer_vxlan.reserved = 0;
+			}
 			hdr.outer_vxlan.vni = (bit<24>) meta.vni;
 			hdr.outer_vxlan.reserved2 = 0;
 		} else if (meta.retag) {

@@ -64,7 +64,11 @@ control Forward(inout headers_t hdr, inout metadata_t meta, inout standard_metad
 		bool nh_hit;
 		nexthops_l.apply(nk, nh, nh_hit);
 		if (!nh_hit) {
-			punt_event(meta, VXG_EVT_NO_NEIGH, 0, 0, 0, 0, d.remote);
+			/* a mirror copy already took the one ingress clone: it carries the event */
+			if (meta.mirror_copy)
+				note_event(meta, VXG_EVT_NO_NEIGH, 0, 0, 0, 0, d.remote);
+			else
+				punt_event(meta, VXG_EVT_NO_NEIGH, 0, 0, 0, 0, d.remote);
 			drop_counted(VXG_CNT_DROP_NO_NEIGH);
 			return;
 		}

@@ -3,15 +3,21 @@
 #ifndef VXG_PUNT_P4
 #define VXG_PUNT_P4
 
-/* Ingress: ask for a copy to the CPU port. One per packet (a later request
- * replaces an earlier one; the next frame asks again). */
-action punt_event(inout metadata_t meta, in bit<8> kind, in bit<32> vni, in bit<48> mac, in bit<16> vlan, in bit<32> ifindex, in bit<32> remote) {
+/* Ingress: an event for the control plane, carried by whichever copy leaves
+ * (a mirror copy hands it on from its egress). */
+action note_event(inout metadata_t meta, in bit<8> kind, in bit<32> vni, in bit<48> mac, in bit<16> vlan, in bit<32> ifindex, in bit<32> remote) {
 	meta.evt_kind = kind;
 	meta.evt_vni = vni;
 	meta.evt_mac = mac;
 	meta.evt_vlan = vlan;
 	meta.evt_ifindex = ifindex;
 	meta.evt_remote = remote;
+}
+
+/* Ingress: ask for a copy to the CPU port. One ingress clone per packet (a
+ * later request replaces an earlier one; the next frame asks again). */
+action punt_event(inout metadata_t meta, in bit<8> kind, in bit<32> vni, in bit<48> mac, in bit<16> vlan, in bit<32> ifindex, in bit<32> remote) {
+	note_event(meta, kind, vni, mac, vlan, ifindex, remote);
 	clone_preserving_field_list(CloneType.I2E, VXG_CPU_SESSION, VXG_FL_PUNT);
 }
 

@@ -11,7 +11,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { PacketReceiver } from "libbpf-ts-bindings";
 import { constants, counterNames, records, tables, type CounterName, type TableName } from "../../../codegen/tables.ts";
-import { P4_CPU_PORT, P4_CPU_SESSION } from "../../../codegen/p4-tables.ts";
+import { P4_CPU_PORT, P4_CPU_SESSION, P4_MIRROR_SESSION_BASE, P4_MIRROR_STAT_CELLS } from "../../../codegen/p4-tables.ts";
 import type { Pipeline } from "../../../codegen/pipeline.ts";
 import { p4Width } from "../../../codegen/emit-p4.ts";
 import { formatIpv4, formatMac } from "../../../config/net.ts";
@@ -56,8 +56,8 @@ export class Bmv2Target implements Target {
   private eventCallback?: (e: DataPathEvent) => void;
   private readonly resolver = new NexthopResolver();
   private cachedCounters: Record<CounterName, CounterValue>;
-  /** per-group counters by slot, read with the others */
-  private readonly groupCounters = new Map<number, TableValue<"mcast_stats">>();
+  /** per-group and per-session counters ("<table>/<slot>"), read with the others */
+  private readonly slotCounters = new Map<string, TableValue<"mcast_stats"> | TableValue<"mirror_stats">>();
   private readonly timers: NodeJS.Timeout[] = [];
   private flushing?: Promise<void>;
   private flushAgain = false;
@@ -139,6 +139,8 @@ export class Bmv2Target implements Target {
       await this.connect(o.thriftPort, false);
       this.writer = new Bmv2Writer(this.rt, this.shadows, this.portMap, o.pipeline, o.log);
       await this.rt.mirroringSessionAdd(P4_CPU_SESSION, { port: P4_CPU_PORT });
+      // mirror copies leave through the session of their egress port
+      await Promise.all(this.portList.filter((p) => p.port !== P4_CPU_PORT).map((p) => this.rt.mirroringSessionAdd(P4_MIRROR_SESSION_BASE + p.port, { port: p.port })));
       o.log.info("bmv2 switch started", { pid: state.pid, thriftPort: o.thriftPort, ports: this.portList.map((p) => `${p.port}@${p.name}`).join(" ") });
     }
     this.attachments = o.ports.map((p) => {
@@ -181,10 +183,12 @@ export class Bmv2Target implements Target {
   }
 
   perCpuSum<N extends TableName>(name: N, key: TableKey<N>): TableValue<N> | undefined {
-    if (name === "mcast_stats") {
+    if (name === "mcast_stats" || name === "mirror_stats") {
+      // what bmv2 counts, as read with the switch's counters; the shadow says which slots are in use
       const slot = (key as TableKey<"mcast_stats">).slot;
-      if (!this.shadows.mcast_stats.get({ slot })) return undefined;
-      return (this.groupCounters.get(slot) ?? { frames: 0n, bytes: 0n, copies_local: 0n, copies_remote: 0n }) as TableValue<N>;
+      const zero = this.shadows[name].get(key);
+      if (!zero) return undefined;
+      return (this.slotCounters.get(`${name}/${slot}`) ?? zero) as TableValue<N>;
     }
     return this.shadows[name]?.get(key);
   }
@@ -258,7 +262,28 @@ export class Bmv2Target implements Target {
         );
         slots.forEach((slot, i) => {
           const [g, local, remote] = read[i]!;
-          this.groupCounters.set(slot, { frames: g.packets, bytes: g.bytes, copies_local: local.packets, copies_remote: remote.packets });
+          this.slotCounters.set(`mcast_stats/${slot}`, { frames: g.packets, bytes: g.bytes, copies_local: local.packets, copies_remote: remote.packets });
+        });
+      }
+      if (this.opts.pipeline.features.mirror) {
+        const slots: number[] = [];
+        this.shadows.mirror_stats.forEach((k) => slots.push(k.slot));
+        const cell = (slot: number, stat: number) => this.rt.readCounter("mirror_stats", slot * P4_MIRROR_STAT_CELLS + stat);
+        const c = constants;
+        const read = await Promise.all(
+          slots.map((slot) => Promise.all([c.MIRROR_STAT_COPY_LOCAL, c.MIRROR_STAT_COPY_REMOTE, c.MIRROR_STAT_TERMINATED, c.MIRROR_STAT_NO_SERVER, c.MIRROR_STAT_OVERSIZE, c.MIRROR_STAT_OTHER].map((st) => cell(slot, st)))),
+        );
+        slots.forEach((slot, i) => {
+          const [local, remote, term, none, over, other] = read[i]!;
+          this.slotCounters.set(`mirror_stats/${slot}`, {
+            copies_local: local!.packets,
+            copies_remote: remote!.packets,
+            terminated: term!.packets,
+            drop_no_server: none!.packets,
+            drop_oversize: over!.packets,
+            drop_other: other!.packets,
+            bytes: local!.bytes + remote!.bytes + term!.bytes,
+          });
         });
       }
     } catch (e) {

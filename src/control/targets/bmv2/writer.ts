@@ -72,6 +72,8 @@ export class Bmv2Writer {
     this.shadows.vteps.forEach((k) => out.add(k.remote));
     this.shadows.flood.forEach((_, v) => v.kind === constants.FLOOD_REMOTE && out.add(v.remote));
     this.shadows.mcast_members.forEach((_, v) => v.kind === constants.FLOOD_REMOTE && out.add(v.remote));
+    this.shadows.mirror.forEach((_, v) => v.kind === constants.MIRROR_TO_REMOTE && out.add(v.remote));
+    this.shadows.mirror_ip.forEach((_, v) => v.kind === constants.MIRROR_TO_REMOTE && out.add(v.remote));
     // the FDB's VTEPs are gathered as its entries are written (no walk of 100k entries a second)
     for (const r of this.fdbRemotes) out.add(r);
     return out;
@@ -130,11 +132,12 @@ export class Bmv2Writer {
     }
     const nh = [...this.nexthopsDirty];
     this.nexthopsDirty.clear();
-    const nhLookup = this.lookups.find((l) => l.table === "nexthops")!;
-    for (const r of nh) {
-      const v = this.nexthops.get(r);
-      const p = this.writeEntry(nhLookup, r, v ? { remote: r } : undefined, v as unknown as Record<string, unknown> | undefined);
-      if (p) calls.push(p);
+    for (const nhLookup of this.lookups.filter((l) => l.table === "nexthops")) {
+      for (const r of nh) {
+        const v = this.nexthops.get(r);
+        const p = this.writeEntry(nhLookup, r, v ? { remote: r } : undefined, v as unknown as Record<string, unknown> | undefined);
+        if (p) calls.push(p);
+      }
     }
     const lists = [...this.dirtyLists];
     this.dirtyLists.clear();
