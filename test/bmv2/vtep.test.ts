@@ -14,11 +14,17 @@ import { skipWithoutBmv2 } from "./tools.ts";
 
 const VTEPS = ["198.18.0.1", "198.18.0.2"] as const;
 const SUBNET = "198.51.100";
+const SUBNET2 = "203.0.113";
 const HOSTS: Record<string, HostSpec & { sw: number; ip: string }> = {
   a: { sw: 0, name: "a", port: "h1", mac: "02:00:00:0b:00:01", ip: `${SUBNET}.1`, cidr: `${SUBNET}.1/24` },
   b: { sw: 0, name: "b", port: "h2", mac: "02:00:00:0b:00:02", ip: `${SUBNET}.2`, cidr: `${SUBNET}.2/24` },
   c: { sw: 1, name: "c", port: "h1", mac: "02:00:00:0b:00:03", ip: `${SUBNET}.3`, cidr: `${SUBNET}.3/24` },
+  // VNI 300 ages learned MACs after 3 s
+  e: { sw: 0, name: "e", port: "h3", mac: "02:00:00:0b:00:05", ip: `${SUBNET2}.5`, cidr: `${SUBNET2}.5/24` },
+  e2: { sw: 0, name: "e2", port: "h4", mac: "02:00:00:0b:00:07", ip: `${SUBNET2}.7`, cidr: `${SUBNET2}.7/24` },
+  f: { sw: 1, name: "f", port: "h2", mac: "02:00:00:0b:00:06", ip: `${SUBNET2}.6`, cidr: `${SUBNET2}.6/24` },
 };
+const vniOf = (h: HostSpec) => (h.cidr.startsWith(SUBNET2) ? 300 : 100);
 
 const skip = skipWithoutBmv2();
 let lab: Lab;
@@ -42,9 +48,12 @@ vtep: { source_ip: ${vtep} }
 uplinks: [{ name: eth0 }]
 management: { socket: ${join(lab.tmpdir, `sw${i + 1}.sock`)} }
 ports:
-${hosts.map((h) => `  - { name: ${h.port}, vni: 100 }`).join("\n")}
+${hosts.map((h) => `  - { name: ${h.port}, vni: ${vniOf(h)} }`).join("\n")}
 vnis:
   - vni: 100
+    flood: [${VTEPS.filter((v) => v !== vtep).join(", ")}]
+  - vni: 300
+    ageing: 3
     flood: [${VTEPS.filter((v) => v !== vtep).join(", ")}]
 `,
       );
@@ -78,7 +87,7 @@ vnis:
 
   it("boots the generated P4 program on simple_switch, one bmv2 port per switch port", async () => {
     const ports = await fabric.api<{ name: string; fastPath: string; replication: string }[]>(names[0]!, "ports");
-    expect(ports.map((p) => p.name).sort()).toEqual(["eth0", "h1", "h2"]);
+    expect(ports.map((p) => p.name).sort()).toEqual(["eth0", "h1", "h2", "h3", "h4"]);
     for (const p of ports) {
       expect(p.fastPath).toMatch(/^bmv2 port \d+$/);
       expect(p.replication).toBe("bmv2 PRE");
@@ -105,6 +114,23 @@ vnis:
     expect(c).toMatchObject({ vni: 100, remote: VTEPS[1] });
     // and the eBPF switch learned a behind the bmv2 switch's VTEP
     expect((await fdb(1)).find((r) => r.mac === HOSTS.a!.mac)).toMatchObject({ vni: 100, remote: VTEPS[0] });
+  });
+
+  it("ages what went quiet (bmv2's time since the source lookup last hit) and keeps what talks", async () => {
+    // e and e2 both talk to f; then only e keeps talking
+    for (const h of ["e", "e2"]) expect((await ping(lab, fabric.hostNs(h), HOSTS.f!.ip, { count: 2, timeoutS: 3 })).received).toBeGreaterThan(0);
+    const has = async (mac: string) => (await fdb(0)).some((r) => r.vni === 300 && r.mac === mac);
+    expect(await has(HOSTS.e!.mac)).toBe(true);
+    expect(await has(HOSTS.e2!.mac)).toBe(true);
+    const talking = ping(lab, fabric.hostNs("e"), HOSTS.f!.ip, { count: 40, intervalS: 0.2, timeoutS: 2 });
+    const start = Date.now();
+    while ((await has(HOSTS.e2!.mac)) && Date.now() - start < 15_000) await new Promise((r) => setTimeout(r, 250));
+    const gone = Date.now() - start;
+    expect(await has(HOSTS.e2!.mac)).toBe(false);
+    expect(await has(HOSTS.e!.mac)).toBe(true);
+    console.log(`bmv2: a MAC quiet for its 3 s ageing time left the FDB ${gone} ms after the last check found it`);
+    await talking;
+    expect(await has(HOSTS.e!.mac)).toBe(true);
   });
 
   it("switches locally: a pings b on the same bmv2 switch", async () => {
