@@ -102,6 +102,8 @@ struct metadata_t {
 	@field_list(VXG_FL_MIRROR) bit<32> vni;
 	bit<32> vni_flags;
 	bit<16> mgrp;        /* the VNI's flood group */
+	bool port_full;      /* the ingress port's learned MACs are at its max_macs */
+	bool vni_full;       /* the VNI's are */
 	@field_list(VXG_FL_MIRROR) bit<16> in_vlan;
 	bool from_uplink;
 	@field_list(VXG_FL_MIRROR) bit<32> inner_len;   /* the frame as it travels inside VXLAN (untagged) */

@@ -69,9 +69,17 @@ export interface P4Lookup {
 
 export const p4Lookups = [
   { table: "globals", p4: "globals", keyless: true, omit: ["no_neigh_ns"], stage: "ingress" },
-  { table: "ports", p4: "ports", stage: "ingress" },
+  { table: "ports", p4: "ports", extra: [{ name: "learn_full", type: "u8", doc: "the port's learned MACs are at its max_macs: a new source is dropped" }], stage: "ingress" },
   { table: "vlans", p4: "vlans", feature: "vlan", stage: "ingress" },
-  { table: "vnis", p4: "vnis", extra: [{ name: "mgrp", type: "u16", doc: "the VNI's flood group in the PRE" }], stage: "ingress" },
+  {
+    table: "vnis",
+    p4: "vnis",
+    extra: [
+      { name: "mgrp", type: "u16", doc: "the VNI's flood group in the PRE" },
+      { name: "learn_full", type: "u8", doc: "the VNI's learned MACs are at its max_macs" },
+    ],
+    stage: "ingress",
+  },
   { table: "vteps", p4: "vteps", stage: "ingress" },
   { table: "fdb", p4: "fdb", omit: ["seen_ns", "event_ns"], stage: "ingress" },
   { table: "fdb", p4: "fdb_src", omit: ["seen_ns", "event_ns"], timeout: true, feature: "learning", stage: "ingress" },

@@ -349,9 +349,7 @@ function openEbpf(opts: RuntimeOptions): EbpfTarget {
 /** What the P4 program does not do yet: refused at boot, naming the config's place. */
 function bmv2Unsupported(cfg: SwitchConfig): string[] {
   const out: string[] = [];
-  const p = pipelineFor(cfg);
   if (cfg.multicast.vnis.some((v) => v.replicator)) out.push(`${cfg.file}: multicast: a replication point (replicator: true) is not on the bmv2 target yet (run it on the ebpf target)`);
-  if (p.features.macLimits) out.push(`${cfg.file}: max_macs: learned-MAC limits are not on the bmv2 target yet`);
   return out;
 }
 

@@ -23,6 +23,8 @@ const HOSTS: Record<string, HostSpec & { sw: number; ip: string }> = {
   e: { sw: 0, name: "e", port: "h3", mac: "02:00:00:0b:00:05", ip: `${SUBNET2}.5`, cidr: `${SUBNET2}.5/24` },
   e2: { sw: 0, name: "e2", port: "h4", mac: "02:00:00:0b:00:07", ip: `${SUBNET2}.7`, cidr: `${SUBNET2}.7/24` },
   f: { sw: 1, name: "f", port: "h2", mac: "02:00:00:0b:00:06", ip: `${SUBNET2}.6`, cidr: `${SUBNET2}.6/24` },
+  // port h5 holds at most 4 learned MACs
+  g: { sw: 0, name: "g", port: "h5", mac: "02:00:00:0b:00:08", ip: `${SUBNET}.8`, cidr: `${SUBNET}.8/24` },
 };
 const vniOf = (h: HostSpec) => (h.cidr.startsWith(SUBNET2) ? 300 : 100);
 
@@ -48,7 +50,7 @@ vtep: { source_ip: ${vtep} }
 uplinks: [{ name: eth0 }]
 management: { socket: ${join(lab.tmpdir, `sw${i + 1}.sock`)} }
 ports:
-${hosts.map((h) => `  - { name: ${h.port}, vni: ${vniOf(h)} }`).join("\n")}
+${hosts.map((h) => `  - { name: ${h.port}, vni: ${vniOf(h)}${h.name === "g" ? ", max_macs: 4" : ""} }`).join("\n")}
 vnis:
   - vni: 100
     flood: [${VTEPS.filter((v) => v !== vtep).join(", ")}]
@@ -87,7 +89,7 @@ vnis:
 
   it("boots the generated P4 program on simple_switch, one bmv2 port per switch port", async () => {
     const ports = await fabric.api<{ name: string; fastPath: string; replication: string }[]>(names[0]!, "ports");
-    expect(ports.map((p) => p.name).sort()).toEqual(["eth0", "h1", "h2", "h3", "h4"]);
+    expect(ports.map((p) => p.name).sort()).toEqual(["eth0", "h1", "h2", "h3", "h4", "h5"]);
     for (const p of ports) {
       expect(p.fastPath).toMatch(/^bmv2 port \d+$/);
       expect(p.replication).toBe("bmv2 PRE");
@@ -131,6 +133,23 @@ vnis:
     console.log(`bmv2: a MAC quiet for its 3 s ageing time left the FDB ${gone} ms after the last check found it`);
     await talking;
     expect(await has(HOSTS.e!.mac)).toBe(true);
+  });
+
+  it("a port holds at most its max_macs; frames from further new sources are dropped and counted", async () => {
+    const frameFrom = (i: number) => udpFrame({ srcMac: `02:00:00:0b:1${Math.floor(i / 10)}:0${i % 10}`, dstMac: "ff:ff:ff:ff:ff:ff", srcIp: HOSTS.g!.ip, dstIp: `${SUBNET}.255`, srcPort: 4100, dstPort: 4101, payload: Buffer.from(`limit ${i}`) });
+    const onH5 = async () => (await fdb(0)).filter((r) => r.port === "h5").length;
+    await sendFrames(fabric.hostNs("g"), "eth0", [0, 1, 2, 3, 4, 5].map(frameFrom));
+    for (let i = 0; i < 30 && (await onH5()) < 4; i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await onH5()).toBe(4);
+    const before = (await counters(0))("drop_mac_limit");
+    // the data path knows the port is full now: new sources go nowhere
+    const atA = await startCapture(fabric.hostNs("a"), "eth0", { lab, filter: "udp port 4101", direction: "in", timeoutMs: 20_000 });
+    await sendFrames(fabric.hostNs("g"), "eth0", [10, 11, 12, 13, 14, 15].map(frameFrom));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await atA.stop()).toEqual([]);
+    expect(await onH5()).toBe(4);
+    expect((await counters(0))("drop_mac_limit") - before).toBe(6n);
   });
 
   it("switches locally: a pings b on the same bmv2 switch", async () => {

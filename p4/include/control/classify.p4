@@ -45,6 +45,7 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 		}
 		meta.role = port.role;
 		meta.port_mac = port.mac;
+		meta.port_full = port.learn_full != 0;
 		/* bmv2 captures a port in both directions: what this switch (its
 		 * control plane, the kernel) sent out of the port comes back here */
 		if (hdr.eth.src == port.mac) {
@@ -135,6 +136,7 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 		}
 		meta.vni_flags = vc.flags;
 		meta.mgrp = vc.mgrp;
+		meta.vni_full = vc.learn_full != 0;
 
 		if (meta.from_uplink) {
 			/* flood-and-learn VNIs take any VTEP; others only admitted ones; a

@@ -23,6 +23,12 @@ control Learn(inout headers_t hdr, inout metadata_t meta, inout standard_metadat
 		k.mac = hdr.eth.src;
 		fdb_src_l.apply(k, cur, hit);
 		if (!hit) {
+			/* port security's "restrict": a new source beyond its port's or VNI's max_macs is dropped */
+			if (meta.vni_full || (!meta.from_uplink && meta.port_full)) {
+				vxg_counters.count(VXG_CNT_DROP_MAC_LIMIT);
+				mark_to_drop(sm);
+				exit;
+			}
 			punt_event(meta, VXG_EVT_LEARN, meta.vni, hdr.eth.src, vlan, ifindex, remote);
 		} else if (cur.kind != kind || cur.ifindex != ifindex || cur.remote != remote || cur.vlan != vlan) {
 			if ((cur.flags & (VXG_FDB_STATIC | VXG_FDB_FROZEN)) != 0) {

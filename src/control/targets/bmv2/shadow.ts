@@ -66,6 +66,12 @@ export class ShadowTable<N extends TableName> implements TableHandle<N> {
     return n;
   }
 
+  /** Write the entry again (what the target adds to it changed), if there is one. */
+  markDirty(key: TableKey<N>): void {
+    const id = this.id(key);
+    if (this.entries_.has(id)) this.mark(id);
+  }
+
   /** Change a value without writing it to the switch (what only the control plane keeps: seen_ns). */
   touch(id: string, f: (v: TableValue<N>) => void): void {
     const e = this.entries_.get(id);

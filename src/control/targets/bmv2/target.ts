@@ -345,10 +345,25 @@ export class Bmv2Target implements Target {
       if (cur.flags & (constants.FDB_STATIC | constants.FDB_FROZEN)) return false;
       e.kind = constants.EVT_MOVE;
     } else {
+      // a new MAC beyond its port's or VNI's max_macs is not learned (the data path drops its frames once it knows)
+      const port = e.ifindex ? this.countLimit(constants.LIMIT_PORT, e.ifindex) : undefined;
+      const vni = this.countLimit(constants.LIMIT_VNI, e.vni);
+      if (port === false || vni === false) return false;
       e.kind = constants.EVT_LEARN;
+      port?.();
+      vni?.();
     }
     fdb.set(key, { kind, flags: cur ? cur.flags & constants.FDB_CONTROL : 0, vlan: e.vlan, ifindex: e.ifindex, remote: e.remote, seen_ns: now, event_ns: now });
     return true;
+  }
+
+  /** false: the limit is reached; a function: count one more; undefined: no limit. */
+  private countLimit(kind: number, id: number): (() => void) | false | undefined {
+    const limits = this.shadows.mac_limits;
+    const l = limits.get({ kind, id });
+    if (!l) return undefined;
+    if (l.count >= l.max) return false;
+    return () => limits.set({ kind, id }, { ...l, count: l.count + 1 });
   }
 
   private stopTimers(): void {

@@ -107,11 +107,22 @@ export class Bmv2Writer {
   async flush(): Promise<void> {
     const calls: Promise<unknown>[] = [];
     const ttl: [string, Promise<number>][] = [];
-    for (const name of Object.keys(this.shadows) as TableName[]) {
+    // limits first: they mark the ports and VNIs whose data they change
+    const names = Object.keys(this.shadows) as TableName[];
+    for (const name of ["mac_limits" as const, ...names.filter((n) => n !== "mac_limits")]) {
       const shadow = this.shadows[name] as ShadowTable<TableName>;
       if (shadow.dirty.size === 0) continue;
       const ids = [...shadow.dirty];
       shadow.dirty.clear();
+      if (name === "mac_limits") {
+        // a limit reached or freed: the port's or VNI's entry says so to the data path
+        const codec = tableCodec("mac_limits").key;
+        for (const id of ids) {
+          const k = codec.decode(Buffer.from(id, "latin1"));
+          if (k.kind === constants.LIMIT_PORT) this.shadows.ports.markDirty({ ifindex: k.id });
+          else this.shadows.vnis.markDirty({ vni: k.id });
+        }
+      }
       if (name === "flood" || name === "mcast_members") {
         const codec = tableCodec(name).key;
         for (const id of ids) {
@@ -216,9 +227,16 @@ export class Bmv2Writer {
 
   /** The P4 action data of tables whose entries name a replication list: the list's PRE group. */
   private withGroup(l: P4Lookup, key: Record<string, unknown>, value: Record<string, unknown>): Record<string, unknown> {
-    if (l.table === "vnis") return { ...value, mgrp: this.groupOf(floodList(key.vni as number)).mgrp };
+    if (l.table === "ports") return { ...value, learn_full: this.limitReached(constants.LIMIT_PORT, key.ifindex as number) ? 1 : 0 };
+    if (l.table === "vnis") return { ...value, mgrp: this.groupOf(floodList(key.vni as number)).mgrp, learn_full: this.limitReached(constants.LIMIT_VNI, key.vni as number) ? 1 : 0 };
     if (l.table === "mcast") return { ...value, mgrp: this.groupOf(groupList(key as TableKey<"mcast">)).mgrp };
     return value;
+  }
+
+  /** Has a port's or VNI's learned-MAC count reached its max_macs? (the control plane recounts, the target counts up as it learns) */
+  limitReached(kind: number, id: number): boolean {
+    const l = this.shadows.mac_limits.get({ kind, id });
+    return l !== undefined && l.count >= l.max;
   }
 
   /** A replication list's PRE group (allocated on first use; created in bmv2 by the list sync). */
