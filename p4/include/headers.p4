@@ -111,8 +111,11 @@ struct metadata_t {
 	@field_list(VXG_FL_MIRROR) bit<32> vtep_ip;
 	@field_list(VXG_FL_MIRROR) bit<16> udp_port;
 	bit<32> igmp_rate;
+	bit<32> replicator_ip; /* our replication point's address (0: not one) */
+	bool to_replicator;    /* a leaf's one copy of a group packet, to fan out */
 	/* where this copy goes */
 	bool encap;
+	bit<32> outer_src;   /* 0: our VTEP address */
 	bit<32> remote;
 	bit<48> nh_smac;
 	bit<48> nh_dmac;

@@ -346,17 +346,8 @@ function openEbpf(opts: RuntimeOptions): EbpfTarget {
   });
 }
 
-/** What the P4 program does not do yet: refused at boot, naming the config's place. */
-function bmv2Unsupported(cfg: SwitchConfig): string[] {
-  const out: string[] = [];
-  if (cfg.multicast.vnis.some((v) => v.replicator)) out.push(`${cfg.file}: multicast: a replication point (replicator: true) is not on the bmv2 target yet (run it on the ebpf target)`);
-  return out;
-}
-
 async function openBmv2(opts: RuntimeOptions): Promise<Bmv2Target> {
   const cfg = opts.config;
-  const problems = bmv2Unsupported(cfg);
-  if (problems.length) throw new ConfigError(problems);
   const pipeline = pipelineFor(cfg);
   const built = buildP4(pipeline, { udpPort: cfg.vtep.udpPort }, opts.cacheDir ?? DEFAULT_CACHE_DIR);
   opts.log.info("P4 program generated", { hash: built.hash, json: built.jsonPath, reused: built.reused });
@@ -369,6 +360,8 @@ async function openBmv2(opts: RuntimeOptions): Promise<Bmv2Target> {
     thriftPort: opts.thriftPort ?? DEFAULT_THRIFT_PORT,
     runDir: join(opts.runRoot ?? RUN_ROOT, cfg.switch.name),
     log: opts.log,
+    vxlanAddresses: [cfg.vtep.sourceIp, ...(cfg.multicast.replicatorAddress ? [cfg.multicast.replicatorAddress] : [])],
+    udpPort: cfg.vtep.udpPort,
   });
 }
 

@@ -2,6 +2,8 @@
 // their public sources outside the repository); elsewhere (CI) they skip,
 // saying so once.
 import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 function onPath(tool: string): boolean {
   try {
@@ -24,4 +26,17 @@ export function skipWithoutBmv2(): boolean {
     console.log(`bmv2 tests skipped: ${missing.join(" and ")} not on PATH (build p4c and bmv2 from their public sources to run them)`);
   }
   return !bmv2Present;
+}
+
+/** simple_switch runs detached from its daemon: a test kills whatever its switches left, whatever happened. */
+export function killBmv2(switchNames: readonly string[]): void {
+  for (const n of switchNames) {
+    const state = join("/run/vxgate", n, "bmv2.json");
+    if (!existsSync(state)) continue;
+    try {
+      process.kill((JSON.parse(readFileSync(state, "utf8")) as { pid: number }).pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
 }

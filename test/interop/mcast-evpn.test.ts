@@ -8,6 +8,7 @@
 // membership changes cost one BGP UPDATE when its first port joins and when
 // its last leaves, none in between.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { killBmv2, skipWithoutBmv2 } from "../bmv2/tools.ts";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLI, Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
@@ -85,7 +86,8 @@ ${FAST_IGMP_TIMERS}
 }
 
 /** Three switches through a reflector, with hosts and the helpers every test uses (registers the hooks). */
-function useFabric(reflector: "frr" | "gobgp", replicator = false) {
+/** `runArgs`: extra `vxgate run` arguments per switch (e.g. one on the bmv2 target) */
+function useFabric(reflector: "frr" | "gobgp", replicator = false, runArgs: Partial<Record<Sw, string[]>> = {}) {
     let lab: Lab;
     let fabric: Fabric;
     const names: string[] = [];
@@ -103,7 +105,7 @@ function useFabric(reflector: "frr" | "gobgp", replicator = false) {
       });
       fabric = new Fabric(lab, specs, { reflector });
       if (replicator) lab.route(fabric.spine, `${RP}/32`, { via: "192.0.2.10" });
-      for (const n of names) await fabric.start(n);
+      for (const [i, n] of names.entries()) await fabric.start(n, runArgs[i as Sw] ?? []);
       await fabric.waitEstablished();
       // every host speaks once: every switch knows every MAC before membership moves
       for (const n of NAMES) {
@@ -438,12 +440,10 @@ for (const reflector of ["frr", "gobgp"] as const) {
   });
 }
 
-describe("a replication point: leaves send one copy, it fans out keeping the sender's address", () => {
-  const f = useFabric("frr", true);
+/** One leaf's group stream through the replication point sw3: one copy from the sender, delivered and fanned out with the sender's address, never back. */
+async function replicationPointFansOut(f: ReturnType<typeof useFabric>, G: string): Promise<void> {
   const { remotesAt, row, join, stream, nobody } = f;
-  const G = "239.7.7.7";
-
-  it("the sender's switch sends one copy per packet to the replication point, which delivers and fans out, never back", async () => {
+  {
     const fabric = f.fabric();
     for (const n of ["r1", "a", "c"] as const) await join(n, G);
     await expect.poll(async () => [(await row(0, 100, G))?.replicator, await remotesAt(0, 100, G)], { timeout: 10_000 }).toEqual([VTEPS[2], [RP]]);
@@ -457,6 +457,16 @@ describe("a replication point: leaves send one copy, it fans out keeping the sen
     expect(got.uplinks[2]).toEqual({ [VTEPS[1]]: 5 });
     // receivers see the sender's VTEP as the outer source, so they admit and learn it
     expect(seen2.map((p) => p.ip!.src)).toEqual(Array(5).fill(VTEPS[0]));
+  }
+}
+
+describe("a replication point: leaves send one copy, it fans out keeping the sender's address", () => {
+  const f = useFabric("frr", true);
+  const { remotesAt, row } = f;
+  const G = "239.7.7.7";
+
+  it("the sender's switch sends one copy per packet to the replication point, which delivers and fans out, never back", async () => {
+    await replicationPointFansOut(f, G);
   });
 
   it("the FRR reflector (not capable) never got the RFC 9574 Replicator-AR route: the replication point is known from attribute 243 alone", async () => {
@@ -491,4 +501,16 @@ describe("a replication point: leaves send one copy, it fans out keeping the sen
     expect(seen).toContain(total - 1);
     expect(lost).toBeGreaterThan(0);
   });
+});
+
+// The same packet case with the replication point on the P4 target (bmv2),
+// its leaves on eBPF: both fast paths answer to one expectation.
+describe.skipIf(skipWithoutBmv2())("a replication point on bmv2", () => {
+  const f = useFabric("frr", true, { 2: ["--target", "bmv2"] });
+
+  it("the bmv2 replication point delivers and fans out keeping the sender's address, never back", async () => {
+    await replicationPointFansOut(f, "239.7.7.8");
+  });
+
+  afterAll(() => killBmv2(f.names));
 });

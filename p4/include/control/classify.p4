@@ -33,6 +33,7 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 		meta.vtep_ip = g.vtep_ip;
 		meta.udp_port = g.udp_port;
 		meta.igmp_rate = g.igmp_rate;
+		meta.replicator_ip = g.replicator_ip;
 
 		ports_params_t port;
 		bool port_hit;
@@ -80,7 +81,10 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 		} else {
 			/* the kernel keeps everything on the uplink that is not VXLAN to us
 			 * (it sees every frame bmv2 sees) */
-			if (!hdr.vxlan.isValid() || hdr.ipv4.dst != meta.vtep_ip || hdr.udp.dst_port != meta.udp_port) {
+#if VXG_FEATURE_MCAST
+			meta.to_replicator = meta.replicator_ip != 0 && hdr.ipv4.dst == meta.replicator_ip;
+#endif
+			if (!hdr.vxlan.isValid() || (hdr.ipv4.dst != meta.vtep_ip && !meta.to_replicator) || hdr.udp.dst_port != meta.udp_port) {
 				vxg_counters.count(VXG_CNT_UPLINK_PASS_KERNEL);
 				mark_to_drop(sm);
 				exit;
@@ -179,6 +183,11 @@ control Classify(inout headers_t hdr, inout metadata_t meta, inout standard_meta
 		}
 		if (hdr.eth.src[40:40] == 1 || hdr.eth.src == 0) {
 			drop_counted(VXG_CNT_DROP_INVALID_SMAC);
+			exit;
+		}
+		/* for our replication point: only group traffic of a snooping VNI */
+		if (meta.to_replicator && ((meta.vni_flags & VXG_VNI_MCAST_SNOOP) == 0 || hdr.eth.dst[40:40] == 0 || !hdr.ipv4.isValid())) {
+			drop_counted(VXG_CNT_DROP_BAD_VXLAN);
 			exit;
 		}
 	}

@@ -31,7 +31,7 @@ control Encap(inout headers_t hdr, inout metadata_t meta, inout standard_metadat
 			hdr.outer_ipv4.ttl = 64;
 			hdr.outer_ipv4.protocol = IP_PROTO_UDP;
 			hdr.outer_ipv4.checksum = 0;
-			hdr.outer_ipv4.src = meta.vtep_ip;
+			hdr.outer_ipv4.src = meta.outer_src == 0 ? meta.vtep_ip : meta.outer_src;
 			hdr.outer_ipv4.dst = meta.remote;
 			hdr.outer_udp.setValid();
 			/* 49152..65535, the dynamic range RFC 7348 recommends */

@@ -19,11 +19,15 @@ control Replicate(inout headers_t hdr, inout metadata_t meta, inout standard_met
 			exit;
 		}
 		if (r.kind == VXG_FLOOD_REMOTE) {
-			if (meta.from_uplink || meta.local_only) {
+			/* the overlay never goes back into the overlay, but a leaf's copy to
+			 * our replication point fans out to every member switch but the sender */
+			if ((meta.from_uplink && !meta.to_replicator) || meta.local_only || (meta.to_replicator && r.remote == meta.remote)) {
 				mark_to_drop(sm);
 				exit;
 			}
 			meta.encap = true;
+			/* fan-out keeps the sender as outer source: receivers admit and learn it */
+			meta.outer_src = meta.to_replicator ? meta.remote : meta.vtep_ip;
 			meta.remote = r.remote;
 			meta.nh_smac = r.smac;
 			meta.nh_dmac = r.dmac;

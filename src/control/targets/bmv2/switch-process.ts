@@ -89,7 +89,7 @@ export async function startSwitch(o: StartOptions): Promise<SwitchState> {
   const ready = waitForThrift(o.thriftPort, 15_000);
   const first = await Promise.race([
     ready.then(() => "ready" as const),
-    exited.then((code) => new Error(`simple_switch exited (code ${code}) before its Thrift server answered; see ${join(o.runDir, "simple_switch.log")}`)),
+    exited.then((code) => new Error(`simple_switch exited (code ${code}) before its Thrift server answered: ${lastLines(join(o.runDir, "simple_switch.log"))}`)),
     spawnError.then((e) => new Error(`cannot start ${SIMPLE_SWITCH}: ${e.message}`)),
   ]);
   if (first !== "ready") throw first;
@@ -126,4 +126,13 @@ export async function stopSwitch(runDir: string): Promise<void> {
     if (processAlive(s.pid)) process.kill(s.pid, "SIGKILL");
   }
   if (existsSync(stateFile(runDir))) rmSync(stateFile(runDir));
+}
+
+/** What a process said last, for an error message. */
+function lastLines(file: string, n = 5): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-n).join(" | ");
+  } catch {
+    return `(no output in ${file})`;
+  }
 }

@@ -20,6 +20,7 @@ import type { Logger } from "../../log.ts";
 import { listNetDevs } from "../../netdev.ts";
 import type { CounterValue, PortAttachment, TableHandle, TableOccupancy, Target } from "../target.ts";
 import { NexthopResolver } from "./nexthops.ts";
+import { guardVxlan, removeVxlanGuard } from "./kernel-guard.ts";
 import type { PortMap } from "./p4-codec.ts";
 import { ShadowTable } from "./shadow.ts";
 import { processAlive, readState, startSwitch, stopSwitch, type SwitchPort } from "./switch-process.ts";
@@ -39,6 +40,9 @@ export interface Bmv2TargetOptions {
   thriftPort: number;
   runDir: string;
   log: Logger;
+  /** the VTEP address (and the replication point's): VXLAN to them is bmv2's, not the kernel's */
+  vxlanAddresses: string[];
+  udpPort: number;
 }
 
 const NEXTHOP_REFRESH_MS = 1000;
@@ -111,6 +115,7 @@ export class Bmv2Target implements Target {
   private async boot(): Promise<void> {
     const o = this.opts;
     ensureCpuLink();
+    guardVxlan(o.vxlanAddresses, o.udpPort);
     const devs = listNetDevs();
     // port 0 stays unused: a packet nobody gave an egress port leaves on 0
     this.portList = o.ports.map((p, i) => ({ port: i + 1, name: p.name }));
@@ -382,6 +387,7 @@ export class Bmv2Target implements Target {
     this.release();
     if (this.pid && processAlive(this.pid)) process.kill(this.pid, "SIGKILL");
     removeCpuLink();
+    removeVxlanGuard();
     rmSync(join(this.opts.runDir, "bmv2.json"), { force: true });
   }
 }
@@ -390,6 +396,7 @@ export class Bmv2Target implements Target {
 export async function removeBmv2Switch(runDir: string): Promise<void> {
   await stopSwitch(runDir);
   removeCpuLink();
+  removeVxlanGuard();
 }
 
 function removeCpuLink(): void {
