@@ -19,9 +19,13 @@
 //      bpf_clone_redirect) for groups of 1, 8 and 32 remote members, vs the
 //      kernel's bridge + VXLAN (head-end all-zeros FDB, and per-group VXLAN
 //      MDB entries) on the same namespaces (bench/mcast-tput.ts); only with --only mcast
+//   7. bmv2: the scale config on `vxgate run --target bmv2`: boot until simple_switch
+//      holds every entry (checked in bmv2 itself), adopt-restart, RSS; the same
+//      entries through the stock simple_switch_CLI as baseline (bench/bmv2-scale.ts);
+//      only with --only bmv2
 //
 // Options (after `npm run bench --`):
-//   --only pkt|fabric|routes|learning|scale|mcast   run one part (default: pkt and fabric)
+//   --only pkt|fabric|routes|learning|scale|mcast|bmv2   run one part (default: pkt and fabric)
 //   --repeat N            test-run repeat count per measurement (default 1000000)
 //   --pkt-rounds N        per-packet rounds, median reported (default 7)
 //   --rounds N            throughput rounds, each mode once per round (default 5)
@@ -41,6 +45,7 @@
 //   --vxgate-root DIR     scale part: measure the CLI of another checkout (default: this one)
 //   --members N[,N...]    mcast part: remote members per group, one group each (default 1,8,32)
 //   --no-mdb              mcast part: leave out the kernel with VXLAN MDB entries
+//   --bmv2-macs N         static MACs of the bmv2 part's config (default 100000)
 //   --json FILE           also write every sample as JSON
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg, release, totalmem } from "node:os";
@@ -52,19 +57,21 @@ import { runFabricTput, type GeneratorKind, type TputResult } from "./fabric-tpu
 import { runEvpnRoutes, type Receiver, type RoutesResult } from "./evpn-routes.ts";
 import { runLocalLearning, type LearningResult } from "./local-learning.ts";
 import { runScale, type ScaleResult } from "./scale.ts";
+import { reportBmv2, runBmv2Scale, summaryBmv2, type Bmv2ScaleResult } from "./bmv2-scale.ts";
 import { marginalNsPerCopy, medianCopies, runMcastTput, type McastMode, type McastResult } from "./mcast-tput.ts";
 import { fmt, fmtInt, max, median, min, spreadPct } from "./stats.ts";
 
 const say = (s = "") => process.stdout.write(s + "\n");
 
 function usage(): string {
-  return `usage: npm run bench -- [--only pkt|fabric|routes|learning|scale|mcast] [--repeat N] [--pkt-rounds N]
+  return `usage: npm run bench -- [--only pkt|fabric|routes|learning|scale|mcast|bmv2] [--repeat N] [--pkt-rounds N]
                         [--rounds N] [--duration S] [--warmup S]
                         [--gen auto|trafgen|python]
                         [--routes N] [--small N] [--small-rounds N] [--route-rounds N]
                         [--sessions K] [--route-timeout S] [--cpu-prof DIR]
                         [--macs N[,N...]] [--learning-rounds N]
                         [--scale-macs N] [--vxgate-root DIR] [--members N[,N...]] [--no-mdb]
+                        [--bmv2-macs N]
                         [--json FILE]`;
 }
 
@@ -340,6 +347,7 @@ async function main(): Promise<number> {
       "vxgate-root": { type: "string" },
       members: { type: "string" },
       "no-mdb": { type: "boolean" },
+      "bmv2-macs": { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -353,7 +361,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const only = values.only;
-  if (only !== undefined && !["pkt", "fabric", "routes", "learning", "scale", "mcast"].includes(only)) throw new Error(`--only must be pkt, fabric, routes, learning, scale or mcast\n${usage()}`);
+  if (only !== undefined && !["pkt", "fabric", "routes", "learning", "scale", "mcast", "bmv2"].includes(only)) throw new Error(`--only must be pkt, fabric, routes, learning, scale, mcast or bmv2\n${usage()}`);
   const gen = values.gen ?? "auto";
   if (!["auto", "trafgen", "python"].includes(gen)) throw new Error(`--gen must be auto, trafgen or python\n${usage()}`);
   const repeat = num(values.repeat, 1_000_000, "repeat", 1000, 100_000_000);
@@ -370,6 +378,7 @@ async function main(): Promise<number> {
   const macs = (values.macs ?? "5000,20000,100000").split(",").map((x) => num(x, 0, "macs", 1, 1_000_000));
   const learningRounds = num(values["learning-rounds"], 3, "learning-rounds", 1, 20);
   const scaleMacs = num(values["scale-macs"], 100_000, "scale-macs", 1, 4_000_000);
+  const bmv2Macs = num(values["bmv2-macs"], 100_000, "bmv2-macs", 1, 1_000_000);
   const members = (values.members ?? "1,8,32").split(",").map((x) => num(x, 0, "members", 1, 254));
 
   const m = machine();
@@ -377,7 +386,7 @@ async function main(): Promise<number> {
   say(`== vxgate bench  (${new Date().toISOString()})`);
   say(`   ${m.cpu}, ${m.memory}, kernel ${m.kernel}, bpf_jit_enable=${m.bpfJit}, node ${m.node}, ${m.clang}`);
   say(`   load average at start: ${load()} (anything else running skews the numbers; the ratios less so)`);
-  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult; mcast?: McastResult } = {
+  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult; mcast?: McastResult; bmv2?: Bmv2ScaleResult } = {
     machine: m,
     loadStart: load(),
   };
@@ -415,6 +424,12 @@ async function main(): Promise<number> {
     out.mcast = await runMcastTput({ rounds, durationS, warmupS, gen: gen as GeneratorKind | "auto", members, mdb: !values["no-mdb"], log });
     say("");
     reportMcast(out.mcast);
+  }
+  if (only === "bmv2") {
+    say(`\n== 7. bmv2: ${bmv2Macs.toLocaleString("en-US")} static MACs on --target bmv2 (boot, adopt-restart) vs the same entries through simple_switch_CLI`);
+    out.bmv2 = await runBmv2Scale({ macs: bmv2Macs, timeoutS: routeTimeoutS, log });
+    say("");
+    reportBmv2(out.bmv2, say);
   }
   out.loadEnd = load();
   say(`\n== summary (ratios against baselines measured in this run; load average at end: ${out.loadEnd})`);
@@ -468,6 +483,7 @@ async function main(): Promise<number> {
     const failed = out.mcast.samples.filter((s) => !s.ok).length;
     if (failed) say(`   mcast: ${failed} measurement(s) FAILED (see above) and are not in these figures`);
   }
+  if (out.bmv2) say(`   ${summaryBmv2(out.bmv2)}`);
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(out, null, 2) + "\n");
     say(`\n   samples written to ${values.json}`);
