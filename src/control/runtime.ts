@@ -362,6 +362,7 @@ async function openBmv2(opts: RuntimeOptions): Promise<Bmv2Target> {
     log: opts.log,
     vxlanAddresses: [cfg.vtep.sourceIp, ...(cfg.multicast.replicatorAddress ? [cfg.multicast.replicatorAddress] : [])],
     udpPort: cfg.vtep.udpPort,
+    ageingSeconds: cfg.vnis.map((v) => v.ageingSeconds),
   });
 }
 

@@ -43,12 +43,14 @@ export interface Bmv2TargetOptions {
   /** the VTEP address (and the replication point's): VXLAN to them is bmv2's, not the kernel's */
   vxlanAddresses: string[];
   udpPort: number;
+  /** the VNIs' ageing times (0: never): how often activity is read back */
+  ageingSeconds: number[];
 }
 
 const NEXTHOP_REFRESH_MS = 1000;
 const COUNTER_REFRESH_MS = 1000;
-/** how often the FDB's activity (bmv2's time since each entry's last hit) is read back */
-const ACTIVITY_REFRESH_MS = 2000;
+/** the FDB's activity (bmv2's time since each entry's last hit) is read back at most this often */
+const ACTIVITY_REFRESH_MIN_S = 1;
 
 export class Bmv2Target implements Target {
   readonly kind = "bmv2";
@@ -157,7 +159,13 @@ export class Bmv2Target implements Target {
     });
     this.timers.push(setInterval(() => void this.refreshNexthops(), NEXTHOP_REFRESH_MS));
     this.timers.push(setInterval(() => void this.refreshCounters(), COUNTER_REFRESH_MS));
-    if (o.pipeline.features.learning) this.timers.push(setInterval(() => void this.refreshActivity(), ACTIVITY_REFRESH_MS));
+    // as often as the control plane sweeps for ageing (a quarter of the shortest ageing time, 2..30 s):
+    // reading 100k entries back costs bmv2 and us a good part of a core
+    const ageings = o.ageingSeconds.filter((a) => a > 0);
+    if (o.pipeline.features.learning && ageings.length > 0) {
+      const period = Math.min(30, Math.max(ACTIVITY_REFRESH_MIN_S, Math.min(...ageings) / 4)) * 1000;
+      this.timers.push(setInterval(() => void this.refreshActivity(), period));
+    }
     for (const t of this.timers) t.unref();
   }
 

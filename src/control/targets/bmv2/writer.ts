@@ -27,6 +27,9 @@ interface PreNode {
   port: number;
 }
 
+/** Calls in flight per flush at most (pipelined: the connection stays full). */
+const FLUSH_WINDOW = 8192;
+
 /** An FDB entry's activity survives this long on bmv2 before it expires there (we age it ourselves first). */
 const FDB_SRC_TTL_MS = 0x7fffffff;
 
@@ -105,8 +108,14 @@ export class Bmv2Writer {
 
   /** One round: everything dirty now, written pipelined; resolves when bmv2 answered all of it. */
   async flush(): Promise<void> {
-    const calls: Promise<unknown>[] = [];
-    const ttl: [string, Promise<number>][] = [];
+    let calls: Promise<unknown>[] = [];
+    // at most a window of calls in flight: 100k entries' promises and buffers never exist at once
+    const window = async () => {
+      if (calls.length < FLUSH_WINDOW) return;
+      await Promise.all(calls.map((p) => p.catch(() => undefined)));
+      calls = [];
+    };
+    const ttl: string[] = [];
     // limits first: they mark the ports and VNIs whose data they change
     const names = Object.keys(this.shadows) as TableName[];
     for (const name of ["mac_limits" as const, ...names.filter((n) => n !== "mac_limits")]) {
@@ -137,7 +146,10 @@ export class Bmv2Writer {
           const e = shadow.byId(id);
           const p = this.writeEntry(l, id, e?.[0] as Record<string, unknown> | undefined, e?.[1] as Record<string, unknown> | undefined);
           if (p) calls.push(p);
-          if (p && l.timeout && e) ttl.push([id, p as Promise<number>]);
+          // static and route-installed entries never age: no activity to follow
+          const learned = e && !((e[1] as TableValue<"fdb">).flags & (constants.FDB_STATIC | constants.FDB_CONTROL));
+          if (p && l.timeout && learned) ttl.push(id);
+          await window();
         }
       }
     }
@@ -154,15 +166,16 @@ export class Bmv2Writer {
     this.dirtyLists.clear();
     if (lists.length) calls.push(this.syncLists(lists));
     await Promise.all(calls.map((p) => p.catch(() => undefined)));
+    calls = [];
     // ageing on bmv2: only entries with a TTL report their time since the last hit
     const fdbSrc = this.lookups.find((l) => "timeout" in l && l.timeout);
     if (fdbSrc) {
-      const setTtl: Promise<unknown>[] = [];
-      for (const [id] of ttl) {
+      for (const id of ttl) {
         const inst = this.installed.get(fdbSrc.p4)!.get(id);
-        if (inst) setTtl.push(this.rt.setEntryTtl(fdbSrc.p4, inst.handle, FDB_SRC_TTL_MS).catch((e) => this.failed(fdbSrc.p4, "ttl", e)));
+        if (inst) calls.push(this.rt.setEntryTtl(fdbSrc.p4, inst.handle, FDB_SRC_TTL_MS).catch((e) => this.failed(fdbSrc.p4, "ttl", e)));
+        await window();
       }
-      await Promise.all(setTtl);
+      await Promise.all(calls);
     }
   }
 
