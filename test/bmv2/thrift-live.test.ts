@@ -11,22 +11,11 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isRunning, spawnTracked, stopChild } from "../harness/proc.ts";
+import { skipWithoutBmv2 } from "./tools.ts";
 import { Bmv2Error } from "../../src/control/targets/bmv2/thrift/client.ts";
 import { Bmv2Runtime, type MatchParam, fitWidth, match } from "../../src/control/targets/bmv2/thrift/runtime.ts";
 
-const TOOLS = ["simple_switch", "p4c-bm2-ss"];
-
-function onPath(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const haveTools = TOOLS.every(onPath);
-if (!haveTools) console.log(`bmv2 tools not on PATH (${TOOLS.join(", ")}): skipping`);
+const haveTools = !skipWithoutBmv2();
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "thrift-live.p4");
 const N = 10_000;
