@@ -321,7 +321,7 @@ export class Runtime {
     this.mcast.stop();
     this.links.stop();
     await this.evpn?.stop(false);
-    this.target.destroy();
+    await this.target.destroy();
   }
 }
 

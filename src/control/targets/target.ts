@@ -63,5 +63,5 @@ export interface Target {
   /** Stop consuming events and drop our handles; forwarding continues on pinned state. */
   release(): void;
   /** Detach everything and remove every pin this switch owns. */
-  destroy(): void;
+  destroy(): void | Promise<void>;
 }

@@ -24,6 +24,10 @@ export interface SwitchState {
   /** the program's content hash (build-p4.ts) */
   hash: string;
   ports: SwitchPort[];
+  /** a simple_switch someone else started, which we attached to (pid unknown: 0) */
+  external?: boolean;
+  /** attached: the ports we added to it (given back on stop) */
+  added?: number[];
 }
 
 export interface StartOptions {
@@ -94,8 +98,13 @@ export async function startSwitch(o: StartOptions): Promise<SwitchState> {
   ]);
   if (first !== "ready") throw first;
   const state: SwitchState = { pid: pid!, thriftPort: o.thriftPort, hash: o.hash, ports: o.ports };
-  writeFileSync(stateFile(o.runDir), JSON.stringify(state));
+  writeState(o.runDir, state);
   return state;
+}
+
+export function writeState(runDir: string, state: SwitchState): void {
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(stateFile(runDir), JSON.stringify(state));
 }
 
 export function waitForThrift(port: number, timeoutMs: number): Promise<void> {

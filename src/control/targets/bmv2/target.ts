@@ -23,7 +23,7 @@ import { NexthopResolver } from "./nexthops.ts";
 import { guardVxlan, removeVxlanGuard } from "./kernel-guard.ts";
 import type { PortMap } from "./p4-codec.ts";
 import { ShadowTable } from "./shadow.ts";
-import { processAlive, readState, startSwitch, stopSwitch, type SwitchPort } from "./switch-process.ts";
+import { processAlive, readState, startSwitch, stopSwitch, writeState, type SwitchPort } from "./switch-process.ts";
 import { Bmv2Runtime } from "./thrift/runtime.ts";
 import { Bmv2Writer } from "./writer.ts";
 
@@ -119,35 +119,32 @@ export class Bmv2Target implements Target {
     ensureCpuLink();
     guardVxlan(o.vxlanAddresses, o.udpPort);
     const devs = listNetDevs();
+    const wanted = [...o.ports.map((p) => p.name), CPU_LINK];
+    for (const name of wanted) if (!devs.has(name)) throw new Error(`interface ${name} not found in this network namespace`);
     // port 0 stays unused: a packet nobody gave an egress port leaves on 0
-    this.portList = o.ports.map((p, i) => ({ port: i + 1, name: p.name }));
-    this.portList.push({ port: P4_CPU_PORT, name: CPU_LINK });
-    for (const p of this.portList) {
-      const d = devs.get(p.name);
-      if (!d) throw new Error(`interface ${p.name} not found in this network namespace`);
-      this.portByIfindex.set(d.ifindex, p.port);
-      this.ifindexByPort.set(p.port, d.ifindex);
-    }
+    const ownNumbering = (): SwitchPort[] => [...o.ports.map((p, i) => ({ port: i + 1, name: p.name })), { port: P4_CPU_PORT, name: CPU_LINK }];
     const prev = readState(o.runDir);
-    const samePorts = prev && JSON.stringify(prev.ports) === JSON.stringify(this.portList);
-    if (prev && prev.hash === o.hash && samePorts && processAlive(prev.pid) && (await this.connect(prev.thriftPort, true))) {
+    const ours = prev && !prev.external && processAlive(prev.pid);
+    if (ours && prev.hash === o.hash && JSON.stringify(prev.ports) === JSON.stringify(ownNumbering()) && (await this.connect(prev.thriftPort, true))) {
+      this.usePorts(prev.ports, devs);
       this.pid = prev.pid;
       this.writer = new Bmv2Writer(this.rt, this.shadows, this.portMap, o.pipeline, o.log);
       const n = await this.writer.adopt();
       this.adopted = true;
       o.log.info("adopted running bmv2 switch", { pid: prev.pid, entries: n });
+    } else if (!ours && (await this.connect(o.thriftPort, false).catch(() => false))) {
+      await this.attach(prev?.external === true, devs);
     } else {
       if (prev) {
         o.log.info("replacing bmv2 switch", { pid: prev.pid, reason: prev.hash !== o.hash ? "program changed" : "ports changed or switch gone" });
         await stopSwitch(o.runDir);
       }
-      const state = await startSwitch({ jsonPath: o.jsonPath, hash: o.hash, thriftPort: o.thriftPort, ports: this.portList, runDir: o.runDir });
+      const state = await startSwitch({ jsonPath: o.jsonPath, hash: o.hash, thriftPort: o.thriftPort, ports: ownNumbering(), runDir: o.runDir });
       this.pid = state.pid;
+      this.usePorts(state.ports, devs);
       await this.connect(o.thriftPort, false);
       this.writer = new Bmv2Writer(this.rt, this.shadows, this.portMap, o.pipeline, o.log);
-      await this.rt.mirroringSessionAdd(P4_CPU_SESSION, { port: P4_CPU_PORT });
-      // mirror copies leave through the session of their egress port
-      await Promise.all(this.portList.filter((p) => p.port !== P4_CPU_PORT).map((p) => this.rt.mirroringSessionAdd(P4_MIRROR_SESSION_BASE + p.port, { port: p.port })));
+      await this.addSessions();
       o.log.info("bmv2 switch started", { pid: state.pid, thriftPort: o.thriftPort, ports: this.portList.map((p) => `${p.port}@${p.name}`).join(" ") });
     }
     this.attachments = o.ports.map((p) => {
@@ -167,6 +164,79 @@ export class Bmv2Target implements Target {
       this.timers.push(setInterval(() => void this.refreshActivity(), period));
     }
     for (const t of this.timers) t.unref();
+  }
+
+  private usePorts(ports: SwitchPort[], devs: Map<string, { ifindex: number }>): void {
+    this.portList = ports;
+    this.portByIfindex.clear();
+    this.ifindexByPort.clear();
+    for (const p of ports) {
+      const d = devs.get(p.name)!;
+      this.portByIfindex.set(d.ifindex, p.port);
+      this.ifindexByPort.set(p.port, d.ifindex);
+    }
+  }
+
+  /** The CPU port's clone session, and one per port for mirror copies. */
+  private async addSessions(): Promise<void> {
+    const cpu = this.portList.find((p) => p.name === CPU_LINK)!.port;
+    await this.rt.mirroringSessionAdd(P4_CPU_SESSION, { port: cpu });
+    await Promise.all(this.portList.filter((p) => p.name !== CPU_LINK).map((p) => this.rt.mirroringSessionAdd(P4_MIRROR_SESSION_BASE + p.port, { port: p.port })));
+  }
+
+  /**
+   * A simple_switch someone else started answers on our Thrift port: use it.
+   * It must run our program, or take it (started with --enable-swap); its
+   * port numbers stay, the ports it lacks (and the CPU port) are added. It is
+   * not ours to stop: `vxgate stop` empties it and gives back what we added.
+   */
+  private async attach(known: boolean, devs: Map<string, { ifindex: number }>): Promise<void> {
+    const o = this.opts;
+    const mine = createHash("md5").update(readFileSync(o.jsonPath)).digest();
+    const running = await this.rt.getConfigMd5();
+    let fresh = false;
+    if (!running.equals(mine)) {
+      try {
+        await this.rt.loadNewConfig(readFileSync(o.jsonPath, "utf8"));
+        await this.rt.swapConfigs();
+      } catch (e) {
+        await this.rt.close();
+        throw new Error(
+          `a simple_switch already answers on 127.0.0.1:${o.thriftPort} and runs another program, which it would not swap for ours (${(e as Error).message}): start it with "-- --enable-swap", or stop it and let vxgate start its own`,
+        );
+      }
+      fresh = true;
+    }
+    const have = await this.rt.showPorts();
+    const used = new Set(have.map((p) => p.port));
+    const ports: SwitchPort[] = [];
+    const added: number[] = [];
+    for (const name of [...o.ports.map((p) => p.name), CPU_LINK]) {
+      const existing = have.find((p) => p.iface === name);
+      if (existing) {
+        ports.push({ port: existing.port, name });
+        continue;
+      }
+      let port = name === CPU_LINK && !used.has(P4_CPU_PORT) ? P4_CPU_PORT : 1;
+      while (used.has(port)) port++;
+      used.add(port);
+      await this.rt.addPort(name, port);
+      added.push(port);
+      ports.push({ port, name });
+    }
+    this.usePorts(ports, devs);
+    this.writer = new Bmv2Writer(this.rt, this.shadows, this.portMap, o.pipeline, o.log);
+    if (fresh || !known) {
+      // a program just swapped in is empty; one we did not fill may hold anything: start from nothing
+      if (!fresh) await this.rt.resetState();
+      await this.addSessions();
+    } else {
+      const n = await this.writer.adopt();
+      this.adopted = true;
+      o.log.info("adopted running bmv2 switch", { entries: n });
+    }
+    writeState(o.runDir, { pid: 0, external: true, thriftPort: o.thriftPort, hash: o.hash, ports, added });
+    o.log.info("attached to a running bmv2 switch", { thriftPort: o.thriftPort, swapped: fresh, ports: ports.map((p) => `${p.port}@${p.name}`).join(" "), added: added.join(" ") });
   }
 
   /** Connect to the switch's Thrift server; with `check`, only if it runs our program. */
@@ -391,7 +461,12 @@ export class Bmv2Target implements Target {
     void this.rt?.close().catch(() => undefined);
   }
 
-  destroy(): void {
+  async destroy(): Promise<void> {
+    const state = readState(this.opts.runDir);
+    if (state?.external) {
+      // not ours to stop: empty it and give back the ports we added
+      await emptyAttached(this.rt, state).catch((e) => this.opts.log.warn("could not empty the attached bmv2 switch", { error: (e as Error).message }));
+    }
     this.release();
     if (this.pid && processAlive(this.pid)) process.kill(this.pid, "SIGKILL");
     removeCpuLink();
@@ -402,9 +477,24 @@ export class Bmv2Target implements Target {
 
 /** `vxgate stop` without a daemon: the switch process and the CPU port go. */
 export async function removeBmv2Switch(runDir: string): Promise<void> {
+  const state = readState(runDir);
+  if (state?.external) {
+    try {
+      const rt = await Bmv2Runtime.connect({ host: "127.0.0.1", port: state.thriftPort });
+      await emptyAttached(rt, state);
+      await rt.close();
+    } catch {
+      // gone already: nothing of ours is left in it
+    }
+  }
   await stopSwitch(runDir);
   removeCpuLink();
   removeVxlanGuard();
+}
+
+async function emptyAttached(rt: Bmv2Runtime, state: { added?: number[] }): Promise<void> {
+  await rt.resetState();
+  for (const p of state.added ?? []) await rt.removePort(p);
 }
 
 function removeCpuLink(): void {

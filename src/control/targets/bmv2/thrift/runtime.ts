@@ -10,7 +10,7 @@
 // its shortest form (no leading zero bytes, at least one byte): fitWidth()
 // restores the field width.
 import { Bmv2Error, type ClientOptions, type ExceptionSpec, type Method, ThriftClient, defineMethod } from "./client.ts";
-import { binary, bool, field, i16, i32, i64, list, optional, string, struct, type StructRead } from "./protocol.ts";
+import { binary, bool, field, i16, i32, i64, list, map, optional, string, struct, type StructRead } from "./protocol.ts";
 
 // ---------------------------------------------------------------------------
 // IDL enums
@@ -61,9 +61,17 @@ const swapEx: ExceptionSpec[] = [{ id: 1, name: "InvalidSwapOperation", codes: S
 const registerEx: ExceptionSpec[] = [{ id: 1, name: "InvalidRegisterOperation", codes: RegisterOperationErrorCode }];
 const mcEx: ExceptionSpec[] = [{ id: 1, name: "InvalidMcOperation", codes: McOperationErrorCode }];
 const mirrorEx: ExceptionSpec[] = [{ id: 1, name: "InvalidMirroringOperation", codes: MirroringOperationErrorCode }];
+const devMgrEx: ExceptionSpec[] = [{ id: 1, name: "InvalidDevMgrOperation", codes: { ERROR: 1 } }];
 
 // ---------------------------------------------------------------------------
 // IDL structs
+
+const DevMgrPortInfo = struct("DevMgrPortInfo", {
+  port_num: field(1, i32),
+  iface_name: field(2, string),
+  is_up: field(3, bool),
+  extra: field(4, map(string, string)),
+});
 
 const BmMatchParam = struct("BmMatchParam", {
   type: field(1, i32),
@@ -168,6 +176,9 @@ export const standard = {
   ),
   bm_register_reset: defineMethod(STD, "bm_register_reset", { cxt_id, register_array_name: field(2, string) }, null, registerEx),
   bm_mgmt_get_info: defineMethod(STD, "bm_mgmt_get_info", {}, BmConfig),
+  bm_dev_mgr_add_port: defineMethod(STD, "bm_dev_mgr_add_port", { iface_name: field(1, string), port_num: field(2, i32), pcap_path: field(3, string) }, null, devMgrEx),
+  bm_dev_mgr_remove_port: defineMethod(STD, "bm_dev_mgr_remove_port", { port_num: field(1, i32) }, null, devMgrEx),
+  bm_dev_mgr_show_ports: defineMethod(STD, "bm_dev_mgr_show_ports", {}, list(DevMgrPortInfo), devMgrEx),
   bm_reset_state: defineMethod(STD, "bm_reset_state", {}, null),
   bm_get_config: defineMethod(STD, "bm_get_config", {}, string),
   bm_get_config_md5: defineMethod(STD, "bm_get_config_md5", {}, binary),
@@ -553,6 +564,22 @@ export class Bmv2Runtime {
   /** bm_reset_state: empties every table, counter, register and PRE group. */
   resetState(): Promise<void> {
     return this.call(standard.bm_reset_state, {});
+  }
+
+  /** bm_dev_mgr_show_ports: the switch's ports (number, interface). */
+  async showPorts(): Promise<{ port: number; iface: string; up: boolean }[]> {
+    const list_ = await this.call(standard.bm_dev_mgr_show_ports, {});
+    return list_.map((p) => ({ port: p.port_num, iface: p.iface_name, up: p.is_up }));
+  }
+
+  /** bm_dev_mgr_add_port: bind another interface as port `port`. */
+  addPort(iface: string, port: number): Promise<void> {
+    return this.call(standard.bm_dev_mgr_add_port, { iface_name: iface, port_num: port, pcap_path: "" });
+  }
+
+  /** bm_dev_mgr_remove_port */
+  removePort(port: number): Promise<void> {
+    return this.call(standard.bm_dev_mgr_remove_port, { port_num: port });
   }
 
   /** bm_mgmt_get_info */
