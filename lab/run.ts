@@ -3,7 +3,9 @@
 // (FRR bgpd on the spine); hosts in two VNIs (sw1 has the same MAC in both).
 // Then ARP + ping + UDP between hosts on different switches, and what crossed
 // where, read from vxgate's own tables, routes and counters. Everything is
-// removed on exit. `npm run lab -- --keep` leaves it up until Ctrl-C.
+// removed on exit. `npm run lab -- --keep` leaves it up until Ctrl-C;
+// `--bmv2 lab-sw2` (repeatable) runs that switch on the P4 target (bmv2
+// simple_switch and p4c-bm2-ss must be on PATH) instead of eBPF.
 import { Fabric, Lab } from "./fabric.ts";
 import { LAB_SWITCHES, MOVE, cableStandby } from "./topology.ts";
 import { ping, udpExchange } from "../test/harness/ping.ts";
@@ -17,11 +19,17 @@ import { renderMcast } from "../src/control/mcast/show.ts";
 import { GROUP, copies, joinGroup, sendToGroup, waitRemotes } from "./multicast.ts";
 
 const keep = process.argv.includes("--keep");
+const onBmv2 = new Set(process.argv.flatMap((a, i) => (a === "--bmv2" && process.argv[i + 1] ? [process.argv[i + 1]!] : [])));
 const say = (s = "") => process.stdout.write(s + "\n");
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
     say("npm run lab needs root (network namespaces, XDP, bpffs)");
+    return 2;
+  }
+  const unknown = [...onBmv2].filter((n) => !["lab-sw1", "lab-sw2", "lab-sw3"].includes(n));
+  if (unknown.length) {
+    say(`--bmv2 ${unknown.join(", ")}: not a lab switch (lab-sw1, lab-sw2, lab-sw3)`);
     return 2;
   }
   const lab = new Lab("lab");
@@ -32,8 +40,8 @@ async function main(): Promise<number> {
     // c1 also has a spare cable (down) to sw2's port h3: the mobility step moves it there
     cableStandby(fabric);
     for (const sw of fabric.switchNames) {
-      await fabric.start(sw);
-      say(`   ${sw}: vxgate running (config ${fabric.config(sw).file}, VTEP ${fabric.config(sw).vtep.sourceIp})`);
+      await fabric.start(sw, onBmv2.has(sw) ? ["--target", "bmv2"] : []);
+      say(`   ${sw}: vxgate running on ${onBmv2.has(sw) ? "bmv2 (P4)" : "eBPF"} (config ${fabric.config(sw).file}, VTEP ${fabric.config(sw).vtep.sourceIp})`);
     }
     await fabric.waitEstablished();
     say("   BGP EVPN sessions to the reflector established; flood lists come from type-3 routes");

@@ -139,6 +139,7 @@ export class Bmv2Target implements Target {
         o.log.info("replacing bmv2 switch", { pid: prev.pid, reason: prev.hash !== o.hash ? "program changed" : "ports changed or switch gone" });
         await stopSwitch(o.runDir);
       }
+      disableOffloads(ownNumbering().map((p) => p.name), o.log);
       const state = await startSwitch({ jsonPath: o.jsonPath, hash: o.hash, thriftPort: o.thriftPort, ports: ownNumbering(), runDir: o.runDir });
       this.pid = state.pid;
       this.usePorts(state.ports, devs);
@@ -220,6 +221,7 @@ export class Bmv2Target implements Target {
       let port = name === CPU_LINK && !used.has(P4_CPU_PORT) ? P4_CPU_PORT : 1;
       while (used.has(port)) port++;
       used.add(port);
+      disableOffloads([name], o.log);
       await this.rt.addPort(name, port);
       added.push(port);
       ports.push({ port, name });
@@ -540,6 +542,23 @@ export function decodePacketIn(f: Buffer, ports: PortMap): DataPathEvent | undef
     }
   }
   return e;
+}
+
+/**
+ * Offloads off on the ports bmv2 captures, before it opens them: with
+ * segmentation or receive aggregation on, libpcap sizes each slot of its
+ * capture ring for a 64 KiB super-frame (its 2 MiB ring then holds ~32
+ * frames, and a burst is mostly lost before bmv2 sees it), and an
+ * aggregated frame is not one the switch may forward as it came.
+ */
+export function disableOffloads(ifaces: readonly string[], log: Logger): void {
+  for (const i of ifaces) {
+    try {
+      execFileSync("ethtool", ["-K", i, "gro", "off", "gso", "off", "tso", "off"], { stdio: "ignore" });
+    } catch (e) {
+      log.warn("could not turn offloads off on a bmv2 port (bursts may be lost in its capture ring)", { port: i, error: (e as Error).message.split("\n")[0] });
+    }
+  }
 }
 
 /** The CPU port's veth pair, up, with nothing of the kernel's own on it. */
