@@ -38,14 +38,13 @@
 // here are removed on exit, on failure and on Ctrl-C.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Lab } from "../test/harness/netns.ts";
 import { REPO } from "../lab/fabric.ts";
 import { constants } from "../src/codegen/tables.ts";
 import { renderTable } from "../src/cli/table.ts";
-import { scaleConfig } from "./scale.ts";
+import { apiGet, rssOf, scaleConfig, waitFor } from "./scale.ts";
 import { median, sleep } from "./stats.ts";
 
 export interface Bmv2ScaleOptions {
@@ -164,17 +163,6 @@ function entriesOf(configText: string): Entry[] {
 const entryLine = (e: Entry) => `${e.vni} ${e.mac} ${e.kind} ${e.flags} ${e.vlan} ${e.port} ${e.remote}`;
 const cliLine = (e: Entry) => `table_add fdb fdb_set ${e.vni} ${e.mac} => ${e.kind} ${e.flags} ${e.vlan} ${e.port} ${e.remote}`;
 
-/** Peak (VmHWM) and current (VmRSS) resident set of a process, MB. */
-function rssOf(pid: number): { peak: number; now: number } | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
-    return { peak: kb("VmHWM") / 1024, now: kb("VmRSS") / 1024 };
-  } catch {
-    return undefined;
-  }
-}
-
 /** utime + stime of a process (all its threads), in clock ticks. */
 function cpuTicks(pid: number): number | undefined {
   try {
@@ -194,30 +182,6 @@ function isSimpleSwitch(pid: number): boolean {
     return s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")) === "simple_switch" && state !== "Z" && state !== "X";
   } catch {
     return false;
-  }
-}
-
-function apiGet(socketPath: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((ok, fail) => {
-    const req = request({ socketPath, path }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", fail);
-    });
-    req.on("error", fail);
-    req.setTimeout(60_000, () => req.destroy(new Error("api timeout")));
-    req.end();
-  });
-}
-
-async function waitFor<T>(what: string, timeoutS: number, probe: () => Promise<T | undefined> | T | undefined, everyMs = 10): Promise<T> {
-  const deadline = Date.now() + timeoutS * 1000;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutS} s`);
-    await sleep(everyMs);
   }
 }
 

@@ -77,7 +77,7 @@ export function scaleConfig(name: string, socket: string, macs: number): { text:
 }
 
 /** Peak (VmHWM) and current (VmRSS) resident set of a process, MB. */
-function rssOf(pid: number): { peak: number; now: number } | undefined {
+export function rssOf(pid: number): { peak: number; now: number } | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/status`, "utf8");
     const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
@@ -121,7 +121,8 @@ function nodeChildOf(shellPid: number | undefined): number | undefined {
   return undefined;
 }
 
-function apiGet(socketPath: string, path: string): Promise<{ status: number; body: string }> {
+/** One management API GET over the Unix socket. */
+export function apiGet(socketPath: string, path: string): Promise<{ status: number; body: string }> {
   return new Promise((ok, fail) => {
     const req = request({ socketPath, path }, (res) => {
       const chunks: Buffer[] = [];
@@ -135,7 +136,8 @@ function apiGet(socketPath: string, path: string): Promise<{ status: number; bod
   });
 }
 
-async function waitFor<T>(what: string, timeoutS: number, probe: () => Promise<T | undefined> | T | undefined, everyMs = 10): Promise<T> {
+/** Poll `probe` every `everyMs` until it answers, or throw after `timeoutS`. */
+export async function waitFor<T>(what: string, timeoutS: number, probe: () => Promise<T | undefined> | T | undefined, everyMs = 10): Promise<T> {
   const deadline = Date.now() + timeoutS * 1000;
   for (;;) {
     const v = await probe();
