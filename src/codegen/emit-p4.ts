@@ -88,7 +88,7 @@ export function lookupSize(l: P4Lookup, p: Pipeline): number {
 function emitLookup(l: P4Lookup, p: Pipeline): string {
   const keys = p4KeyFields(l);
   const params = p4ParamFields(l);
-  const { key, value } = declOf(l);
+  const { key } = declOf(l);
   const keyType = `${key.name}_t`;
   const valueType = `${l.p4}_params_t`;
   const out: string[] = [];
@@ -119,7 +119,6 @@ function emitLookup(l: P4Lookup, p: Pipeline): string {
   out.push(`\t\t${l.p4}.apply();`);
   out.push("\t}");
   out.push("}");
-  void value;
   return out.join("\n") + "\n";
 }
 

@@ -8,7 +8,7 @@ import { emitP4Program, emitP4Tables, enabledLookups, lookupSize, p4Fragments, p
 import { generateP4Sources } from "../../src/codegen/build-p4.ts";
 import { p4Lookups, type P4Lookup } from "../../src/codegen/p4-tables.ts";
 import { pipelineFor } from "../../src/codegen/pipeline.ts";
-import { counterNames, records, tables } from "../../src/codegen/tables.ts";
+import { counterNames, records } from "../../src/codegen/tables.ts";
 import { layout } from "../../src/codegen/schema.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { lookupCodec, type PortMap } from "../../src/control/targets/bmv2/p4-codec.ts";
@@ -118,4 +118,3 @@ describe("P4 byte codec (bmv2 runtime)", () => {
   });
 });
 
-void tables;

@@ -193,10 +193,8 @@ export class Bmv2Target implements Target {
    */
   private async attach(known: boolean, devs: Map<string, { ifindex: number }>): Promise<void> {
     const o = this.opts;
-    const mine = createHash("md5").update(readFileSync(o.jsonPath)).digest();
-    const running = await this.rt.getConfigMd5();
     let fresh = false;
-    if (!running.equals(mine)) {
+    if (!(await this.runsOurProgram())) {
       try {
         await this.rt.loadNewConfig(readFileSync(o.jsonPath, "utf8"));
         await this.rt.swapConfigs();
@@ -241,6 +239,12 @@ export class Bmv2Target implements Target {
     o.log.info("attached to a running bmv2 switch", { thriftPort: o.thriftPort, swapped: fresh, ports: ports.map((p) => `${p.port}@${p.name}`).join(" "), added: added.join(" ") });
   }
 
+  /** bmv2 keeps the MD5 of the JSON it runs: is it ours? */
+  private async runsOurProgram(): Promise<boolean> {
+    const mine = createHash("md5").update(readFileSync(this.opts.jsonPath)).digest();
+    return (await this.rt.getConfigMd5()).equals(mine);
+  }
+
   /** Connect to the switch's Thrift server; with `check`, only if it runs our program. */
   private async connect(port: number, check: boolean): Promise<boolean> {
     try {
@@ -250,9 +254,7 @@ export class Bmv2Target implements Target {
       throw e;
     }
     if (!check) return true;
-    const md5 = await this.rt.getConfigMd5();
-    const mine = createHash("md5").update(readFileSync(this.opts.jsonPath)).digest();
-    if (md5.equals(mine)) return true;
+    if (await this.runsOurProgram()) return true;
     await this.rt.close();
     return false;
   }

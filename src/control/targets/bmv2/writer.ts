@@ -201,7 +201,7 @@ export class Bmv2Writer {
       return this.count(this.rt.deleteEntry(l.p4, cur.handle), l.p4, "delete");
     }
     if (l.table === "fdb" && value.kind === constants.FDB_REMOTE) this.fdbRemotes.add(value.remote as string);
-    const data = c.encodeParams(this.withGroup(l, key, value));
+    const data = c.encodeParams(this.withTargetParams(l, key, value));
     const hex = Buffer.concat(data).toString("hex");
     if (cur) {
       if (cur.data === hex) return undefined;
@@ -238,8 +238,8 @@ export class Bmv2Writer {
     );
   }
 
-  /** The P4 action data of tables whose entries name a replication list: the list's PRE group. */
-  private withGroup(l: P4Lookup, key: Record<string, unknown>, value: Record<string, unknown>): Record<string, unknown> {
+  /** A value with the action parameters only this target adds: a replication list's PRE group, a learned-MAC limit reached. */
+  private withTargetParams(l: P4Lookup, key: Record<string, unknown>, value: Record<string, unknown>): Record<string, unknown> {
     if (l.table === "ports") return { ...value, learn_full: this.limitReached(constants.LIMIT_PORT, key.ifindex as number) ? 1 : 0 };
     if (l.table === "vnis") return { ...value, mgrp: this.groupOf(floodList(key.vni as number)).mgrp, learn_full: this.limitReached(constants.LIMIT_VNI, key.vni as number) ? 1 : 0 };
     if (l.table === "mcast") return { ...value, mgrp: this.groupOf(groupList(key as TableKey<"mcast">)).mgrp };
