@@ -6,16 +6,15 @@
 // empties it and gives back the ports it added, but leaves the process alone.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
 import { ping } from "../harness/index.ts";
-import { Bmv2Runtime } from "../../src/control/targets/bmv2/thrift/runtime.ts";
 import type { FdbRow } from "../../src/control/runtime.ts";
-import { killBmv2, skipWithoutBmv2 } from "./tools.ts";
+import { skipWithoutBmv2 } from "./tools.ts";
+import { PAIR_VTEPS, startPair, type Pair } from "./pair.ts";
 
-const VTEPS = ["198.18.0.1", "198.18.0.2"] as const;
+const VTEPS = PAIR_VTEPS;
 const SUBNET = "198.51.100";
 const HOSTS: Record<string, HostSpec & { sw: number; ip: string }> = {
   a: { sw: 0, name: "a", port: "h1", mac: "02:00:00:0e:00:01", ip: `${SUBNET}.1`, cidr: `${SUBNET}.1/24` },
@@ -28,7 +27,8 @@ const skip = skipWithoutBmv2();
 let lab: Lab;
 let fabric: Fabric;
 let foreign: ChildProcess;
-const names: string[] = [];
+let names: string[] = [];
+let pair: Pair | undefined;
 
 /** Ask the switch in sw1's namespace (its Thrift server listens on that namespace's loopback). */
 function inSw1<T>(script: string): T {
@@ -41,54 +41,32 @@ const ports = await rt.showPorts();
 const fdb = await rt.getNumEntries("fdb").catch(() => -1);
 console.log(JSON.stringify({ ports: ports.map((p) => [p.port, p.iface]).sort((x, y) => x[0] - y[0]), fdb }));
 await rt.close();`;
-void Bmv2Runtime;
 
 describe.skipIf(skip)("bmv2 target: attaching to a simple_switch someone else started", () => {
   beforeAll(async () => {
-    lab = new Lab("bmv2-at");
-    const tag = (process.pid % 100000).toString(36);
-    const specs = VTEPS.map((vtep, i) => {
-      const name = `ba${tag}-sw${i + 1}`;
-      names.push(name);
-      const hosts = Object.values(HOSTS).filter((h) => h.sw === i);
-      const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
-      writeFileSync(
-        configPath,
-        `switch: { name: ${name} }
-vtep: { source_ip: ${vtep} }
-uplinks: [{ name: eth0 }]
-management: { socket: ${join(lab.tmpdir, `sw${i + 1}.sock`)} }
-ports:
-${hosts.map((h) => `  - { name: ${h.port}, vni: 100 }`).join("\n")}
-vnis:
-  - vni: 100
-    flood: [${VTEPS.filter((v) => v !== vtep).join(", ")}]
-`,
-      );
-      return { configPath, hosts };
+    pair = await startPair("bmv2-at", "ba", HOSTS, {
+      // the foreign switch: another program, h2 as its port 7, swapping allowed
+      beforeStart: async (p) => {
+        ({ lab, fabric, names } = p);
+        const json = join(lab.tmpdir, "foreign.json");
+        execFileSync("p4c-bm2-ss", ["-o", json, FIXTURE], { stdio: "ignore" });
+        foreign = lab.spawn(fabric.switchNs(names[0]!), "simple_switch", ["--thrift-port", "9090", "-i", "7@h2", json, "--", "--enable-swap"]);
+        for (let i = 0; i < 100; i++) {
+          try {
+            inSw1(PORTS_SCRIPT);
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      },
     });
-    fabric = new Fabric(lab, specs);
-    // the foreign switch: another program, h2 as its port 7, swapping allowed
-    const json = join(lab.tmpdir, "foreign.json");
-    execFileSync("p4c-bm2-ss", ["-o", json, FIXTURE], { stdio: "ignore" });
-    foreign = lab.spawn(fabric.switchNs(names[0]!), "simple_switch", ["--thrift-port", "9090", "-i", "7@h2", json, "--", "--enable-swap"]);
-    for (let i = 0; i < 100; i++) {
-      try {
-        inSw1(PORTS_SCRIPT);
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    await fabric.start(names[0]!, ["--target", "bmv2"]);
-    await fabric.start(names[1]!);
+    ({ lab, fabric, names } = pair);
   }, 180_000);
 
   afterAll(async () => {
     foreign?.kill("SIGKILL");
-    killBmv2(names);
-    await fabric?.shutdown();
-    await lab?.dispose();
+    await pair?.stop();
   });
 
   it("keeps the switch's own number for h2 and adds eth0, h1 and the CPU port", () => {

@@ -5,14 +5,13 @@
 // group per group), to nobody else; reports go to mrouter ports only; a leave
 // stops the copies; link-local groups are flooded.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
 import { FAST_IGMP_TIMERS, Joiners, groupDatagram, sendFrames, startCapture } from "../harness/index.ts";
 import type { McastRow } from "../../src/control/mcast/feature.ts";
 import { skipWithoutBmv2 } from "./tools.ts";
+import { PAIR_VTEPS, startPair, type Pair } from "./pair.ts";
 
-const VTEPS = ["198.18.0.1", "198.18.0.2"] as const;
+const VTEPS = PAIR_VTEPS;
 const SUBNET = "198.51.100";
 const GROUP = "239.1.1.1";
 const HOSTS: Record<string, HostSpec & { sw: number; ip: string }> = {
@@ -26,59 +25,28 @@ const skip = skipWithoutBmv2();
 let lab: Lab;
 let fabric: Fabric;
 let joiners: Joiners;
-const names: string[] = [];
+let names: string[] = [];
+let pair: Pair | undefined;
 
 describe.skipIf(skip)("bmv2 target: per-group replication with IGMP snooping", () => {
   beforeAll(async () => {
-    lab = new Lab("bmv2-mc");
-    joiners = new Joiners(lab);
-    const tag = (process.pid % 100000).toString(36);
-    const specs = VTEPS.map((vtep, i) => {
-      const name = `bm${tag}-sw${i + 1}`;
-      names.push(name);
-      const hosts = Object.values(HOSTS).filter((h) => h.sw === i);
-      const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
+    pair = await startPair("bmv2-mc", "bm", HOSTS, {
       // sw1 sends the group's traffic to sw2 as a static remote member
-      const groups = i === 0 ? `\n      groups: [{ group: ${GROUP}, remotes: [${VTEPS[1]}] }]` : "";
-      writeFileSync(
-        configPath,
-        `switch: { name: ${name} }
-vtep: { source_ip: ${vtep} }
-uplinks: [{ name: eth0 }]
-management: { socket: ${join(lab.tmpdir, `sw${i + 1}.sock`)} }
-ports:
-${hosts.map((h) => `  - { name: ${h.port}, vni: 100 }`).join("\n")}
-vnis:
-  - vni: 100
-    flood: [${VTEPS.filter((v) => v !== vtep).join(", ")}]
-multicast:
+      extra: (i) => `multicast:
   enabled: true
 ${FAST_IGMP_TIMERS}
   vnis:
     - vni: 100
-      querier: ${i === 0}${i === 0 ? `\n      querier_address: ${SUBNET}.251` : ""}${groups}
+      querier: ${i === 0}${i === 0 ? `\n      querier_address: ${SUBNET}.251\n      groups: [{ group: ${GROUP}, remotes: [${VTEPS[1]}] }]` : ""}
 `,
-      );
-      return { configPath, hosts };
     });
-    fabric = new Fabric(lab, specs);
-    await fabric.start(names[0]!, ["--target", "bmv2"]);
-    await fabric.start(names[1]!);
+    ({ lab, fabric, names } = pair);
+    joiners = new Joiners(lab);
   }, 180_000);
 
   afterAll(async () => {
     joiners?.killAll();
-    for (const n of names) {
-      const state = join("/run/vxgate", n, "bmv2.json");
-      if (!existsSync(state)) continue;
-      try {
-        process.kill((JSON.parse(readFileSync(state, "utf8")) as { pid: number }).pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    await fabric?.shutdown();
-    await lab?.dispose();
+    await pair?.stop();
   });
 
   const groupRow = async () => (await fabric.api<McastRow[]>(names[0]!, "mcast")).find((r) => r.vni === 100 && r.group === GROUP);

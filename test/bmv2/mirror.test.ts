@@ -6,15 +6,16 @@
 // terminates them. tshark checks exact counts, the HOST ID on the wire and
 // byte-identical inner frames.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+
+
 import { Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
 import { ping, startCapture, type Capture } from "../harness/index.ts";
 import type { MirrorRow } from "../../src/control/mirror/feature.ts";
 import type { FdbRow } from "../../src/control/runtime.ts";
 import { skipWithoutBmv2 } from "./tools.ts";
+import { PAIR_VTEPS, startPair, type Pair } from "./pair.ts";
 
-const VTEPS = ["198.18.0.1", "198.18.0.2"] as const;
+const VTEPS = PAIR_VTEPS;
 const SUBNET = "198.51.100";
 const HOSTS: Record<string, HostSpec & { sw: number; ip: string }> = {
   a: { sw: 0, name: "a", port: "h1", mac: "02:00:00:0d:00:01", ip: `${SUBNET}.1`, cidr: `${SUBNET}.1/24` },
@@ -38,35 +39,13 @@ const SESSIONS = `mirror:
 const skip = skipWithoutBmv2();
 let lab: Lab;
 let fabric: Fabric;
-const names: string[] = [];
+let names: string[] = [];
+let pair: Pair | undefined;
 
 describe.skipIf(skip)("bmv2 target: match-mirror-encap beside an eBPF switch", () => {
   beforeAll(async () => {
-    lab = new Lab("bmv2-mr");
-    const tag = (process.pid % 100000).toString(36);
-    const specs = VTEPS.map((vtep, i) => {
-      const name = `br${tag}-sw${i + 1}`;
-      names.push(name);
-      const hosts = Object.values(HOSTS).filter((h) => h.sw === i);
-      const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
-      writeFileSync(
-        configPath,
-        `switch: { name: ${name} }
-vtep: { source_ip: ${vtep} }
-uplinks: [{ name: eth0 }]
-management: { socket: ${join(lab.tmpdir, `sw${i + 1}.sock`)} }
-ports:
-${hosts.map((h) => `  - { name: ${h.port}, vni: 100 }`).join("\n")}
-vnis:
-  - vni: 100
-    flood: [${VTEPS.filter((v) => v !== vtep).join(", ")}]
-${SESSIONS}`,
-      );
-      return { configPath, hosts };
-    });
-    fabric = new Fabric(lab, specs);
-    await fabric.start(names[0]!, ["--target", "bmv2"]);
-    await fabric.start(names[1]!);
+    pair = await startPair("bmv2-mr", "br", HOSTS, { extra: () => SESSIONS });
+    ({ lab, fabric, names } = pair);
     // the servers make themselves known (learned where they are), then every host
     expect((await ping(lab, fabric.hostNs("sv1"), HOSTS.sv2!.ip, { count: 2, timeoutS: 3 })).received).toBeGreaterThan(0);
     for (const h of ["a", "b"]) expect((await ping(lab, fabric.hostNs(h), HOSTS.c!.ip, { count: 2, timeoutS: 3 })).received).toBeGreaterThan(0);
@@ -82,17 +61,7 @@ ${SESSIONS}`,
   }, 180_000);
 
   afterAll(async () => {
-    for (const n of names) {
-      const state = join("/run/vxgate", n, "bmv2.json");
-      if (!existsSync(state)) continue;
-      try {
-        process.kill((JSON.parse(readFileSync(state, "utf8")) as { pid: number }).pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    await fabric?.shutdown();
-    await lab?.dispose();
+    await pair?.stop();
   });
 
   const icmp = (host: string) => `icmp and ether host ${HOSTS[host]!.mac}`;

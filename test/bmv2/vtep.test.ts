@@ -5,14 +5,15 @@
 // learns through packet-in; split horizon holds; a restarted control plane
 // adopts the running simple_switch while it forwards; `vxgate stop` removes it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Fabric, Lab, type HostSpec } from "../../lab/fabric.ts";
 import { ping, sendFrames, startCapture, udpFrame } from "../harness/index.ts";
 import type { FdbRow } from "../../src/control/runtime.ts";
 import { skipWithoutBmv2 } from "./tools.ts";
+import { PAIR_VTEPS, startPair, type Pair } from "./pair.ts";
 
-const VTEPS = ["198.18.0.1", "198.18.0.2"] as const;
+const VTEPS = PAIR_VTEPS;
 const SUBNET = "198.51.100";
 const SUBNET2 = "203.0.113";
 const HOSTS: Record<string, HostSpec & { sw: number; ip: string }> = {
@@ -31,54 +32,21 @@ const vniOf = (h: HostSpec) => (h.cidr.startsWith(SUBNET2) ? 300 : 100);
 const skip = skipWithoutBmv2();
 let lab: Lab;
 let fabric: Fabric;
-const names: string[] = [];
+let names: string[] = [];
+let pair: Pair | undefined;
 const RUN_ROOT = "/run/vxgate";
 
 describe.skipIf(skip)("bmv2 target: a VTEP on simple_switch beside an eBPF one", () => {
   beforeAll(async () => {
-    lab = new Lab("bmv2");
-    const tag = (process.pid % 100000).toString(36);
-    const specs = VTEPS.map((vtep, i) => {
-      const name = `b2${tag}-sw${i + 1}`;
-      names.push(name);
-      const hosts = Object.values(HOSTS).filter((h) => h.sw === i);
-      const configPath = join(lab.tmpdir, `sw${i + 1}.yaml`);
-      writeFileSync(
-        configPath,
-        `switch: { name: ${name} }
-vtep: { source_ip: ${vtep} }
-uplinks: [{ name: eth0 }]
-management: { socket: ${join(lab.tmpdir, `sw${i + 1}.sock`)} }
-ports:
-${hosts.map((h) => `  - { name: ${h.port}, vni: ${vniOf(h)}${h.name === "g" ? ", max_macs: 4" : ""} }`).join("\n")}
-vnis:
-  - vni: 100
-    flood: [${VTEPS.filter((v) => v !== vtep).join(", ")}]
-  - vni: 300
-    ageing: 3
-    flood: [${VTEPS.filter((v) => v !== vtep).join(", ")}]
-`,
-      );
-      return { configPath, hosts };
+    pair = await startPair("bmv2", "b2", HOSTS, {
+      port: (h) => `{ name: ${h.port}, vni: ${vniOf(h)}${h.name === "g" ? ", max_macs: 4" : ""} }`,
+      vnis: (other) => `  - vni: 100\n    flood: [${other}]\n  - vni: 300\n    ageing: 3\n    flood: [${other}]`,
     });
-    fabric = new Fabric(lab, specs);
-    await fabric.start(names[0]!, ["--target", "bmv2"]);
-    await fabric.start(names[1]!);
+    ({ lab, fabric, names } = pair);
   }, 180_000);
 
   afterAll(async () => {
-    // simple_switch runs detached from the daemon: whatever happens, it goes
-    for (const n of names) {
-      const state = join(RUN_ROOT, n, "bmv2.json");
-      if (!existsSync(state)) continue;
-      try {
-        process.kill((JSON.parse(readFileSync(state, "utf8")) as { pid: number }).pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    await fabric?.shutdown();
-    await lab?.dispose();
+    await pair?.stop();
   });
 
   const fdb = (i: number) => fabric.api<FdbRow[]>(names[i]!, "fdb");
