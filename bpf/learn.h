@@ -46,7 +46,7 @@ static __always_inline int learn(__u32 vni, const __u8 *mac, struct fdb_value *w
 {
 	struct fdb_key k = { .vni = vni };
 	mac_copy(k.mac, mac);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_coarse_ns(); /* a jiffy is fine for refresh and ageing, and cheaper */
 	struct fdb_value *cur = bpf_map_lookup_elem(&vxg_fdb, &k);
 	if (cur) {
 		if (cur->kind == want->kind && cur->ifindex == want->ifindex && cur->remote == want->remote &&

@@ -138,7 +138,7 @@ static __always_inline int tc_vxlan_copy(struct flood_ctx *c, __be32 remote, __u
 		c->h.vx.reserved1[2] = gbp & 0xff;
 	}
 	/* a merged frame is checked per segment when it is split: no MTU check here */
-	int out = encap_resolve(skb, &c->h, c->g, skb->gso_segs > 1 ? 0 : c->inner_len + VXG_ENCAP_LEN);
+	int out = encap_resolve_fib(skb, &c->h, c->g, skb->gso_segs > 1 ? 0 : c->inner_len + VXG_ENCAP_LEN);
 	if (out < 0) {
 		if (out == -VXG_CNT_DROP_NO_NEIGH)
 			report_no_neigh(c->g, remote);

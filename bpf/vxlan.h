@@ -38,28 +38,81 @@ static __always_inline void encap_fill(struct vxlan_encap *h, const struct globa
 	h->vx.vni_reserved = bpf_htonl(vni << 8);
 }
 
-/* Resolve the outer next hop for `remote`. Returns the egress ifindex (> 0)
- * with the MACs written into h->eth, or a negative VXG_CNT_* drop reason. */
-static __always_inline int encap_resolve(void *ctx, struct vxlan_encap *h, const struct globals_value *g, __u32 outer_len)
+/* Ask the kernel's FIB for the outer next hop of h->ip.daddr: the egress
+ * ifindex (> 0) with the MACs in `fib`, or a negative VXG_CNT_* drop reason.
+ * tot_len 0: no MTU check. */
+static __always_inline int fib_resolve(void *ctx, struct bpf_fib_lookup *fib, const struct vxlan_encap *h,
+				       const struct globals_value *g, __u32 tot_len)
 {
-	struct bpf_fib_lookup fib = {};
-	fib.family = AF_INET;
-	fib.ipv4_src = h->ip.saddr;
-	fib.ipv4_dst = h->ip.daddr;
-	fib.l4_protocol = IPPROTO_UDP;
-	fib.tot_len = outer_len ? outer_len - sizeof(struct ethhdr) : 0; /* 0: no MTU check */
-	fib.ifindex = g->fib_ifindex;
-	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = AF_INET;
+	fib->ipv4_src = h->ip.saddr;
+	fib->ipv4_dst = h->ip.daddr;
+	fib->l4_protocol = IPPROTO_UDP;
+	fib->tot_len = tot_len;
+	fib->ifindex = g->fib_ifindex;
+	long rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return -VXG_CNT_DROP_NO_NEIGH;
-	}
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return -VXG_CNT_DROP_MTU;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return -VXG_CNT_DROP_FIB;
+	return fib->ifindex;
+}
+
+/* Resolve the outer next hop for `remote` by the FIB alone (the TC stages:
+ * their replication loops leave the verifier no room for the cache's paths).
+ * Returns the egress ifindex (> 0) with the MACs written into h->eth, or a
+ * negative VXG_CNT_* drop reason. */
+static __always_inline int encap_resolve_fib(void *ctx, struct vxlan_encap *h, const struct globals_value *g, __u32 outer_len)
+{
+	struct bpf_fib_lookup fib;
+	int out = fib_resolve(ctx, &fib, h, g, outer_len ? outer_len - sizeof(struct ethhdr) : 0);
+	if (out < 0)
+		return out;
 	mac_copy(h->eth.h_dest, fib.dmac);
 	mac_copy(h->eth.h_source, fib.smac);
-	return fib.ifindex;
+	return out;
+}
+
+/* The same for the XDP encap, where the FIB lookup was most of the cost:
+ * the kernel's answer is cached per remote VTEP (vxg_vtep_nh) for at most
+ * NH_CACHE_NS, and the control plane empties the cache whenever a route,
+ * neighbour or link changes, so the kernel stays the source of truth. */
+static __always_inline int encap_resolve(void *ctx, struct vxlan_encap *h, const struct globals_value *g, __u32 outer_len)
+{
+	__u32 ip_len = outer_len ? outer_len - sizeof(struct ethhdr) : 0;
+	struct vtep_nh_key nk = { .remote = h->ip.daddr };
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct vtep_nh_value *nh = bpf_map_lookup_elem(&vxg_vtep_nh, &nk);
+	if (nh && now - nh->stamp_ns < VXG_NH_CACHE_NS) {
+		if (ip_len > nh->mtu)
+			return -VXG_CNT_DROP_MTU;
+		mac_copy(h->eth.h_dest, nh->dmac);
+		mac_copy(h->eth.h_source, nh->smac);
+		return nh->ifindex;
+	}
+	/* the FIB's answer and the cache entry share one stack slot */
+	union {
+		struct bpf_fib_lookup fib;
+		struct vtep_nh_value v;
+	} u;
+	int out = fib_resolve(ctx, &u.fib, h, g, ip_len);
+	if (out < 0)
+		return out;
+	mac_copy(h->eth.h_dest, u.fib.dmac);
+	mac_copy(h->eth.h_source, u.fib.smac);
+	/* the route's MTU: the FIB reports it for a packet too long to take */
+	__u32 mtu = fib_resolve(ctx, &u.fib, h, g, 0xffff) == -VXG_CNT_DROP_MTU ? u.fib.mtu_result : 0xffff;
+	__builtin_memset(&u.v, 0, sizeof(u.v));
+	u.v.stamp_ns = now;
+	u.v.ifindex = out;
+	u.v.mtu = mtu;
+	mac_copy(u.v.dmac, h->eth.h_dest);
+	mac_copy(u.v.smac, h->eth.h_source);
+	bpf_map_update_elem(&vxg_vtep_nh, &nk, &u.v, BPF_ANY);
+	return out;
 }
 
 /* The outer next hop of `remote` is unresolved: tell the control plane, which

@@ -50,6 +50,7 @@ export function pipelineFor(cfg: SwitchConfig): Pipeline {
       vnis: t.vnis,
       flood: Math.min(t.vnis * floodSlots, 1 << 20),
       vteps: t.remoteVteps,
+      vtep_nh: t.remoteVteps,
       fdb: t.fdb,
       mac_limits: 1024 + t.vnis,
       mirror: 16384,

@@ -55,6 +55,9 @@ export const constants = {
   PUNT_MAX: 1536, // bytes of a control frame copied to the control plane (an IGMPv3 report fills at most an MTU)
   // minimum interval between refreshes of an entry's timestamp / events for one MAC
   LEARN_REFRESH_NS: 1_000_000_000,
+  // longest a cached outer next hop (vtep_nh) is used before the FIB is asked again; the control
+  // plane also empties the cache on every route, neighbour and link change it hears of
+  NH_CACHE_NS: 1_000_000_000,
 } as const;
 
 /** Counter ids, in order: index into the per-CPU counters array. */
@@ -167,7 +170,7 @@ const fdbValue = {
     { name: "ifindex", type: "u32", doc: "local port" },
     { name: "remote", type: "ipv4", doc: "remote VTEP" },
     { name: "_pad", type: { pad: 4 } },
-    { name: "seen_ns", type: "u64", doc: "bpf_ktime_get_ns() of the last frame from this MAC (refreshed at most once per LEARN_REFRESH_NS)" },
+    { name: "seen_ns", type: "u64", doc: "bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC to a jiffy) of the last frame from this MAC (refreshed at most once per LEARN_REFRESH_NS)" },
     { name: "event_ns", type: "u64", doc: "when the last learning event for this MAC was sent (rate limit)" },
   ],
 } as const satisfies StructDecl;
@@ -273,6 +276,24 @@ export const tables = {
       ],
     },
     value: { name: "vtep_value", fields: [{ name: "refs", type: "u32" }] },
+  },
+  vtep_nh: {
+    name: "vtep_nh",
+    mapName: "vxg_vtep_nh",
+    kind: "hash",
+    doc: "Data path only: the outer next hop of each remote VTEP as bpf_fib_lookup last gave it (the FIB and neighbour lookup cost most of an encap); the control plane empties it when the kernel's routes, neighbours or links change",
+    key: { name: "vtep_nh_key", fields: [{ name: "remote", type: "ipv4" }] },
+    value: {
+      name: "vtep_nh_value",
+      fields: [
+        { name: "stamp_ns", type: "u64", doc: "bpf_ktime_get_coarse_ns() when the FIB gave it: used for NH_CACHE_NS" },
+        { name: "ifindex", type: "u32", doc: "egress port" },
+        { name: "mtu", type: "u32", doc: "the route's MTU: the longest outer IPv4 packet it takes" },
+        { name: "dmac", type: "mac", doc: "the next hop's MAC" },
+        { name: "smac", type: "mac", doc: "the egress port's MAC" },
+        { name: "_pad", type: { pad: 4 } },
+      ],
+    },
   },
   fdb: {
     name: "fdb",

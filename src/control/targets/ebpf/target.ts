@@ -12,6 +12,7 @@ import type { TableDecl } from "../../../codegen/schema.ts";
 import { decodeEvent, tableCodec, type DataPathEvent, type TableKey, type TableValue } from "../../codec.ts";
 import type { CounterValue, PortAttachment, TableHandle, TableOccupancy, Target } from "../target.ts";
 import { MapCounter } from "./map-count.ts";
+import { NexthopCacheKeeper } from "./nh-cache.ts";
 import type { Logger } from "../../log.ts";
 import { ifindexOf, listNetDevs, xdpTxCheck, type XdpTxCheck } from "../../netdev.ts";
 
@@ -121,6 +122,8 @@ export class EbpfTarget implements Target {
   adopted = false;
 
   private eventCallback?: (e: DataPathEvent) => void;
+  /** empties the data path's next-hop cache when the kernel's routes, neighbours or links change */
+  private nhCache?: NexthopCacheKeeper;
 
   private constructor(private opts: EbpfTargetOptions) {}
 
@@ -134,6 +137,8 @@ export class EbpfTarget implements Target {
   static open(opts: EbpfTargetOptions): EbpfTarget {
     const t = new EbpfTarget(opts);
     t.boot();
+    t.nhCache = new NexthopCacheKeeper(() => t.maps.get(tables.vtep_nh.mapName), opts.log.child({ part: "nh-cache" }));
+    t.nhCache.start();
     return t;
   }
 
@@ -580,6 +585,7 @@ export class EbpfTarget implements Target {
   }
 
   release(): void {
+    this.nhCache?.stop();
     this.ring?.close();
     this.ring = undefined;
     for (const m of this.maps.values()) m.close();
@@ -588,6 +594,7 @@ export class EbpfTarget implements Target {
   }
 
   destroy(): void {
+    this.nhCache?.stop();
     this.ring?.close();
     this.ring = undefined;
     const state = this.readState();
