@@ -8,7 +8,8 @@ import { type NsRef, PYTHON, runAsync } from "./proc.ts";
 export const MAX_FRAMES_PER_CALL = 100_000;
 
 // argv: ifname interval_seconds repeat ; stdin: one hex frame per line.
-// Prints "sent N" on success; exits 2 with the error on stderr otherwise.
+// Prints "first T" (CLOCK_MONOTONIC ns when the first frame was handed to the
+// kernel) and "sent N" on success; exits 2 with the error on stderr otherwise.
 const SENDER = `
 import socket, sys, time
 ifname, interval, repeat = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
@@ -22,6 +23,8 @@ try:
             if n and interval > 0:
                 time.sleep(interval)
             s.send(f)
+            if n == 0:
+                print("first %d" % time.monotonic_ns())
             n += 1
 except OSError as e:
     sys.stderr.write("send failed after %d frames: %s\\n" % (n, e))
@@ -46,11 +49,20 @@ export interface SendOptions {
  * than MTU + 14).
  */
 export async function sendFrames(ns: NsRef, ifname: string, frames: readonly Buffer[], opts: SendOptions = {}): Promise<number> {
+  return (await sendFramesTimed(ns, ifname, frames, opts)).sent;
+}
+
+/**
+ * sendFrames, also telling when the first frame left: CLOCK_MONOTONIC ns, the
+ * clock of process.hrtime.bigint() (starting the sender takes tens of ms, so
+ * a time taken before the call is not when the frame was on the wire).
+ */
+export async function sendFramesTimed(ns: NsRef, ifname: string, frames: readonly Buffer[], opts: SendOptions = {}): Promise<{ sent: number; firstSentNs: bigint }> {
   const repeat = opts.repeat ?? 1;
   const total = frames.length * repeat;
   if (!Number.isInteger(repeat) || repeat < 0) throw new Error(`bad repeat ${repeat}`);
   if (total > MAX_FRAMES_PER_CALL) throw new Error(`refusing to send ${total} frames (max ${MAX_FRAMES_PER_CALL})`);
-  if (total === 0) return 0;
+  if (total === 0) return { sent: 0, firstSentNs: 0n };
   for (const f of frames) if (f.length < 14) throw new Error(`frame of ${f.length} bytes is shorter than an Ethernet header`);
   const intervalMs = opts.intervalMs ?? 0;
   const timeoutMs = opts.timeoutMs ?? 30_000 + intervalMs * total;
@@ -63,7 +75,7 @@ export async function sendFrames(ns: NsRef, ifname: string, frames: readonly Buf
     const where = ns === null ? "" : ` in netns ${ns}`;
     throw new Error(`sendFrames on ${ifname}${where} failed (${r.signal ?? `exit ${r.status}`}): ${r.stderr.trim()}`);
   }
-  return Number(m[1]);
+  return { sent: Number(m[1]), firstSentNs: BigInt(/first (\d+)/.exec(r.stdout)?.[1] ?? "0") };
 }
 
 /** Sends one frame. */
