@@ -1,12 +1,12 @@
 // Benchmark 3: EVPN routes per second from the wire into the forwarding table.
 //
-//   g1..gK [gobgpd] --\                      /-- eth0 [vxgate switch]   FDB map vxg_fdb
-//                      >-- [spine, routed] --<--- eth0 [FRR: bgpd + zebra, kernel vxlan100/br100]
-//                                             \-- eth0 [sink: bgp-sink.py, counts NLRIs]
+//   injector --\                      /-- eth0 [vxgate switch]   FDB map vxg_fdb
+//               >-- [spine, routed] --<--- eth0 [FRR: bgpd + zebra, kernel vxlan100/br100]
+//                                      \-- eth0 [sink: null receiver, counts NLRIs]
 //
-// GoBGP (gobgpd, K instances, each with a disjoint slice of the MACs; the
-// first one also has the type-3 route) injects type-2 routes (VNI 100, one
-// MAC each, next hop the remote VTEP 198.18.0.2) towards three receivers,
+// An injector with K BGP sessions per receiver (each session a disjoint slice
+// of the MACs; the first one also the type-3 route) sends type-2 routes (VNI
+// 100, one MAC each, next hop the remote VTEP 198.18.0.2) to three receivers,
 // one at a time:
 //
 //   vxgate  the real `vxgate run` (lab/fabric.ts, one switch), BGP EVPN on;
@@ -15,16 +15,34 @@
 //   frr     zebra + bgpd (advertise-all-vni, test/interop startFrrVtep) with
 //           a kernel bridge br100 and vxlan100; counted: kernel FDB entries
 //           on vxlan100 with dst 198.18.0.2
-//   sink    a bare BGP speaker that only counts NLRIs: how fast gobgpd sends
+//   sink    a bare BGP speaker that only counts NLRIs: how fast the injector sends
 //
-// The routes are loaded into gobgpd before anything is timed, while every
-// session to a receiver is down, through gobgpd's API (AddPathStream, the
-// call `gobgp mrt inject` makes). One round per receiver: enable the K
-// sessions with gobgpd's global export default set to reject (they come up
-// empty), then open the gate at t0 (export default accept + soft reset out,
-// on the K gobgpd at once) and watch the receiver's table until it holds
-// every route. Then the sessions are disabled (NOTIFICATION Cease) and the
-// time until the receiver's table is empty again is the flush measurement.
+// Two injectors (--injector):
+//
+//   blaster (default)  bench/bgp-blaster.ts: one process, K real BGP sessions
+//           (active side, from 10.99.i.2 in its own namespace), replaying
+//           UPDATE streams encoded before the round: mode `one` = one type-2
+//           NLRI per UPDATE (what GoBGP sends), `many` = up to 115 NLRIs per
+//           4096-octet UPDATE under one attribute set (what FRR and most
+//           reflectors send); --blast-mode one|many|both, one mode at a time.
+//           One round per receiver and mode: the K sessions come up (the
+//           receiver's table empty), at t0 the blaster writes its announce
+//           streams (install: t0 -> the last route in the table), then its
+//           MP_UNREACH_NLRI streams (withdrawal: -> the table empty), then
+//           announces again (not timed) and closes the K sessions with a
+//           NOTIFICATION Cease (flush: -> the table empty). Null receiver:
+//           bench/bgp-null-sink.ts (node; bgp-sink.py takes the blaster's
+//           `one` stream at less than half its rate).
+//   gobgp   K gobgpd, each with its slice loaded before anything is timed,
+//           while every session to a receiver is down, through gobgpd's API
+//           (AddPathStream, the call `gobgp mrt inject` makes). One round per
+//           receiver: enable the K sessions with gobgpd's global export
+//           default set to reject (they come up empty), then open the gate at
+//           t0 (export default accept + soft reset out, on the K gobgpd at
+//           once) and watch the receiver's table until it holds every route.
+//           Then the sessions are disabled (NOTIFICATION Cease) and the time
+//           until the receiver's table is empty again is the flush
+//           measurement. Null receiver: bench/bgp-sink.py. No withdrawal phase.
 //
 // Watching, to a few ms and cheaply (the watchers' CPU is reported per round):
 // vxgate by BPF_MAP_LOOKUP_ELEM of the keys not seen yet, every 10 ms; the
@@ -32,12 +50,20 @@
 // start). Each end state is confirmed by a full count (BPF_MAP_LOOKUP_BATCH,
 // `bridge fdb show`) and /v1/fdb and the flood entries are checked once.
 //
-// Why K instances and the gate: GoBGP 3.10 rescans its whole EVPN table for
-// every type-2 route added through the API (fixupApiPath) or received from a
-// peer (handleMacMobility), so loading one gobgpd takes O(n^2): 20k routes
-// ~12 s, 100k ~5 min. K slices of n/K load K times faster in total (and in
-// parallel). K sessions established at different moments would blur the
-// start, hence the gate, which starts all K streams within a few ms.
+// A round that fails (a daemon falls over, a wait times out, a stream
+// errors, a check fails) is torn down (sessions down, the receiver's table
+// emptied, FRR restarted if it died) and run once more; failing again, it is
+// recorded with `failed` set and the reason, and the remaining rounds run.
+// Reports never take a figure or a ratio from a failed round.
+//
+// Why K gobgpd instances and the gate: GoBGP 3.10 rescans its whole EVPN
+// table for every type-2 route added through the API (fixupApiPath) or
+// received from a peer (handleMacMobility), so loading one gobgpd takes
+// O(n^2): 20k routes ~12 s, 100k ~5 min. K slices of n/K load K times faster
+// in total (and in parallel). K sessions established at different moments
+// would blur the start, hence the gate, which starts all K streams within a
+// few ms. The blaster needs neither: it has no RIB, and its K streams start
+// in the same event-loop turn on "go".
 import type { ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -46,10 +72,13 @@ import { BpfMap } from "libbpf-ts-bindings";
 import { CLI, Fabric, Lab, REPO } from "../lab/fabric.ts";
 import { PYTHON, runAsync, stopChild } from "../test/harness/proc.ts";
 import { startFrrVtep } from "../test/interop/evpn-interop.ts";
+import type { BlastMode } from "./bgp-blaster.ts";
 import { GobgpApi, evpnPath } from "./gobgp-api.ts";
-import { median, sleep } from "./stats.ts";
+import { fmtInt, median, sleep } from "./stats.ts";
 
 export type Receiver = "sink" | "vxgate" | "frr";
+export type Injector = "gobgp" | "blaster";
+export type { BlastMode } from "./bgp-blaster.ts";
 
 export interface RoutesOptions {
   /** type-2 routes of the full phase */
@@ -58,8 +87,12 @@ export interface RoutesOptions {
   small: number;
   smallRounds: number;
   rounds: number;
-  /** gobgpd instances (BGP sessions per receiver) */
+  /** BGP sessions per receiver (gobgpd instances, or sessions of the blaster) */
   sessions: number;
+  /** who sends the routes (default blaster) */
+  injector?: Injector;
+  /** blaster: the modes measured, one at a time (default one and many) */
+  blastModes?: BlastMode[];
   /** bound on every wait for a table to fill or empty, seconds */
   timeoutS: number;
   /** write a V8 CPU profile of the vxgate process into this directory */
@@ -72,6 +105,9 @@ export interface RoutesRound {
   round: number;
   receiver: Receiver;
   routes: number;
+  injector: Injector;
+  /** blaster: one or many NLRIs per UPDATE */
+  mode?: BlastMode;
   /** gate opened -> the receiver's table held every route (ms) */
   installMs: number;
   /** the poll before the one that saw every route ended this much earlier (ms) */
@@ -79,13 +115,25 @@ export interface RoutesRound {
   routesPerS: number;
   /** all routes arrived in time */
   complete: boolean;
+  /** set when the round failed (twice): why; no figure of such a round is used */
+  failed?: string;
+  /** the first attempt failed for this reason and the round was run again */
+  retried?: string;
+  /** blaster: MP_UNREACH streams started -> the receiver's table empty / the sink counted every withdrawal (ms) */
+  withdrawMs?: number;
+  withdrawRoutesPerS?: number;
   /** sessions disabled -> the receiver's table empty (ms; not for the sink) */
   flushMs?: number;
   flushRoutesPerS?: number;
   /** sink only: gate -> first UPDATE (ms) */
   firstUpdateMs?: number;
-  /** UPDATE messages gobgpd sent on the K sessions during the round */
+  /** UPDATE messages the injector sent on the K sessions for the install (blaster: incl. End-of-RIB) */
   sentUpdates: number;
+  /** blaster: UPDATE messages of the withdrawal */
+  withdrawUpdates?: number;
+  /** blaster: octets of the announce stream, and how long writing it took (first write -> last byte to the kernel, ms) */
+  sentBytes?: number;
+  writeMs?: number;
   /** median time one poll of the receiver's table took (ms; NaN where notifications were used) */
   pollMs: number;
   /** CPU the watcher used while the routes went in (ms): the bench's own look-ups for vxgate, fdb-monitor for FRR */
@@ -105,6 +153,9 @@ export interface LoadStep {
 export interface RoutesResult {
   /** git commit of the vxgate under test (+ "-dirty" when src/ has local changes) */
   vxgateCommit: string;
+  injector: Injector;
+  /** blaster modes measured ([] for gobgp) */
+  modes: BlastMode[];
   sessions: number;
   routes: number;
   small: number;
@@ -261,6 +312,32 @@ function startSink(lab: Lab, ns: string, peer: string): SinkProc {
   return { child, events };
 }
 
+interface NullSink {
+  child: ChildProcess;
+  events: { ev: string; t: string; kind?: string; n?: number }[];
+  err: string[];
+}
+
+/** bench/bgp-null-sink.ts in ns, listening on SINK_ADDR:179 (the blaster connects to it) */
+async function startNullSink(lab: Lab, ns: string): Promise<NullSink> {
+  const child = lab.spawn(ns, process.execPath, ["--import", "tsx", join(REPO, "bench/bgp-null-sink.ts"), SINK_ADDR, String(ASN)]);
+  const sink: NullSink = { child, events: [], err: [] };
+  createInterface({ input: child.stdout! }).on("line", (l) => {
+    try {
+      sink.events.push(JSON.parse(l));
+    } catch {
+      /* not ours */
+    }
+  });
+  child.stderr?.on("data", (d) => sink.err.push(String(d)));
+  const deadline = Date.now() + 30_000;
+  while (!sink.events.some((e) => e.ev === "listening")) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`null receiver did not start: ${sink.err.join("").slice(-1000)}`);
+    await sleep(20);
+  }
+  return sink;
+}
+
 const nowNs = () => process.hrtime.bigint();
 const msSince = (t0: bigint, t: bigint = nowNs()) => Number(t - t0) / 1e6;
 
@@ -301,14 +378,19 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
   const K = opts.sessions;
   if (opts.routes % K !== 0 || opts.small % K !== 0) throw new Error(`--routes and --small must be multiples of --sessions (${K})`);
   if (opts.small > opts.routes) throw new Error(`--small (${opts.small}) must not exceed --routes (${opts.routes})`);
+  const injector: Injector = opts.injector ?? "blaster";
+  const useGobgp = injector === "gobgp";
+  const modes: BlastMode[] = useGobgp ? [] : (opts.blastModes ?? ["one", "many"]);
+  if (!useGobgp && modes.length === 0) throw new Error("no blaster mode to measure");
   const lab = new Lab("bench-rt");
   const checks: string[] = [];
   const apis: GobgpApi[] = [];
   let fabric: Fabric | undefined;
   let profiled: ChildProcess | undefined;
   let fdbMap: BpfMap | undefined;
+  const gobgpChildren: ChildProcess[] = [];
   try {
-    for (const cmd of ["gobgpd", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh", "bridge", "clang"]) {
+    for (const cmd of [...(useGobgp ? ["gobgpd"] : []), "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh", "bridge", "clang"]) {
       if (lab.run(null, "sh", ["-c", `command -v ${cmd}`]).status !== 0) throw new Error(`${cmd} not found (gobgpd: apt-get install gobgpd; FRR: apt-get install frr)`);
     }
     const tag = process.pid.toString(36);
@@ -349,9 +431,20 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
     lab.addr(spine, "s3", "192.0.2.13/30");
     lab.route(sinkNs, "default", { via: "192.0.2.13" });
 
+    // the blaster's namespace: one link to the spine, the K session addresses 10.99.i.2 on it
+    const blastNs = useGobgp ? undefined : lab.ns("blast");
+    if (blastNs) {
+      lab.veth(blastNs, "eth0", spine, "bl");
+      lab.addr(blastNs, "eth0", "10.98.0.2/30");
+      lab.addr(spine, "bl", "10.98.0.1/30");
+      for (let i = 1; i <= K; i++) lab.addr(blastNs, "eth0", `${gobgpAddr(i)}/32`);
+      lab.route(blastNs, "default", { via: "10.98.0.1" });
+      lab.route(spine, "10.99.0.0/16", { via: "10.98.0.2" });
+    }
+
     // gobgpd x K, each in its own namespace, API on a unix socket in our tmpdir
     const gobgpLogs: string[][] = [];
-    for (let i = 1; i <= K; i++) {
+    for (let i = 1; useGobgp && i <= K; i++) {
       const ns = lab.ns(`g${i}`);
       lab.veth(ns, "eth0", spine, `g${i}`);
       lab.addr(ns, "eth0", `${gobgpAddr(i)}/30`);
@@ -369,13 +462,31 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       child.stdout?.on("data", keep);
       child.stderr?.on("data", keep);
       gobgpLogs.push(log);
+      gobgpChildren.push(child);
       apis.push(new GobgpApi(sock));
     }
 
     // FRR: zebra first (it must know the VNI before bgpd asks), then bgpd
-    const frr = startFrrVtep(lab, frrNs, frrConfig(K));
+    let frr = startFrrVtep(lab, frrNs, frrConfig(K));
     await sleep(1000);
     frr.startBgpd();
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const pidOf = (daemon: string) => {
+      try {
+        return Number(readFileSync(join(frr.dir, `${daemon}.pid`), "utf8").trim()) || 0;
+      } catch {
+        return 0;
+      }
+    };
+    /** zebra and bgpd both running (by their pid files: these are the processes this bench started) */
+    const frrAlive = () => ["zebra", "bgpd"].every((d) => pidOf(d) > 0 && alive(pidOf(d)));
 
     // vxgate. With --cpu-prof: node refuses --cpu-prof in NODE_OPTIONS, so the
     // profiled process is started here; and the profiler's SIGPROF ticks make
@@ -415,7 +526,9 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
     }
     const pin = join("/sys/fs/bpf/vxgate", name, "maps", "vxg_fdb");
     fdbMap = BpfMap.openPinned(pin);
-    const sinks = Array.from({ length: K }, (_, i) => startSink(lab, sinkNs, gobgpAddr(i + 1)));
+    // null receivers: K bgp-sink.py connecting to the K gobgpd; or one bgp-null-sink.ts the blaster connects to
+    const sinks = useGobgp ? Array.from({ length: K }, (_, i) => startSink(lab, sinkNs, gobgpAddr(i + 1))) : [];
+    let nullSink = useGobgp ? undefined : await startNullSink(lab, sinkNs);
 
     // every gobgpd answering
     for (const [i, a] of apis.entries()) {
@@ -433,7 +546,9 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
     const dirty = lab.run(null, "git", ["-C", REPO, "status", "--porcelain", "--", "src", "native/lib"]).stdout.trim() !== "";
     const vxgateCommit = head + (dirty ? "-dirty" : "");
     opts.log(`   vxgate under test: commit ${vxgateCommit} (src/, control plane)`);
-    opts.log(`   topology: ${K} gobgpd, vxgate switch ${name}, FRR (zebra + bgpd) VTEP, sink; namespaces ${lab.prefix}*; vxg_fdb max_entries ${fdbMap.maxEntries}`);
+    opts.log(
+      `   topology: ${useGobgp ? `${K} gobgpd` : `blaster (${K} sessions, modes ${modes.join(", ")})`}, vxgate switch ${name}, FRR (zebra + bgpd) VTEP, sink; namespaces ${lab.prefix}*; vxg_fdb max_entries ${fdbMap.maxEntries}`,
+    );
 
     // --- watching what each receiver installed ------------------------------
     // Both watchers give the moment the last route landed to within a few ms:
@@ -495,6 +610,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       return ((Number(w[11]) + Number(w[12])) * 1000) / 100;
     };
     mon.stderr?.on("data", (d) => monErr.push(String(d)));
+    let lastAliveCheck = 0;
     const monWait = async (pred: (e: (typeof monEvents)[number]) => boolean, from: number, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -502,6 +618,15 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         if (e) return e;
         if (mon.exitCode !== null) throw new Error(`fdb-monitor exited: ${monErr.join("")}`);
         if (Date.now() > deadline) return undefined;
+        // a dead zebra or bgpd installs nothing more: fail now rather than at the time bound
+        if (Date.now() - lastAliveCheck > 250) {
+          lastAliveCheck = Date.now();
+          if (!frrAlive()) {
+            const diag = await frrDiag();
+            opts.log(diag.split("\n").slice(-12).map((l) => `      | ${l}`).join("\n"));
+            throw new Error(`frr: zebra or bgpd died (${["zebra", "bgpd"].map((d) => `${d} ${pidOf(d) > 0 && alive(pidOf(d)) ? "running" : "gone"}`).join(", ")})${diag}`);
+          }
+        }
         await sleep(5);
       }
     };
@@ -651,7 +776,33 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
     const timeoutMs = opts.timeoutS * 1000;
     let checkedFlood = false;
     let checkedFrrFlood = false;
-    const measure = async (phase: "small" | "full", round: number, receiver: Receiver, routes: number): Promise<RoutesRound> => {
+    /** functional checks, once per receiver: every route where it belongs, the type-3 route programmed flooding */
+    const checkOnce = async (receiver: Receiver, routes: number, poll: PollResult) => {
+      const per = routes / K;
+      if (receiver === "vxgate" && !checkedFlood && poll.doneNs) {
+        const flood = await fabric!.api<{ vni: number; type: string; target: string }[]>(name, "flood");
+        if (!flood.some((f) => f.vni === VNI && f.type === "remote" && f.target === REMOTE_VTEP)) throw new Error(`vxgate: no flood entry for ${REMOTE_VTEP} from the type-3 route`);
+        const fdb = await fabric!.api<{ vni: number; mac: string; source: string; remote?: string }[]>(name, "fdb");
+        const evpnRows = fdb.filter((r) => r.source === "evpn" && r.remote === REMOTE_VTEP && r.vni === VNI);
+        const probe = macText(routeMac((K - 1) * (opts.routes / K) + per - 1));
+        if (evpnRows.length !== routes || !evpnRows.some((r) => r.mac === probe)) {
+          throw new Error(`vxgate: /v1/fdb shows ${evpnRows.length} EVPN rows behind ${REMOTE_VTEP} (expected ${routes}, including ${probe})`);
+        }
+        checks.push(`vxgate: ${routes} entries in vxg_fdb remote ${REMOTE_VTEP} with FDB_CONTROL, and /v1/fdb agrees (${evpnRows.length} evpn rows, incl. the last route's ${probe}); the type-3 route -> flood entry ${REMOTE_VTEP} in VNI ${VNI}`);
+        checkedFlood = true;
+      }
+      if (receiver === "frr" && !checkedFrrFlood && poll.doneNs) {
+        const out = await lab.execAsync(frrNs, "bridge", ["fdb", "show", "dev", "vxlan100"]);
+        const lines = out.split("\n");
+        const her = lines.find((l) => l.startsWith("00:00:00:00:00:00") && l.includes(`dst ${REMOTE_VTEP}`));
+        if (!her) throw new Error(`frr: no head-end replication entry for ${REMOTE_VTEP} from the type-3 route`);
+        const sample = lines.find((l) => l.includes(`dst ${REMOTE_VTEP} `) && !l.startsWith("00:00:00:00:00:00")) ?? "";
+        checks.push(`frr: ${routes} kernel FDB entries on vxlan100 with dst ${REMOTE_VTEP} (e.g. "${sample.trim()}"); type-3 -> "${her.trim()}"`);
+        checkedFrrFlood = true;
+      }
+    };
+
+    const measureGobgp = async (phase: "small" | "full", round: number, receiver: Receiver, routes: number): Promise<RoutesRound> => {
       const addr = addrOf(receiver);
       const per = routes / K;
       await Promise.all(apis.map((a) => a.enablePeer(addr)));
@@ -715,28 +866,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       }
       const sentUpdates = after.reduce((s, p, i) => s + p.sentUpdates - before[i]!.sentUpdates, 0);
 
-      // functional checks, once per receiver: the type-3 route programmed flooding
-      if (receiver === "vxgate" && !checkedFlood && poll.doneNs) {
-        const flood = await fabric!.api<{ vni: number; type: string; target: string }[]>(name, "flood");
-        if (!flood.some((f) => f.vni === VNI && f.type === "remote" && f.target === REMOTE_VTEP)) throw new Error(`vxgate: no flood entry for ${REMOTE_VTEP} from the type-3 route`);
-        const fdb = await fabric!.api<{ vni: number; mac: string; source: string; remote?: string }[]>(name, "fdb");
-        const evpnRows = fdb.filter((r) => r.source === "evpn" && r.remote === REMOTE_VTEP && r.vni === VNI);
-        const probe = macText(routeMac((K - 1) * (opts.routes / K) + per - 1));
-        if (evpnRows.length !== routes || !evpnRows.some((r) => r.mac === probe)) {
-          throw new Error(`vxgate: /v1/fdb shows ${evpnRows.length} EVPN rows behind ${REMOTE_VTEP} (expected ${routes}, including ${probe})`);
-        }
-        checks.push(`vxgate: ${routes} entries in vxg_fdb remote ${REMOTE_VTEP} with FDB_CONTROL, and /v1/fdb agrees (${evpnRows.length} evpn rows, incl. the last route's ${probe}); the type-3 route -> flood entry ${REMOTE_VTEP} in VNI ${VNI}`);
-        checkedFlood = true;
-      }
-      if (receiver === "frr" && !checkedFrrFlood && poll.doneNs) {
-        const out = await lab.execAsync(frrNs, "bridge", ["fdb", "show", "dev", "vxlan100"]);
-        const lines = out.split("\n");
-        const her = lines.find((l) => l.startsWith("00:00:00:00:00:00") && l.includes(`dst ${REMOTE_VTEP}`));
-        if (!her) throw new Error(`frr: no head-end replication entry for ${REMOTE_VTEP} from the type-3 route`);
-        const sample = lines.find((l) => l.includes(`dst ${REMOTE_VTEP} `) && !l.startsWith("00:00:00:00:00:00")) ?? "";
-        checks.push(`frr: ${routes} kernel FDB entries on vxlan100 with dst ${REMOTE_VTEP} (e.g. "${sample.trim()}"); type-3 -> "${her.trim()}"`);
-        checkedFrrFlood = true;
-      }
+      await checkOnce(receiver, routes, poll);
 
       // teardown: sessions down (NOTIFICATION Cease); the receiver drops every route
       let flushMs: number | undefined;
@@ -756,18 +886,18 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         await sleep(50);
       }
 
-      const complete = poll.doneNs !== undefined;
-      const installMs = complete ? msSince(t0, poll.doneNs) : NaN;
+      if (poll.doneNs === undefined) throw new Error(`${receiver}: INCOMPLETE, ${poll.last} of ${routes} routes after ${opts.timeoutS} s`);
+      const installMs = msSince(t0, poll.doneNs);
       const r: RoutesRound = {
         phase,
         round,
         receiver,
         routes,
+        injector: "gobgp",
         installMs,
-        resolutionMs: complete ? msSince(poll.prevNs, poll.doneNs) : NaN,
-        // incomplete: what arrived within the time bound, a lower bound
-        routesPerS: complete ? routes / (installMs / 1000) : poll.last / opts.timeoutS,
-        complete,
+        resolutionMs: msSince(poll.prevNs, poll.doneNs),
+        routesPerS: routes / (installMs / 1000),
+        complete: true,
         flushMs,
         flushRoutesPerS: flushMs ? routes / (flushMs / 1000) : undefined,
         firstUpdateMs,
@@ -776,35 +906,335 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         watcherCpuMs,
         samples: poll.samples,
       };
-      const res =
-        receiver === "sink"
-          ? ""
-          : (poll.costs.length
-              ? `, end seen to ${Math.round(r.resolutionMs)} ms by look-ups (${poll.costs.length} polls, median ${r.pollMs.toFixed(1)} ms)`
-              : ", end seen by notification") +
-            (watcherCpuMs !== undefined ? `, watcher CPU ${Math.round(watcherCpuMs)} ms` : "");
       const fl = flushMs ? `; flush on session down ${(flushMs / 1000).toFixed(2)} s` : "";
       const fu = firstUpdateMs !== undefined ? `, first UPDATE after ${firstUpdateMs.toFixed(0)} ms` : "";
       opts.log(
-        complete
-          ? `   ${phase} round ${round} ${receiver.padEnd(6)} ${routes} routes in ${(installMs / 1000).toFixed(2)} s = ${Math.round(r.routesPerS).toLocaleString("en-US")} routes/s (${sentUpdates} UPDATEs${fu}${res})${fl}`
-          : `   ${phase} round ${round} ${receiver.padEnd(6)} INCOMPLETE: ${poll.last} of ${routes} after ${opts.timeoutS} s${fl}`,
+        `   ${phase} round ${round} ${receiver.padEnd(6)} ${routes} routes in ${(installMs / 1000).toFixed(2)} s = ${fmtInt(r.routesPerS)} routes/s (${sentUpdates} UPDATEs${fu}${resolution(receiver, poll, r.resolutionMs, watcherCpuMs)})${fl}`,
       );
       return r;
     };
 
+    /** how the end was seen, for the round's line */
+    const resolution = (receiver: Receiver, poll: PollResult, resolutionMs: number, watcherCpuMs: number | undefined) =>
+      receiver === "sink"
+        ? ""
+        : (poll.costs.length ? `, end seen to ${Math.round(resolutionMs)} ms by look-ups (${poll.costs.length} polls, median ${median(poll.costs).toFixed(1)} ms)` : ", end seen by notification") +
+          (watcherCpuMs !== undefined ? `, watcher CPU ${Math.round(watcherCpuMs)} ms` : "");
+
+    // --- the blaster -------------------------------------------------------
+    interface BlastProc {
+      child: ChildProcess;
+      events: { ev: string; t: string; what?: string; why?: string; msg?: string; ms?: number; t0?: string; t1?: string; bytes?: number; messages?: number; nlri?: number }[];
+      err: string[];
+    }
+    let blaster: BlastProc | undefined;
+    const locals = Array.from({ length: K }, (_, i) => gobgpAddr(i + 1)).join(",");
+    const startBlaster = (mode: BlastMode, peer: string, routes: number): BlastProc => {
+      const args = ["--import", "tsx", join(REPO, "bench/bgp-blaster.ts"), "--mode", mode, "--peer", peer, "--local", locals];
+      args.push("--routes", String(routes / K), "--stride", String(opts.routes / K), "--imet", "--asn", String(ASN), "--vni", String(VNI), "--rd", "198.18.0.2:1", "--next-hop", REMOTE_VTEP);
+      const child = lab.spawn(blastNs!, process.execPath, args);
+      const b: BlastProc = { child, events: [], err: [] };
+      createInterface({ input: child.stdout! }).on("line", (l) => {
+        try {
+          b.events.push(JSON.parse(l));
+        } catch {
+          /* not ours */
+        }
+      });
+      child.stderr?.on("data", (d) => {
+        b.err.push(String(d));
+        if (b.err.length > 50) b.err.shift();
+      });
+      blaster = b;
+      return b;
+    };
+    /** the first event from index `from` on that matches; throws on the blaster's errors, lost sessions, exit, timeout */
+    const blastWait = async (b: BlastProc, what: string, pred: (e: BlastProc["events"][number]) => boolean, from: number, waitMs: number, tick?: () => Promise<void>) => {
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const e = b.events.slice(from).find(pred);
+        if (e) return e;
+        const bad = b.events.find((x) => x.ev === "error" || x.ev === "lost");
+        if (bad) throw new Error(`blaster: ${bad.ev === "lost" ? `session ${JSON.stringify(bad)} went down` : bad.msg} (waiting for ${what})`);
+        if (b.child.exitCode !== null || b.child.signalCode !== null) throw new Error(`blaster exited (${b.child.exitCode ?? b.child.signalCode}) waiting for ${what}: ${b.err.join("").slice(-1500)}`);
+        if (Date.now() > deadline) throw new Error(`blaster: no ${what} within ${Math.round(waitMs / 1000)} s`);
+        await tick?.();
+        await sleep(5);
+      }
+    };
+    const sinkWait = async (kind: "announce" | "withdraw", from: number) => {
+      const s = nullSink!;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const e = s.events.slice(from).find((x) => x.ev === "done" && x.kind === kind);
+        if (e) return e;
+        if (s.child.exitCode !== null) throw new Error(`null receiver exited (${s.child.exitCode}): ${s.err.join("").slice(-1000)}`);
+        if (Date.now() > deadline) throw new Error(`sink: INCOMPLETE, not every ${kind} counted after ${opts.timeoutS} s`);
+        await sleep(2);
+      }
+    };
+
+    /**
+     * One round with the blaster: sessions up -> install (timed) -> withdraw
+     * every route (timed) -> install again (not timed) -> sessions down (flush, timed).
+     * The sink: install and withdraw only.
+     */
+    const measureBlast = async (phase: "small" | "full", round: number, receiver: Receiver, routes: number, mode: BlastMode): Promise<RoutesRound> => {
+      const addr = addrOf(receiver);
+      const b = startBlaster(mode, addr, routes);
+      try {
+        const enc = await blastWait(b, "encoded streams", (e) => e.ev === "encoded", 0, 60_000);
+        const upStart = Date.now();
+        let cleared = upStart;
+        // bgpd backs off (idle hold time doubling up to 120 s) after each
+        // session that ended with a NOTIFICATION and refuses connections
+        // meanwhile: restart its peers rather than wait
+        await blastWait(b, "all sessions Established", (e) => e.ev === "ready", 0, 60_000, async () => {
+          if (receiver === "frr" && Date.now() - cleared > 3000) {
+            await frr.vtysh("clear bgp *");
+            cleared = Date.now();
+          }
+        });
+        await sleep(500); // the receiver's own routes (type-3) and End-of-RIB go by
+        if (receiver !== "sink") await receivers[receiver].watch.arm(routes);
+        const sinkFrom = nullSink?.events.length ?? 0;
+        if (receiver === "sink") nullSink!.child.stdin!.write(`target ${routes}\nwtarget ${routes}\n`);
+
+        // install: the K announce streams start now
+        let from = b.events.length;
+        const t0 = nowNs();
+        b.child.stdin!.write("go\n");
+        let poll: PollResult;
+        let watcherCpuMs: number | undefined;
+        let firstUpdateMs: number | undefined;
+        if (receiver === "sink") {
+          const d = await sinkWait("announce", sinkFrom);
+          const first = nullSink!.events.slice(sinkFrom).find((e) => e.ev === "first-update" && e.kind === "announce");
+          if (first) firstUpdateMs = msSince(t0, BigInt(first.t));
+          if (d.n !== routes) throw new Error(`sink: counted ${d.n} type-2 routes, expected ${routes}`);
+          poll = { doneNs: BigInt(d.t), prevNs: BigInt(d.t), last: d.n, samples: [[msSince(t0, BigInt(d.t)), d.n]], costs: [] };
+        } else {
+          const cpu0 = receiver === "vxgate" ? process.cpuUsage() : monCpuMs();
+          poll = await receivers[receiver].watch.installed(t0);
+          if (receiver === "vxgate") {
+            const d = process.cpuUsage(cpu0 as NodeJS.CpuUsage);
+            watcherCpuMs = (d.user + d.system) / 1000;
+          } else watcherCpuMs = monCpuMs() - (cpu0 as number);
+        }
+        if (poll.doneNs === undefined) throw new Error(`${receiver}: INCOMPLETE, ${poll.last} of ${routes} routes after ${opts.timeoutS} s`);
+        const installMs = msSince(t0, poll.doneNs);
+        const sent = await blastWait(b, "the announce streams sent", (e) => e.ev === "sent" && e.what === "announce", from, timeoutMs);
+        await checkOnce(receiver, routes, poll);
+
+        // withdrawal: the K MP_UNREACH streams start now
+        from = b.events.length;
+        const tw = nowNs();
+        b.child.stdin!.write("withdraw\n");
+        let withdrawMs: number;
+        if (receiver === "sink") {
+          const d = await sinkWait("withdraw", sinkFrom);
+          if (d.n !== routes) throw new Error(`sink: counted ${d.n} withdrawn type-2 routes, expected ${routes}`);
+          withdrawMs = msSince(tw, BigInt(d.t));
+        } else {
+          const w = await receivers[receiver].watch.flushed(tw);
+          if (w.doneNs === undefined) throw new Error(`${receiver}: ${w.last} routes still installed ${opts.timeoutS} s after every route was withdrawn${receiver === "frr" ? await frrDiag() : ""}`);
+          withdrawMs = msSince(tw, w.doneNs);
+        }
+        const wsent = await blastWait(b, "the withdraw streams sent", (e) => e.ev === "sent" && e.what === "withdraw", from, timeoutMs);
+
+        // session loss: install again (not timed), then NOTIFICATION Cease on the K sessions
+        let flushMs: number | undefined;
+        if (receiver !== "sink") {
+          await receivers[receiver].watch.arm(routes);
+          from = b.events.length;
+          b.child.stdin!.write("go\n");
+          const again = await receivers[receiver].watch.installed(nowNs());
+          if (again.doneNs === undefined) throw new Error(`${receiver}: INCOMPLETE on the second install, ${again.last} of ${routes} routes after ${opts.timeoutS} s`);
+          await blastWait(b, "the second announce sent", (e) => e.ev === "sent" && e.what === "announce", from, timeoutMs);
+        }
+        from = b.events.length;
+        const tf = nowNs();
+        b.child.stdin!.write("down\n");
+        if (receiver !== "sink") {
+          const fl = await receivers[receiver].watch.flushed(tf);
+          if (fl.doneNs === undefined) throw new Error(`${receiver}: ${fl.last} routes still installed ${opts.timeoutS} s after the sessions went down${receiver === "frr" ? await frrDiag() : ""}`);
+          flushMs = msSince(tf, fl.doneNs);
+        }
+        await blastWait(b, "sessions down", (e) => e.ev === "down", from, 30_000);
+
+        const r: RoutesRound = {
+          phase,
+          round,
+          receiver,
+          routes,
+          injector: "blaster",
+          mode,
+          installMs,
+          resolutionMs: msSince(poll.prevNs, poll.doneNs),
+          routesPerS: routes / (installMs / 1000),
+          complete: true,
+          withdrawMs,
+          withdrawRoutesPerS: routes / (withdrawMs / 1000),
+          flushMs,
+          flushRoutesPerS: flushMs ? routes / (flushMs / 1000) : undefined,
+          firstUpdateMs,
+          sentUpdates: sent.messages!,
+          withdrawUpdates: wsent.messages!,
+          sentBytes: sent.bytes!,
+          writeMs: sent.ms!,
+          pollMs: median(poll.costs),
+          watcherCpuMs,
+          samples: poll.samples,
+        };
+        const fu = firstUpdateMs !== undefined ? `, first UPDATE after ${firstUpdateMs.toFixed(1)} ms` : "";
+        const fl = flushMs ? `; flush on session down ${(flushMs / 1000).toFixed(2)} s = ${fmtInt(r.flushRoutesPerS!)} routes/s` : "";
+        opts.log(
+          `   ${phase} round ${round} ${mode.padEnd(4)} ${receiver.padEnd(6)} ${routes} routes in ${(installMs / 1000).toFixed(3)} s = ${fmtInt(r.routesPerS)} routes/s ` +
+            `(${sent.messages} UPDATEs, ${fmtInt(sent.bytes! / 1024)} KiB written in ${sent.ms!.toFixed(1)} ms${fu}${resolution(receiver, poll, r.resolutionMs, watcherCpuMs)}); ` +
+            `withdrawn in ${(withdrawMs / 1000).toFixed(3)} s = ${fmtInt(r.withdrawRoutesPerS!)} routes/s (${wsent.messages} UPDATEs)${fl}` +
+            (round === 1 && receiver === "sink" ? ` [streams encoded in ${Number(enc.ms).toFixed(0)} ms, before the round]` : ""),
+        );
+        return r;
+      } finally {
+        await stopChild(b.child, { graceMs: 2000 });
+        blaster = undefined;
+      }
+    };
+
+    // --- failures: tear down, retry once, else record ------------------------
+    /** set when a receiver (or the injector) cannot be brought back: its remaining rounds are recorded as failed with this reason */
+    const broken: Partial<Record<Receiver | "injector", string>> = {};
+    const restartFrr = async () => {
+      for (const d of ["bgpd", "zebra"]) {
+        const pid = pidOf(d);
+        if (pid > 0 && alive(pid)) process.kill(pid, "SIGKILL");
+      }
+      await sleep(500);
+      frr = startFrrVtep(lab, frrNs, frrConfig(K));
+      await sleep(1000);
+      frr.startBgpd();
+      await sleep(1000);
+      if (!frrAlive()) throw new Error(`FRR did not come back after a restart${await frrDiag()}`);
+    };
+    /** after a failed round: sessions down, the receiver's table empty, its daemons running; throws if that cannot be had */
+    const recover = async (receiver: Receiver) => {
+      if (blaster) await stopChild(blaster.child, { graceMs: 1000 });
+      if (useGobgp) {
+        const dead = gobgpChildren.findIndex((c) => c.exitCode !== null || c.signalCode !== null);
+        if (dead >= 0) broken.injector = `gobgpd ${dead + 1} exited: ${gobgpLogs[dead]!.join("").slice(-500)}`;
+        else {
+          const addr = addrOf(receiver);
+          await Promise.all(apis.map((a) => a.disablePeer(addr).catch(() => {})));
+          await Promise.all(apis.map((a) => a.setExportDefault("reject").catch(() => {})));
+        }
+      } else if (nullSink && nullSink.child.exitCode !== null) {
+        nullSink = await startNullSink(lab, sinkNs);
+      }
+      if (receiver === "frr") {
+        if (!frrAlive()) {
+          opts.log(`   frr: zebra or bgpd is gone; restarting FRR`);
+          await restartFrr();
+        }
+        const deadline = Date.now() + timeoutMs;
+        let left = await countFrrAll();
+        while (left > 0 && Date.now() < deadline && frrAlive()) {
+          await sleep(200);
+          left = await countFrrAll();
+        }
+        if (left > 0) {
+          // what zebra left behind (it died, or never got the withdrawals): remove it by hand
+          const out = await lab.execAsync(frrNs, "bridge", ["fdb", "show", "dev", "vxlan100"], { timeoutMs: 60_000 });
+          const macs = [...new Set(out.split("\n").filter((l) => l.includes(` dst ${REMOTE_VTEP} `) && !l.startsWith("00:00:00:00:00:00")).map((l) => l.split(" ")[0]!))];
+          await runAsync(frrNs, "bridge", ["-force", "-batch", "-"], { input: macs.map((m) => `fdb del ${m} dev vxlan100 dst ${REMOTE_VTEP}`).join("\n") + "\n", timeoutMs: 120_000 });
+          left = await countFrrAll();
+          if (left > 0) throw new Error(`${left} routes left in FRR's kernel FDB that cannot be removed`);
+        }
+      }
+      if (receiver === "vxgate") {
+        const up = await fabric!.api(name, "status").then(() => true, () => false);
+        if (!up) {
+          opts.log(`   vxgate: the control plane does not answer; restarting it (it adopts its pinned maps)`);
+          await fabric!.kill(name).catch(() => {});
+          await fabric!.start(name);
+        }
+        const deadline = Date.now() + timeoutMs;
+        while (countVxgateAll() > 0 && Date.now() < deadline) await sleep(200);
+        const left = countVxgateAll();
+        if (left > 0) throw new Error(`${left} routes left in vxg_fdb after the sessions went down`);
+      }
+    };
+    const failedRound = (phase: "small" | "full", round: number, receiver: Receiver, routes: number, mode: BlastMode | undefined, why: string): RoutesRound => ({
+      phase,
+      round,
+      receiver,
+      routes,
+      injector,
+      ...(mode ? { mode } : {}),
+      installMs: NaN,
+      resolutionMs: NaN,
+      routesPerS: NaN,
+      complete: false,
+      failed: why,
+      sentUpdates: 0,
+      pollMs: NaN,
+      samples: [],
+    });
+    const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0]!.slice(0, 300);
+    /** one round, run again once if it fails; failing twice it is recorded as failed */
+    const measure = async (phase: "small" | "full", round: number, receiver: Receiver, routes: number, mode?: BlastMode): Promise<RoutesRound> => {
+      const what = `${phase} round ${round}${mode ? ` ${mode}` : ""} ${receiver}`;
+      let retried: string | undefined;
+      for (let attempt = 1; ; attempt++) {
+        const gone = broken[receiver] ?? broken.injector;
+        if (gone) {
+          opts.log(`   ${what}: FAILED (not run: ${gone})`);
+          return failedRound(phase, round, receiver, routes, mode, retried ? `${retried}; then not run: ${gone}` : `not run: ${gone}`);
+        }
+        try {
+          const r = mode ? await measureBlast(phase, round, receiver, routes, mode) : await measureGobgp(phase, round, receiver, routes);
+          if (retried) r.retried = retried;
+          return r;
+        } catch (e) {
+          const why = firstLine(e);
+          opts.log(`   ${what}: attempt ${attempt} FAILED: ${why}`);
+          const full = String((e as Error)?.message ?? e);
+          if (full.includes("\n")) writeFileSync(join(dir, `failure-${rounds.length}-${attempt}.log`), full);
+          try {
+            await recover(receiver);
+          } catch (e2) {
+            broken[receiver] = `${receiver} could not be brought back after a failure: ${firstLine(e2)}`;
+            opts.log(`   ${what}: ${broken[receiver]}`);
+          }
+          if (attempt >= 2) return failedRound(phase, round, receiver, routes, mode, retried ? `${retried}; again: ${why}` : why);
+          retried = why;
+          if (!broken[receiver] && !broken.injector) opts.log(`   ${what}: retrying once`);
+        }
+      }
+    };
+
     const runPhase = async (phase: "small" | "full", routes: number, n: number) => {
-      await load(phase, routes);
+      if (useGobgp && !broken.injector) {
+        try {
+          await load(phase, routes);
+        } catch (e) {
+          opts.log(`   gobgpd loading FAILED: ${firstLine(e)}; retrying once`);
+          try {
+            await load(phase, routes);
+          } catch (e2) {
+            broken.injector = `loading gobgpd failed: ${firstLine(e2)}`;
+          }
+        }
+      }
       for (let round = 1; round <= n; round++) {
         // the sink first (calibration), then the two receivers, their order flipping every round
         const order: Receiver[] = round % 2 === 1 ? ["sink", "vxgate", "frr"] : ["sink", "frr", "vxgate"];
-        for (const rcv of order) rounds.push(await measure(phase, round, rcv, routes));
+        for (const mode of useGobgp ? [undefined] : modes) for (const rcv of order) rounds.push(await measure(phase, round, rcv, routes, mode));
       }
     };
     if (opts.small > 0 && opts.smallRounds > 0) await runPhase("small", opts.small, opts.smallRounds);
     if (opts.rounds > 0) await runPhase("full", opts.routes, opts.rounds);
 
-    return { vxgateCommit, sessions: K, routes: opts.routes, small: opts.small, loads, rounds, checks };
+    return { vxgateCommit, injector, modes, sessions: K, routes: opts.routes, small: opts.small, loads, rounds, checks };
   } finally {
     for (const a of apis) a.close();
     fdbMap?.close();

@@ -373,18 +373,28 @@ export async function runFabricTput(opts: TputOptions): Promise<TputResult> {
     for (let round = 1; round <= opts.rounds; round++) {
       const order: Mode[] = round % 2 === 1 ? ["kernel", "vxgate", "wire"] : ["vxgate", "kernel", "wire"];
       for (const mode of order) {
-        let r: TputRound;
-        if (mode === "wire") {
-          const m = await measure(lab, gen, wa, wb, frame, opts);
-          r = { round, mode, ...m, pathA: 0, pathB: 0, rxTotal: 0 };
-        } else {
-          await bench.use(mode);
-          const p0 = await bench.pathCounters();
-          const rxBefore = bench.linkPackets(bench.hb, "rx");
-          const m = await measure(lab, gen, bench.ha, bench.hb, frame, opts);
+        // a measurement whose generator or sampler fails is run once more; failing
+        // again, the part fails (reported by bench/run.ts; the finally below cleans up)
+        const once = async (): Promise<TputRound> => {
+          if (mode === "wire") {
+            const m = await measure(lab, gen, wa, wb, frame, opts);
+            return { round, mode, ...m, pathA: 0, pathB: 0, rxTotal: 0 };
+          }
+          await bench!.use(mode);
+          const p0 = await bench!.pathCounters();
+          const rxBefore = bench!.linkPackets(bench!.hb, "rx");
+          const m = await measure(lab, gen, bench!.ha, bench!.hb, frame, opts);
           await sleep(200);
-          const p1 = await bench.pathCounters();
-          r = { round, mode, ...m, pathA: p1[0] - p0[0], pathB: p1[1] - p0[1], rxTotal: bench.linkPackets(bench.hb, "rx") - rxBefore };
+          const p1 = await bench!.pathCounters();
+          return { round, mode, ...m, pathA: p1[0] - p0[0], pathB: p1[1] - p0[1], rxTotal: bench!.linkPackets(bench!.hb, "rx") - rxBefore };
+        };
+        let r: TputRound;
+        try {
+          r = await once();
+        } catch (e) {
+          opts.log(`   round ${round} ${mode}: FAILED (${String((e as Error)?.message ?? e).split("\n")[0]}); retrying once`);
+          await sleep(1000);
+          r = await once();
         }
         rounds.push(r);
         const via = mode === "wire" ? "" : `; VTEPs counted ${r.pathA} / ${r.pathB}, hb got ${r.rxTotal}`;

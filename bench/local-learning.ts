@@ -228,41 +228,50 @@ export async function runLocalLearning(opts: LearningOptions): Promise<LearningR
     for (const n of opts.macs) {
       for (let round = 1; round <= opts.rounds; round++) {
         for (const dut of ["vxgate", "frr"] as const) {
-          burst++;
-          const frames = burstFrames(burst, n);
-          // a fresh session per round: its count starts at zero
-          const sink = dut === "vxgate" ? startSink(lab, sinkNs, SWITCH_ADDR, SINK_A) : startSink(lab, sinkNs, FRR_ADDR, SINK_B);
-          try {
-            await waitFor(`${dut}: BGP session with the sink`, () => sink.events.find((e) => e.ev === "established"), 60_000);
-            await sleep(1500); // the initial table (type-3, earlier rounds' MACs) arrives first
-            const baseline = await countNow(sink);
-            sink.child.stdin!.write(`target ${baseline + n}\n`);
-            const [t0, t1] = await sendBurst(lab, dut === "vxgate" ? fabric.hostNs("rh") : fh, "eth0", frames);
-            const done = await waitFor(`${dut}: ${n} MACs advertised`, () => sink.events.find((e) => e.ev === "done"), opts.timeoutS * 1000).catch(() => undefined);
-            const end = done ? BigInt(done.t) : process.hrtime.bigint();
-            // a device that gives up short: how far it got
-            const counted = done ? (done.n ?? 0) : await countNow(sink);
-            const ms = Number(end - t0) / 1e6;
-            const r: LearningRound = {
-              dut,
-              macs: n,
-              round,
-              advertisedMs: ms,
-              macsPerS: done ? n / (ms / 1000) : NaN,
-              complete: !!done,
-              counted: counted - baseline,
-              sendMs: Number(t1 - t0) / 1e6,
-            };
-            if (!done && dut === "frr") {
-              const overrun = frr.log.join("").split("\n").find((l) => /overrun|No buffer space|ENOBUFS/i.test(l));
-              if (overrun) r.note = `zebra: ${overrun.trim().slice(0, 160)}`;
+          // a round that errors (no session, the burst sender failing) is run once
+          // more with a fresh burst; failing again, the part fails (bench/run.ts
+          // reports it; the finally below cleans up)
+          for (let attempt = 1; ; attempt++) {
+            burst++;
+            const frames = burstFrames(burst, n);
+            // a fresh session per round: its count starts at zero
+            const sink = dut === "vxgate" ? startSink(lab, sinkNs, SWITCH_ADDR, SINK_A) : startSink(lab, sinkNs, FRR_ADDR, SINK_B);
+            try {
+              await waitFor(`${dut}: BGP session with the sink`, () => sink.events.find((e) => e.ev === "established"), 60_000);
+              await sleep(1500); // the initial table (type-3, earlier rounds' MACs) arrives first
+              const baseline = await countNow(sink);
+              sink.child.stdin!.write(`target ${baseline + n}\n`);
+              const [t0, t1] = await sendBurst(lab, dut === "vxgate" ? fabric.hostNs("rh") : fh, "eth0", frames);
+              const done = await waitFor(`${dut}: ${n} MACs advertised`, () => sink.events.find((e) => e.ev === "done"), opts.timeoutS * 1000).catch(() => undefined);
+              const end = done ? BigInt(done.t) : process.hrtime.bigint();
+              // a device that gives up short: how far it got
+              const counted = done ? (done.n ?? 0) : await countNow(sink);
+              const ms = Number(end - t0) / 1e6;
+              const r: LearningRound = {
+                dut,
+                macs: n,
+                round,
+                advertisedMs: ms,
+                macsPerS: done ? n / (ms / 1000) : NaN,
+                complete: !!done,
+                counted: counted - baseline,
+                sendMs: Number(t1 - t0) / 1e6,
+              };
+              if (!done && dut === "frr") {
+                const overrun = frr.log.join("").split("\n").find((l) => /overrun|No buffer space|ENOBUFS/i.test(l));
+                if (overrun) r.note = `zebra: ${overrun.trim().slice(0, 160)}`;
+              }
+              rounds.push(r);
+              opts.log(
+                `   ${dut.padEnd(6)} ${n} MACs, round ${round}: ${done ? `${ms.toFixed(0)} ms, ${r.macsPerS.toFixed(0)} MACs/s` : `INCOMPLETE: ${r.counted} of ${n} advertised after ${opts.timeoutS} s`} (burst on the wire in ${r.sendMs.toFixed(0)} ms)${r.note ? ` - ${r.note}` : ""}`,
+              );
+              break;
+            } catch (e) {
+              if (attempt >= 2) throw e;
+              opts.log(`   ${dut.padEnd(6)} ${n} MACs, round ${round}: FAILED (${String((e as Error)?.message ?? e).split("\n")[0]}); retrying once with a fresh burst`);
+            } finally {
+              sink.child.kill("SIGTERM");
             }
-            rounds.push(r);
-            opts.log(
-              `   ${dut.padEnd(6)} ${n} MACs, round ${round}: ${done ? `${ms.toFixed(0)} ms, ${r.macsPerS.toFixed(0)} MACs/s` : `INCOMPLETE: ${r.counted} of ${n} advertised after ${opts.timeoutS} s`} (burst on the wire in ${r.sendMs.toFixed(0)} ms)${r.note ? ` - ${r.note}` : ""}`,
-            );
-          } finally {
-            sink.child.kill("SIGTERM");
           }
         }
       }

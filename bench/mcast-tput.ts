@@ -640,7 +640,13 @@ export async function runMcastTput(opts: McastOptions): Promise<McastResult> {
       for (const mode of order) {
         await bench.use(mode);
         for (const n of ns) {
-          const s = await measure(bench, gen, round, n, opts);
+          // a generator or sampler that fails is run once more; failing again, the part fails
+          // (reported by bench/run.ts; the finally below cleans up)
+          const s = await measure(bench, gen, round, n, opts).catch(async (e: unknown) => {
+            opts.log(`   round ${round} ${mode} N=${n}: FAILED (${String((e as Error)?.message ?? e).split("\n")[0]}); retrying once`);
+            await sleep(1000);
+            return measure(bench!, gen, round, n, opts);
+          });
           samples.push(s);
           const f = (x: number) => Math.round(x).toLocaleString("en-US");
           opts.log(
@@ -649,7 +655,11 @@ export async function runMcastTput(opts: McastOptions): Promise<McastResult> {
           );
         }
       }
-      const ws = await measureWire(lab, gen, wa, wb, copy, round, opts);
+      const ws = await measureWire(lab, gen, wa, wb, copy, round, opts).catch(async (e: unknown) => {
+        opts.log(`   round ${round} wire: FAILED (${String((e as Error)?.message ?? e).split("\n")[0]}); retrying once`);
+        await sleep(1000);
+        return measureWire(lab, gen, wa, wb, copy, round, opts);
+      });
       wire.push(ws);
       const f = (x: number) => Math.round(x).toLocaleString("en-US");
       opts.log(`   round ${round} wire       ${copy.length} B copy: sink ${f(ws.sinkPps)} pps, peer down ${f(ws.downPps)} pps -> hand-off + sink receive ${ws.sinkNs.toFixed(0)} ns per copy`);

@@ -142,13 +142,3 @@ export function reportMobility(r: MobilityResult, log: (s: string) => void): voi
   log(`     -> the last switch's FDB entry                    ${part((m) => m.installMs)}`);
 }
 
-// `tsx bench/mobility.ts [moves] [frr|gobgp]`: this part alone
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const log = (s: string) => process.stdout.write(s + "\n");
-  runMobility({ moves: Number(process.argv[2] ?? 10), reflector: process.argv[3] === "gobgp" ? "gobgp" : "frr", log })
-    .then((r) => reportMobility(r, log))
-    .catch((e) => {
-      log(`mobility bench failed: ${(e as Error).stack ?? e}`);
-      process.exitCode = 1;
-    });
-}

@@ -5,9 +5,11 @@
 //      vxg_xdp_access (encap) vs trivial XDP programs (bench/pkt-cost.ts)
 //   2. throughput: packets/s across the lab fabric, vxgate vs the kernel's
 //      VXLAN device + bridge on the same namespaces (bench/fabric-tput.ts)
-//   3. EVPN routes/s from the wire into the forwarding table: GoBGP injects
-//      type-2 routes into vxgate and into FRR (zebra + kernel VXLAN), and into
-//      a null receiver (bench/evpn-routes.ts); only with --only routes
+//   3. EVPN routes/s from the wire into the forwarding table: an injector (the
+//      blaster, bench/bgp-blaster.ts, pre-encoded UPDATE streams one or many
+//      NLRIs per UPDATE; or GoBGP) sends type-2 routes to vxgate, to FRR
+//      (zebra + kernel VXLAN) and to a null receiver; install, withdrawal and
+//      session-loss flush (bench/evpn-routes.ts); only with --only routes
 //   4. local MACs into EVPN: a burst of distinct source MACs into an access
 //      port, until a BGP peer has a type-2 route for each; vxgate vs FRR (a
 //      kernel bridge learning, zebra + bgpd advertising) in the same run
@@ -23,9 +25,14 @@
 //      holds every entry (checked in bmv2 itself), adopt-restart, RSS; the same
 //      entries through the stock simple_switch_CLI as baseline (bench/bmv2-scale.ts);
 //      only with --only bmv2
+//   8. mobility: the lab fabric (FRR route reflector), a host moved between two
+//      switches N times; ms from its gratuitous ARP to the last switch's FDB
+//      entry, split by BGP captured on the spine (bench/mobility.ts); only with
+//      --only mobility
 //
 // Options (after `npm run bench --`):
-//   --only pkt|fabric|routes|learning|scale|mcast|bmv2   run one part (default: pkt and fabric)
+//   --only PART[,PART...]  run these parts, in this order: pkt|fabric|routes|learning|scale|mcast|bmv2|mobility
+//                         (default: pkt and fabric)
 //   --repeat N            test-run repeat count per measurement (default 1000000)
 //   --pkt-rounds N        per-packet rounds, median reported (default 7)
 //   --rounds N            throughput rounds, each mode once per round (default 5)
@@ -36,7 +43,9 @@
 //   --small N             routes of its small phase, run first (default 20000; 0 = none)
 //   --small-rounds N      small-phase rounds (default 3)
 //   --route-rounds N      full-phase rounds (default 1)
-//   --sessions K          gobgpd instances = BGP sessions per receiver (default 5)
+//   --sessions K          BGP sessions per receiver: blaster sessions or gobgpd instances (default 5)
+//   --injector blaster|gobgp   who sends the routes part's routes (default blaster)
+//   --blast-mode one|many|both NLRIs per UPDATE from the blaster (default both, one mode at a time)
 //   --route-timeout S     bound on each wait for a table to fill or empty (default 120)
 //   --cpu-prof DIR        write a V8 CPU profile of the vxgate process (routes part)
 //   --macs N[,N...]       burst sizes of the learning part (default 5000,20000,100000)
@@ -46,7 +55,16 @@
 //   --members N[,N...]    mcast part: remote members per group, one group each (default 1,8,32)
 //   --no-mdb              mcast part: leave out the kernel with VXLAN MDB entries
 //   --bmv2-macs N         static MACs of the bmv2 part's config (default 100000)
+//   --moves N             mobility part: moves of the host (default 10)
+//   --reflector frr|gobgp mobility part: the spine's route reflector (default frr, the lab's)
 //   --json FILE           also write every sample as JSON
+//
+// A part that fails is reported as FAILED (with the reason) and the next part
+// runs; within a part, a failed round or baseline is retried once where a
+// round can be (routes), else reported as FAILED and never turned into a
+// ratio; the JSON marks it ("failed"). Each part removes its namespaces,
+// processes and pins whether it succeeded or not. The exit code is 1 when
+// anything failed, decided after every part ran.
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg, release, totalmem } from "node:os";
 import { parseArgs } from "node:util";
@@ -54,25 +72,29 @@ import { execFileSync } from "node:child_process";
 import { renderTable } from "../src/cli/table.ts";
 import { runPktCost, type PktCostResult } from "./pkt-cost.ts";
 import { runFabricTput, type GeneratorKind, type TputResult } from "./fabric-tput.ts";
-import { runEvpnRoutes, type Receiver, type RoutesResult } from "./evpn-routes.ts";
+import { runEvpnRoutes, type BlastMode, type Injector, type RoutesResult } from "./evpn-routes.ts";
+import { failedRounds, reportRoutes, summaryRoutes } from "./routes-report.ts";
 import { runLocalLearning, type LearningResult } from "./local-learning.ts";
 import { runScale, type ScaleResult } from "./scale.ts";
 import { reportBmv2, runBmv2Scale, summaryBmv2, type Bmv2ScaleResult } from "./bmv2-scale.ts";
+import { reportMobility, runMobility, type MobilityResult } from "./mobility.ts";
 import { marginalNsPerCopy, medianCopies, runMcastTput, type McastMode, type McastResult } from "./mcast-tput.ts";
 import { fmt, fmtInt, max, median, min, spreadPct } from "./stats.ts";
 
 const say = (s = "") => process.stdout.write(s + "\n");
 
 function usage(): string {
-  return `usage: npm run bench -- [--only pkt|fabric|routes|learning|scale|mcast|bmv2] [--repeat N] [--pkt-rounds N]
+  return `usage: npm run bench -- [--only PART[,PART...]] [--repeat N] [--pkt-rounds N]
                         [--rounds N] [--duration S] [--warmup S]
                         [--gen auto|trafgen|python]
                         [--routes N] [--small N] [--small-rounds N] [--route-rounds N]
-                        [--sessions K] [--route-timeout S] [--cpu-prof DIR]
+                        [--sessions K] [--injector blaster|gobgp] [--blast-mode one|many|both]
+                        [--route-timeout S] [--cpu-prof DIR]
                         [--macs N[,N...]] [--learning-rounds N]
                         [--scale-macs N] [--vxgate-root DIR] [--members N[,N...]] [--no-mdb]
-                        [--bmv2-macs N]
-                        [--json FILE]`;
+                        [--bmv2-macs N] [--moves N] [--reflector frr|gobgp]
+                        [--json FILE]
+PART: pkt|fabric|routes|learning|scale|mcast|bmv2|mobility`;
 }
 
 function num(v: string | undefined, def: number, name: string, lo: number, hi: number): number {
@@ -171,47 +193,6 @@ function reportTput(r: TputResult): void {
     ),
   );
   say("   (paired per round: both modes measured back to back, so slow drift in the machine's load cancels)");
-  for (const c of r.checks) say(`   check: ${c}`);
-}
-
-function reportRoutes(r: RoutesResult): void {
-  const label: Record<Receiver, string> = { sink: "null receiver (gobgpd send rate)", vxgate: "vxgate (vxg_fdb map)", frr: "FRR zebra+bgpd (kernel FDB)" };
-  const phases = [...new Set(r.rounds.map((x) => x.phase))];
-  const rows = phases.flatMap((phase) => {
-    const of = (rcv: Receiver) => r.rounds.filter((x) => x.phase === phase && x.receiver === rcv && x.complete);
-    const frr = median(of("frr").map((x) => x.routesPerS));
-    return (["sink", "vxgate", "frr"] as const).map((rcv) => {
-      const xs = of(rcv);
-      const secs = xs.map((x) => x.installMs / 1000);
-      const rps = median(xs.map((x) => x.routesPerS));
-      const flush = xs.filter((x) => x.flushMs).map((x) => x.flushRoutesPerS!);
-      const incomplete = r.rounds.filter((x) => x.phase === phase && x.receiver === rcv && !x.complete).length;
-      return {
-        routes: fmtInt(r.rounds.find((x) => x.phase === phase)!.routes),
-        receiver: label[rcv],
-        rounds: `${xs.length}${incomplete ? ` (+${incomplete} incomplete)` : ""}`,
-        "install s": fmt(median(secs), 2),
-        "min..max s": `${fmt(min(secs), 2)}..${fmt(max(secs), 2)}`,
-        "routes/s": fmtInt(rps),
-        "x FRR": rcv === "sink" ? "-" : fmt(rps / frr, 2),
-        "flush routes/s": rcv === "sink" ? "-" : fmtInt(median(flush)),
-      };
-    });
-  });
-  say(renderTable(rows, ["routes", "receiver", "rounds", "install s", "min..max s", "routes/s", "x FRR", "flush routes/s"]));
-  say("   install = gate opened on every gobgpd (export accept + soft reset out) -> the last route in the receiver's table;");
-  say("   flush = sessions disabled (NOTIFICATION Cease) -> the receiver's table empty again.");
-  const paired = r.rounds
-    .filter((x) => x.receiver === "vxgate" && x.complete)
-    .flatMap((v) => {
-      const f = r.rounds.find((x) => x.receiver === "frr" && x.phase === v.phase && x.round === v.round && x.complete);
-      return f ? [{ phase: `${fmtInt(v.routes)}`, round: String(v.round), "vxgate/FRR routes/s": fmt(v.routesPerS / f.routesPerS, 2), "vxgate/FRR flush": v.flushRoutesPerS && f.flushRoutesPerS ? fmt(v.flushRoutesPerS / f.flushRoutesPerS, 2) : "-" }] : [];
-    });
-  if (paired.length) {
-    say("");
-    say(renderTable(paired, ["phase", "round", "vxgate/FRR routes/s", "vxgate/FRR flush"]));
-  }
-  for (const l of r.loads) say(`   gobgpd RIBs loaded with ${fmtInt(l.routes)} routes in ${fmt(l.ms / 1000, 1)} s (${r.sessions} gobgpd in parallel; not part of any timing)`);
   for (const c of r.checks) say(`   check: ${c}`);
 }
 
@@ -339,6 +320,8 @@ async function main(): Promise<number> {
       "small-rounds": { type: "string" },
       "route-rounds": { type: "string" },
       sessions: { type: "string" },
+      injector: { type: "string" },
+      "blast-mode": { type: "string" },
       "route-timeout": { type: "string" },
       "cpu-prof": { type: "string" },
       macs: { type: "string" },
@@ -348,6 +331,8 @@ async function main(): Promise<number> {
       members: { type: "string" },
       "no-mdb": { type: "boolean" },
       "bmv2-macs": { type: "string" },
+      moves: { type: "string" },
+      reflector: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -360,8 +345,15 @@ async function main(): Promise<number> {
     say("npm run bench needs root (network namespaces, BPF, XDP)");
     return 2;
   }
-  const only = values.only;
-  if (only !== undefined && !["pkt", "fabric", "routes", "learning", "scale", "mcast", "bmv2"].includes(only)) throw new Error(`--only must be pkt, fabric, routes, learning, scale, mcast or bmv2\n${usage()}`);
+  const PARTS = ["pkt", "fabric", "routes", "learning", "scale", "mcast", "bmv2", "mobility"] as const;
+  type Part = (typeof PARTS)[number];
+  const parts = (values.only ?? "pkt,fabric").split(",") as Part[];
+  for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--only takes ${PARTS.join(", ")} (comma-separated), got ${p}\n${usage()}`);
+  const injector = (values.injector ?? "blaster") as Injector;
+  if (injector !== "blaster" && injector !== "gobgp") throw new Error(`--injector must be blaster or gobgp\n${usage()}`);
+  const blastMode = values["blast-mode"] ?? "both";
+  if (!["one", "many", "both"].includes(blastMode)) throw new Error(`--blast-mode must be one, many or both\n${usage()}`);
+  const blastModes: BlastMode[] = blastMode === "both" ? ["one", "many"] : [blastMode as BlastMode];
   const gen = values.gen ?? "auto";
   if (!["auto", "trafgen", "python"].includes(gen)) throw new Error(`--gen must be auto, trafgen or python\n${usage()}`);
   const repeat = num(values.repeat, 1_000_000, "repeat", 1000, 100_000_000);
@@ -379,6 +371,9 @@ async function main(): Promise<number> {
   const learningRounds = num(values["learning-rounds"], 3, "learning-rounds", 1, 20);
   const scaleMacs = num(values["scale-macs"], 100_000, "scale-macs", 1, 4_000_000);
   const bmv2Macs = num(values["bmv2-macs"], 100_000, "bmv2-macs", 1, 1_000_000);
+  const moves = num(values.moves, 10, "moves", 1, 100);
+  const reflector = values.reflector ?? "frr";
+  if (reflector !== "frr" && reflector !== "gobgp") throw new Error(`--reflector must be frr or gobgp\n${usage()}`);
   const members = (values.members ?? "1,8,32").split(",").map((x) => num(x, 0, "members", 1, 254));
 
   const m = machine();
@@ -386,51 +381,93 @@ async function main(): Promise<number> {
   say(`== vxgate bench  (${new Date().toISOString()})`);
   say(`   ${m.cpu}, ${m.memory}, kernel ${m.kernel}, bpf_jit_enable=${m.bpfJit}, node ${m.node}, ${m.clang}`);
   say(`   load average at start: ${load()} (anything else running skews the numbers; the ratios less so)`);
-  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult; mcast?: McastResult; bmv2?: Bmv2ScaleResult } = {
+  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult; mcast?: McastResult; bmv2?: Bmv2ScaleResult; mobility?: MobilityResult; failures?: { part: string; reason: string }[] } = {
     machine: m,
     loadStart: load(),
   };
   const log = (s: string) => say(s);
 
-  if (only === undefined || only === "pkt") {
-    say("\n== 1. per-packet cost (BPF_PROG_TEST_RUN, kernel-reported mean ns per run)");
-    out.pkt = await runPktCost({ repeat, rounds: pktRounds, log });
-    say("");
-    reportPkt(out.pkt);
+  /** parts that failed: reported, the next part still runs, the exit code says so at the end */
+  const failures: { part: Part; reason: string }[] = [];
+  const runPart = async (part: Part, title: string, body: () => Promise<void>) => {
+    say(`\n== ${title}`);
+    try {
+      await body();
+    } catch (e) {
+      const reason = String((e as Error)?.message ?? e);
+      failures.push({ part, reason });
+      say(`\n   part ${part} FAILED: ${reason.split("\n")[0]}`);
+      const more = reason.split("\n").slice(1, 40).join("\n");
+      if (more) say(more.replace(/^/gm, "     "));
+      if ((e as Error)?.stack) process.stderr.write(`${part}: ${(e as Error).stack}\n`);
+    }
+  };
+  for (const part of parts) {
+    switch (part) {
+      case "pkt":
+        await runPart(part, "1. per-packet cost (BPF_PROG_TEST_RUN, kernel-reported mean ns per run)", async () => {
+          out.pkt = await runPktCost({ repeat, rounds: pktRounds, log });
+          say("");
+          reportPkt(out.pkt);
+        });
+        break;
+      case "fabric":
+        await runPart(part, "2. throughput across the fabric: host A -> switch A -> spine -> switch B -> host B", async () => {
+          out.fabric = await runFabricTput({ rounds, durationS, warmupS, gen: gen as GeneratorKind | "auto", log });
+          say("");
+          reportTput(out.fabric);
+        });
+        break;
+      case "routes": {
+        const who = injector === "gobgp" ? `gobgpd x ${sessions}` : `blaster (${sessions} sessions; ${blastModes.join(", then ")} NLRI per UPDATE)`;
+        await runPart(part, `3. EVPN routes from the wire into the forwarding table: ${who} -> vxgate | FRR | null receiver`, async () => {
+          out.routes = await runEvpnRoutes({ routes, small, smallRounds, rounds: routeRounds, sessions, injector, blastModes, timeoutS: routeTimeoutS, cpuProf: values["cpu-prof"], log });
+          say("");
+          reportRoutes(out.routes, say);
+          const bad = failedRounds(out.routes);
+          if (bad.length) failures.push({ part, reason: `${bad.length} round(s) FAILED: ${[...new Set(bad.map((x) => `${x.receiver}${x.mode ? ` ${x.mode}` : ""}: ${x.failed ?? "incomplete"}`))].join("; ")}` });
+        });
+        break;
+      }
+      case "learning":
+        await runPart(part, "4. local MACs into BGP EVPN: a burst of new source MACs -> type-2 routes at a BGP peer, vxgate vs FRR", async () => {
+          out.learning = await runLocalLearning({ macs, rounds: learningRounds, timeoutS: routeTimeoutS, log });
+          const bad = out.learning.rounds.filter((r) => !r.complete);
+          if (bad.length) failures.push({ part, reason: `${bad.length} round(s) incomplete: ${[...new Set(bad.map((r) => r.dut))].join(", ")}` });
+        });
+        break;
+      case "scale":
+        await runPart(part, `5. scale: ${scaleMacs.toLocaleString("en-US")} static MACs through the CLI (check, boot, adopt-restart, show fdb)`, async () => {
+          out.scale = await runScale({ macs: scaleMacs, root: values["vxgate-root"], timeoutS: routeTimeoutS, log });
+          for (const c of out.scale.checks) say(`   check: ${c}`);
+        });
+        break;
+      case "mcast":
+        await runPart(part, `6. multicast: copies/s of the group replication loop, ${members.join(", ")} remote members, vxgate vs the kernel's bridge + VXLAN`, async () => {
+          out.mcast = await runMcastTput({ rounds, durationS, warmupS, gen: gen as GeneratorKind | "auto", members, mdb: !values["no-mdb"], log });
+          say("");
+          reportMcast(out.mcast);
+          const bad = out.mcast.samples.filter((x) => !x.ok);
+          if (bad.length) failures.push({ part, reason: `${bad.length} measurement(s) FAILED: ${[...new Set(bad.map((x) => `${x.mode} N=${x.members}`))].join(", ")}` });
+        });
+        break;
+      case "bmv2":
+        await runPart(part, `7. bmv2: ${bmv2Macs.toLocaleString("en-US")} static MACs on --target bmv2 (boot, adopt-restart) vs the same entries through simple_switch_CLI`, async () => {
+          out.bmv2 = await runBmv2Scale({ macs: bmv2Macs, timeoutS: routeTimeoutS, log });
+          say("");
+          reportBmv2(out.bmv2, say);
+        });
+        break;
+      case "mobility":
+        await runPart(part, `8. mobility: a host moved ${moves} times between two lab switches, EVPN through ${reflector === "frr" ? "FRR bgpd" : "GoBGP"} on the spine`, async () => {
+          out.mobility = await runMobility({ moves, reflector, log });
+          say("");
+          reportMobility(out.mobility, say);
+        });
+        break;
+    }
   }
-  if (only === undefined || only === "fabric") {
-    say("\n== 2. throughput across the fabric: host A -> switch A -> spine -> switch B -> host B");
-    out.fabric = await runFabricTput({ rounds, durationS, warmupS, gen: gen as GeneratorKind | "auto", log });
-    say("");
-    reportTput(out.fabric);
-  }
-  if (only === "routes") {
-    say(`\n== 3. EVPN routes from the wire into the forwarding table: gobgpd x ${sessions} -> vxgate | FRR | null receiver`);
-    out.routes = await runEvpnRoutes({ routes, small, smallRounds, rounds: routeRounds, sessions, timeoutS: routeTimeoutS, cpuProf: values["cpu-prof"], log });
-    say("");
-    reportRoutes(out.routes);
-  }
-  if (only === "learning") {
-    say(`\n== 4. local MACs into BGP EVPN: a burst of new source MACs -> type-2 routes at a BGP peer, vxgate vs FRR`);
-    out.learning = await runLocalLearning({ macs, rounds: learningRounds, timeoutS: routeTimeoutS, log });
-  }
-  if (only === "scale") {
-    say(`\n== 5. scale: ${scaleMacs.toLocaleString("en-US")} static MACs through the CLI (check, boot, adopt-restart, show fdb)`);
-    out.scale = await runScale({ macs: scaleMacs, root: values["vxgate-root"], timeoutS: routeTimeoutS, log });
-    for (const c of out.scale.checks) say(`   check: ${c}`);
-  }
-  if (only === "mcast") {
-    say(`\n== 6. multicast: copies/s of the group replication loop, ${members.join(", ")} remote members, vxgate vs the kernel's bridge + VXLAN`);
-    out.mcast = await runMcastTput({ rounds, durationS, warmupS, gen: gen as GeneratorKind | "auto", members, mdb: !values["no-mdb"], log });
-    say("");
-    reportMcast(out.mcast);
-  }
-  if (only === "bmv2") {
-    say(`\n== 7. bmv2: ${bmv2Macs.toLocaleString("en-US")} static MACs on --target bmv2 (boot, adopt-restart) vs the same entries through simple_switch_CLI`);
-    out.bmv2 = await runBmv2Scale({ macs: bmv2Macs, timeoutS: routeTimeoutS, log });
-    say("");
-    reportBmv2(out.bmv2, say);
-  }
+  out.failures = failures;
   out.loadEnd = load();
   say(`\n== summary (ratios against baselines measured in this run; load average at end: ${out.loadEnd})`);
   if (out.pkt) {
@@ -452,17 +489,7 @@ async function main(): Promise<number> {
         `paired median ${fmt(median(pr.map((p) => p.fabric)), 2)} x (${fmt(min(pr.map((p) => p.fabric)), 2)}..${fmt(max(pr.map((p) => p.fabric)), 2)})`,
     );
   }
-  if (out.routes) {
-    for (const phase of ["small", "full"] as const) {
-      const rps = (rcv: Receiver) => median(out.routes!.rounds.filter((x) => x.phase === phase && x.receiver === rcv && x.complete).map((x) => x.routesPerS));
-      const n = out.routes.rounds.find((x) => x.phase === phase)?.routes;
-      if (n === undefined) continue;
-      say(
-        `   routes (${fmtInt(n)} type-2): vxgate ${fmtInt(rps("vxgate"))} routes/s vs FRR ${fmtInt(rps("frr"))} routes/s (medians) = ${fmt(rps("vxgate") / rps("frr"), 2)} x; ` +
-          `gobgpd alone sends ${fmtInt(rps("sink"))} routes/s`,
-      );
-    }
-  }
+  if (out.routes) for (const l of summaryRoutes(out.routes)) say(l);
   if (out.learning) {
     for (const n of macs) {
       const ms = (dut: "vxgate" | "frr") => median(out.learning!.rounds.filter((r) => r.dut === dut && r.macs === n && r.complete).map((r) => r.advertisedMs));
@@ -484,11 +511,14 @@ async function main(): Promise<number> {
     if (failed) say(`   mcast: ${failed} measurement(s) FAILED (see above) and are not in these figures`);
   }
   if (out.bmv2) say(`   ${summaryBmv2(out.bmv2)}`);
+  if (out.mobility) say(`   mobility: median ${fmt(out.mobility.medianMs, 1)} ms from the gratuitous ARP to the last switch's entry over ${out.mobility.moves.length} moves (${fmt(out.mobility.minMs, 1)}..${fmt(out.mobility.maxMs, 1)}), reflector ${reflector}`);
+  for (const f of failures) say(`   ${f.part}: FAILED: ${f.reason.split("\n")[0]}`);
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(out, null, 2) + "\n");
     say(`\n   samples written to ${values.json}`);
   }
-  return 0;
+  if (failures.length) say(`\n   ${failures.length} part(s) had failures (above); exit code 1`);
+  return failures.length ? 1 : 0;
 }
 
 main().then(
