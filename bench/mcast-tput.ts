@@ -508,7 +508,7 @@ async function measure(bench: McastBench, gen: GeneratorKind, round: number, n: 
   bench.checkNeighbour();
   const frame = frameFor(n);
   const before = await bench.snapshot();
-  const g = startGenerator(lab, gen, bench.hs, frame, opts.warmupS + opts.durationS + 0.5);
+  const g = startGenerator(lab, gen, bench.hs, [frame], opts.warmupS + opts.durationS + 0.5);
   const w = await sampleAll(opts.warmupS, opts.durationS, [`${bench.sw}:h1:rx_packets`, `${bench.sink}:s1:rx_packets`, `${bench.hs}:eth0:tx_packets`, `${bench.hs}:eth0:tx_dropped`]);
   const gr = await g;
   if (gr.status !== 0 && gr.status !== 124) throw new Error(`generator ${gen} failed (${gr.signal ?? `exit ${gr.status}`}): ${gr.stderr.trim() || gr.stdout.trim()}`);
@@ -552,7 +552,7 @@ async function measure(bench: McastBench, gen: GeneratorKind, round: number, n: 
 /** The calibration: a copy's bytes from the generator into a sink like the switch's, and into a veth with its peer down. */
 async function measureWire(lab: Lab, gen: GeneratorKind, wa: string, wb: string, frame: Buffer, round: number, opts: McastOptions): Promise<WireSample> {
   const run = async (specs: string[]) => {
-    const g = startGenerator(lab, gen, wa, frame, opts.warmupS + opts.durationS + 0.5);
+    const g = startGenerator(lab, gen, wa, [frame], opts.warmupS + opts.durationS + 0.5);
     const w = await sampleAll(opts.warmupS, opts.durationS, specs);
     const gr = await g;
     if (gr.status !== 0 && gr.status !== 124) throw new Error(`generator ${gen} failed (${gr.signal ?? `exit ${gr.status}`}): ${gr.stderr.trim() || gr.stdout.trim()}`);

@@ -39,6 +39,7 @@
 //   --duration S          throughput window per measurement, seconds (default 5)
 //   --warmup S            generator runs this long before the window (default 1)
 //   --gen auto|trafgen|python   traffic generator (default auto: trafgen if installed)
+//   --flows N[,N...]      fabric part: inner flows of each measurement, one after the other (default 1,64)
 //   --routes N            type-2 routes of the routes part's full phase (default 100000)
 //   --small N             routes of its small phase, run first (default 20000; 0 = none)
 //   --small-rounds N      small-phase rounds (default 3)
@@ -86,7 +87,7 @@ const say = (s = "") => process.stdout.write(s + "\n");
 function usage(): string {
   return `usage: npm run bench -- [--only PART[,PART...]] [--repeat N] [--pkt-rounds N]
                         [--rounds N] [--duration S] [--warmup S]
-                        [--gen auto|trafgen|python]
+                        [--gen auto|trafgen|python] [--flows N[,N...]]
                         [--routes N] [--small N] [--small-rounds N] [--route-rounds N]
                         [--sessions K] [--injector blaster|gobgp] [--blast-mode one|many|both]
                         [--route-timeout S] [--cpu-prof DIR]
@@ -331,6 +332,7 @@ async function main(): Promise<number> {
       members: { type: "string" },
       "no-mdb": { type: "boolean" },
       "bmv2-macs": { type: "string" },
+      flows: { type: "string" },
       moves: { type: "string" },
       reflector: { type: "string" },
       json: { type: "string" },
@@ -372,6 +374,7 @@ async function main(): Promise<number> {
   const scaleMacs = num(values["scale-macs"], 100_000, "scale-macs", 1, 4_000_000);
   const bmv2Macs = num(values["bmv2-macs"], 100_000, "bmv2-macs", 1, 1_000_000);
   const moves = num(values.moves, 10, "moves", 1, 100);
+  const flows = (values.flows ?? "1,64").split(",").map((x) => num(x, 1, "flows", 1, 200));
   const reflector = values.reflector ?? "frr";
   if (reflector !== "frr" && reflector !== "gobgp") throw new Error(`--reflector must be frr or gobgp\n${usage()}`);
   const members = (values.members ?? "1,8,32").split(",").map((x) => num(x, 0, "members", 1, 254));
@@ -381,7 +384,7 @@ async function main(): Promise<number> {
   say(`== vxgate bench  (${new Date().toISOString()})`);
   say(`   ${m.cpu}, ${m.memory}, kernel ${m.kernel}, bpf_jit_enable=${m.bpfJit}, node ${m.node}, ${m.clang}`);
   say(`   load average at start: ${load()} (anything else running skews the numbers; the ratios less so)`);
-  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult; mcast?: McastResult; bmv2?: Bmv2ScaleResult; mobility?: MobilityResult; failures?: { part: string; reason: string }[] } = {
+  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult[]; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult; mcast?: McastResult; bmv2?: Bmv2ScaleResult; mobility?: MobilityResult; failures?: { part: string; reason: string }[] } = {
     machine: m,
     loadStart: load(),
   };
@@ -412,11 +415,13 @@ async function main(): Promise<number> {
         });
         break;
       case "fabric":
-        await runPart(part, "2. throughput across the fabric: host A -> switch A -> spine -> switch B -> host B", async () => {
-          out.fabric = await runFabricTput({ rounds, durationS, warmupS, gen: gen as GeneratorKind | "auto", log });
-          say("");
-          reportTput(out.fabric);
-        });
+        for (const n of flows)
+          await runPart(part, `2. throughput across the fabric: host A -> switch A -> spine -> switch B -> host B, ${n === 1 ? "one flow" : `${n} flows`}`, async () => {
+            const r = await runFabricTput({ rounds, durationS, warmupS, gen: gen as GeneratorKind | "auto", flows: n, log });
+            (out.fabric ??= []).push(r);
+            say("");
+            reportTput(r);
+          });
         break;
       case "routes": {
         const who = injector === "gobgp" ? `gobgpd x ${sessions}` : `blaster (${sessions} sessions; ${blastModes.join(", then ")} NLRI per UPDATE)`;
@@ -476,12 +481,12 @@ async function main(): Promise<number> {
     say(`   decap vxg_xdp_uplink: ${fmt(med("vxg_xdp_uplink"), 0)} ns/pkt = ${fmt(med("vxg_xdp_uplink") / pass, 2)} x bench_pass (${fmt(pass, 0)} ns)`);
     say(`   encap vxg_xdp_access: ${fmt(med("vxg_xdp_access"), 0)} ns/pkt = ${fmt(med("vxg_xdp_access") / pass, 2)} x bench_pass`);
   }
-  if (out.fabric) {
-    const f = out.fabric.median;
+  for (const fr of out.fabric ?? []) {
+    const f = fr.median;
     const wireNs = 1e9 / f.wire.rxPps;
-    const pr = out.fabric.paired;
+    const pr = fr.paired;
     say(
-      `   fabric: vxgate ${fmtInt(f.vxgate.rxPps)} pps vs kernel ${fmtInt(f.kernel.rxPps)} pps (medians) = ${fmt(f.vxgate.rxPps / f.kernel.rxPps, 2)} x; ` +
+      `   fabric, ${fr.flows === 1 ? "one flow" : `${fr.flows} flows`}: vxgate ${fmtInt(f.vxgate.rxPps)} pps vs kernel ${fmtInt(f.kernel.rxPps)} pps (medians) = ${fmt(f.vxgate.rxPps / f.kernel.rxPps, 2)} x; ` +
         `per-round paired ratio median ${fmt(median(pr.map((p) => p.pps)), 2)} x (${fmt(min(pr.map((p) => p.pps)), 2)}..${fmt(max(pr.map((p) => p.pps)), 2)})`,
     );
     say(

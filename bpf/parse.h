@@ -34,8 +34,11 @@ static __always_inline int parse_l2(void *data, void *end, struct l2_info *l2)
 	return 0;
 }
 
-/* Hash of the inner flow for the outer UDP source port: MACs, and IPv4
- * addresses + protocol when present. */
+/* Hash of the inner flow for the outer UDP source port: MACs, and for IPv4
+ * the addresses and protocol, and the ports of TCP and UDP (not of a
+ * fragment after the first, which has none, nor behind IP options), as the
+ * kernel's flow hash takes them: flows between the same two hosts spread
+ * over the underlay's ECMP paths too. */
 static __always_inline __u32 inner_flow_hash(void *data, void *end, const struct l2_info *l2)
 {
 	struct ethhdr *eth = data;
@@ -50,6 +53,12 @@ static __always_inline __u32 inner_flow_hash(void *data, void *end, const struct
 			h = vxg_mix(h, ip->saddr);
 			h = vxg_mix(h, ip->daddr);
 			h = vxg_mix(h, ip->protocol);
+			if ((ip->protocol == IPPROTO_UDP || ip->protocol == IPPROTO_TCP) && !(ip->frag_off & bpf_htons(VXG_IP_OFFSET)) &&
+			    ip->ihl == 5) {
+				__u32 *ports = (void *)(ip + 1);
+				if ((void *)(ports + 1) <= end)
+					h = vxg_mix(h, *ports);
+			}
 		}
 	}
 	return h;

@@ -73,6 +73,24 @@ describe("access port -> overlay (encap)", () => {
     expect(srcPorts.size).toBeGreaterThan(1);
   });
 
+  it("flows between the same two hosts get different outer source ports (the inner UDP/TCP ports are hashed)", async () => {
+    const cap = await sw.captureSpine("udp port 4789");
+    const frames = Array.from({ length: 16 }, (_, i) =>
+      udpFrame({ dstMac: STATIC_REMOTE, srcMac: H1, srcIp: "198.51.100.1", dstIp: "198.51.100.100", srcPort: 2000 + i, dstPort: 7, payload: Buffer.from(`port ${i}`) }),
+    );
+    await sw.sendFromHost("p1", frames);
+    await cap.waitFor(frames.length, 5000);
+    const pkts = vxlanOnly(await cap.stop());
+    expect(pkts).toHaveLength(frames.length);
+    // 16 flows into 16384 ports: all in one would be a hash that ignores the ports
+    expect(new Set(pkts.map((p) => p.udp!.srcPort)).size).toBeGreaterThan(8);
+    // and one flow keeps its port
+    const again = await sw.captureSpine("udp port 4789");
+    await sw.sendFromHost("p1", [frames[3]!, frames[3]!, frames[3]!]);
+    await again.waitFor(3, 5000);
+    expect(new Set(vxlanOnly(await again.stop()).map((p) => p.udp!.srcPort)).size).toBe(1);
+  });
+
   it("learned the sending host on its port", async () => {
     expect(await fdb()).toContainEqual(expect.objectContaining({ vni: 100, mac: H1, type: "local", port: "h1" }));
   });
