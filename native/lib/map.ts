@@ -172,6 +172,29 @@ export class BpfMap {
     return this.#h.deleteBatch(keys);
   }
 
+  /**
+   * BPF_MAP_UPDATE_BATCH (BPF_ANY) of `count` entries packed in two buffers:
+   * entry i's key at `i * keySize` in `keys`, its value at `i * valueSize` in
+   * `values` (not per-CPU maps); element by element where the kernel has no
+   * batch support. Does not throw for a failing element: `written` entries
+   * (from the first) are in the map, and when that is less than `count`,
+   * `errno` says why entry `written` was refused (e.g. E2BIG: the map is full).
+   */
+  updateBatchPacked(keys: Uint8Array, values: Uint8Array, count: number): { written: number; errno: number } {
+    return this.#h.updateBatchPacked(keys, values, count);
+  }
+
+  /**
+   * Compare-and-delete for `count` keys packed `keySize` apart: key i is
+   * deleted only while its current value, masked with `mask` (valueSize
+   * bytes), equals expected value i (packed `valueSize` apart in `expect`)
+   * masked the same; absent keys are skipped. Returns how many were deleted.
+   * One lookup and one delete system call per key, no JS per key.
+   */
+  deleteBatchIf(keys: Uint8Array, expect: Uint8Array, mask: Uint8Array, count: number): number {
+    return this.#h.deleteBatchIf(keys, expect, mask, count);
+  }
+
   pin(path: string): void {
     this.#h.pin(path);
   }

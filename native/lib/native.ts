@@ -59,6 +59,8 @@ export interface NativeMap {
   lookupBatchPacked(count: number | undefined): { count: number; keys: Buffer; values: Buffer };
   updateBatch(keys: Uint8Array[], values: Uint8Array[], flags: number): void;
   deleteBatch(keys: Uint8Array[]): number;
+  updateBatchPacked(keys: Uint8Array, values: Uint8Array, count: number): { written: number; errno: number };
+  deleteBatchIf(keys: Uint8Array, expect: Uint8Array, mask: Uint8Array, count: number): number;
   pin(path: string): void;
   unpin(path: string): void;
   close(): void;

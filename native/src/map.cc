@@ -43,6 +43,8 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
                            InstanceMethod<&NativeMap::LookupBatchPacked>("lookupBatchPacked"),
                            InstanceMethod<&NativeMap::UpdateBatch>("updateBatch"),
                            InstanceMethod<&NativeMap::DeleteBatch>("deleteBatch"),
+                           InstanceMethod<&NativeMap::UpdateBatchPacked>("updateBatchPacked"),
+                           InstanceMethod<&NativeMap::DeleteBatchIf>("deleteBatchIf"),
                            InstanceMethod<&NativeMap::Pin>("pin"),
                            InstanceMethod<&NativeMap::Unpin>("unpin"),
                            InstanceMethod<&NativeMap::Close>("close"),
@@ -529,6 +531,104 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
       }
       ThrowBpfError(env, "delete batch in " + Desc(), err,
                     std::to_string(deleted + count) + " of " + std::to_string(n) + " keys were deleted");
+    }
+    return Napi::Number::New(env, deleted);
+  }
+
+  // updateBatchPacked(keys: Buffer, values: Buffer, count) -> number written.
+  // Entry i's key at i * keySize in `keys`, its value at i * valueSize in
+  // `values` (not per-CPU maps). One BPF_MAP_UPDATE_BATCH (BPF_ANY) for all;
+  // where the kernel has no batch support for the map, element by element.
+  // Never throws for a failing element: it returns how many entries (from the
+  // first) were written, so the caller can tell which one failed and why
+  // (errno in the `errno` property of the returned object).
+  Napi::Value UpdateBatchPacked(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "updateBatchPacked");
+    if (IsPerCpu()) ThrowTypeError(env, "updateBatchPacked: not for per-CPU maps");
+    Bytes kb = GetBytes(env, info[0], Desc() + ": keys");
+    Bytes vb = GetBytes(env, info[1], Desc() + ": values");
+    uint32_t n = GetU32(env, info[2], "count");
+    if (kb.size < static_cast<size_t>(n) * keySize_ || vb.size < static_cast<size_t>(n) * valueSize_)
+      ThrowTypeError(env, "updateBatchPacked: keys or values shorter than count entries");
+    Napi::Object res = Napi::Object::New(env);
+    if (n == 0) {
+      res.Set("written", 0);
+      res.Set("errno", 0);
+      return res;
+    }
+    bpf_map_batch_opts o;
+    memset(&o, 0, sizeof(o));
+    o.sz = sizeof(o);
+    uint32_t count = n;
+    int r = bpf_map_update_batch(fd, kb.data, vb.data, &count, &o);
+    uint32_t written = n;
+    int err = 0;
+    if (r < 0) {
+      err = ErrFromRet(r);
+      if ((count == 0 || count == n) && BatchUnsupported(err)) {
+        err = 0;
+        written = n;
+        for (uint32_t i = 0; i < n; i++) {
+          int r2 = bpf_map_update_elem(fd, kb.data + static_cast<size_t>(i) * keySize_, vb.data + static_cast<size_t>(i) * valueSize_, BPF_ANY);
+          if (r2 < 0) {
+            err = ErrFromRet(r2);
+            written = i;
+            break;
+          }
+        }
+      } else {
+        written = count < n ? count : 0;
+      }
+    }
+    res.Set("written", written);
+    res.Set("errno", err);
+    return res;
+  }
+
+  // deleteBatchIf(keys: Buffer, expect: Buffer, mask: Buffer, count) -> number
+  // deleted. Deletes key i only while its current value, masked with `mask`
+  // (valueSize bytes), equals expected value i masked the same (values packed
+  // valueSize apart in `expect`): a compare-and-delete for each key, one
+  // lookup and one delete system call each, without a JS round trip per key.
+  // Absent keys are skipped.
+  Napi::Value DeleteBatchIf(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = LiveFd(env, "deleteBatchIf");
+    if (IsPerCpu()) ThrowTypeError(env, "deleteBatchIf: not for per-CPU maps");
+    Bytes kb = GetBytes(env, info[0], Desc() + ": keys");
+    Bytes eb = GetBytes(env, info[1], Desc() + ": expected values");
+    Bytes mb = GetBytes(env, info[2], Desc() + ": mask");
+    uint32_t n = GetU32(env, info[3], "count");
+    if (kb.size < static_cast<size_t>(n) * keySize_ || eb.size < static_cast<size_t>(n) * valueSize_)
+      ThrowTypeError(env, "deleteBatchIf: keys or expected values shorter than count entries");
+    if (mb.size != valueSize_) ThrowTypeError(env, "deleteBatchIf: mask must be valueSize bytes");
+    std::vector<uint8_t> cur(valueSize_);
+    uint32_t deleted = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      const uint8_t* key = kb.data + static_cast<size_t>(i) * keySize_;
+      const uint8_t* exp = eb.data + static_cast<size_t>(i) * valueSize_;
+      int r = bpf_map_lookup_elem(fd, key, cur.data());
+      if (r < 0) {
+        int err = ErrFromRet(r);
+        if (err == ENOENT) continue;
+        ThrowBpfError(env, "lookup in " + Desc(), err);
+      }
+      bool match = true;
+      for (uint32_t b = 0; b < valueSize_; b++) {
+        if ((cur[b] & mb.data[b]) != (exp[b] & mb.data[b])) {
+          match = false;
+          break;
+        }
+      }
+      if (!match) continue;
+      int r2 = bpf_map_delete_elem(fd, key);
+      if (r2 == 0) {
+        deleted++;
+        continue;
+      }
+      int e2 = ErrFromRet(r2);
+      if (e2 != ENOENT) ThrowBpfError(env, "delete in " + Desc(), e2);
     }
     return Napi::Number::New(env, deleted);
   }

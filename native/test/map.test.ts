@@ -134,6 +134,58 @@ describe.skipIf(!isRoot)("BpfMap", () => {
     });
   });
 
+  describe("packed batches", () => {
+    it("updateBatchPacked writes count entries and reports where a full map stopped", () => {
+      const m = obj.map("flows");
+      const n = 200;
+      const keys = Buffer.alloc(n * m.keySize);
+      const vals = Buffer.alloc(n * m.valueSize);
+      for (let i = 0; i < n; i++) {
+        flowKey(0x0a000000 + i, i).copy(keys, i * m.keySize);
+        flowVal(i, 3 * i).copy(vals, i * m.valueSize);
+      }
+      expect(m.updateBatchPacked(keys, vals, n)).toEqual({ written: n, errno: 0 });
+      expect(m.lookup(flowKey(0x0a000000 + 7, 7))).toEqual(flowVal(7, 21));
+      expect([...m.keys()]).toHaveLength(n);
+      // count below the buffers' length: only the first entries
+      expect(m.updateBatchPacked(keys, Buffer.alloc(n * m.valueSize), 1)).toEqual({ written: 1, errno: 0 });
+      expect(m.lookup(flowKey(0x0a000000, 0))).toEqual(flowVal(0, 0));
+      expect(m.lookup(flowKey(0x0a000001, 1))).toEqual(flowVal(1, 3));
+      expect(() => m.updateBatchPacked(keys, vals, n + 1)).toThrow(TypeError);
+      // past max_entries (1024): what fits is written, the rest reported
+      const big = 1100;
+      const k2 = Buffer.alloc(big * m.keySize);
+      const v2 = Buffer.alloc(big * m.valueSize);
+      for (let i = 0; i < big; i++) flowKey(0x0b000000 + i, i).copy(k2, i * m.keySize);
+      const r = m.updateBatchPacked(k2, v2, big);
+      expect(r.written).toBe(1024 - n);
+      expect(r.errno).not.toBe(0);
+      expect([...m.keys()]).toHaveLength(1024);
+      m.deleteBatch([...m.keys()]);
+    });
+
+    it("deleteBatchIf deletes only keys whose masked value matches", () => {
+      const m = obj.map("flows");
+      m.updateBatch([
+        [flowKey(1, 1), flowVal(5, 100)],
+        [flowKey(2, 2), flowVal(5, 200)],
+        [flowKey(3, 3), flowVal(6, 300)],
+      ]);
+      const keys = Buffer.concat([flowKey(1, 1), flowKey(2, 2), flowKey(3, 3), flowKey(4, 4)]);
+      // compare the packets field only (first 8 bytes); expected 5 for each
+      const mask = Buffer.alloc(m.valueSize);
+      mask.fill(0xff, 0, 8);
+      const expect5 = Buffer.concat([flowVal(5, 0), flowVal(5, 0), flowVal(5, 0), flowVal(5, 0)]);
+      expect(m.deleteBatchIf(keys, expect5, mask, 4)).toBe(2);
+      expect(m.lookup(flowKey(1, 1))).toBeNull();
+      expect(m.lookup(flowKey(2, 2))).toBeNull();
+      expect(m.lookup(flowKey(3, 3))).toEqual(flowVal(6, 300));
+      expect(() => m.deleteBatchIf(keys, expect5, Buffer.alloc(3), 4)).toThrow(TypeError);
+      expect(m.deleteBatchIf(keys, expect5, mask, 0)).toBe(0);
+      m.deleteBatch([flowKey(3, 3)]);
+    });
+  });
+
   describe("per-CPU", () => {
     it("percpu_array: lookupPerCpu gives one value per possible CPU", () => {
       const m = obj.map("stats");

@@ -14,6 +14,8 @@ export type StructOf<F extends readonly FieldDecl[]> = {
 export interface Codec<T> {
   readonly size: number;
   encode(v: T): Buffer;
+  /** Writes `v` into `b` at `offset` (size bytes; padding zeroed), as encode() would. */
+  encodeInto(v: T, b: Buffer, offset: number): void;
   decode(b: Buffer): T;
   /** The value whose bytes start at `offset` in `b` (one of many packed together). */
   decodeAt(b: Buffer, offset: number): T;
@@ -41,8 +43,44 @@ function reader(t: FieldType): (b: Buffer, at: number) => unknown {
   throw new Error(`no reader for field type ${JSON.stringify(t)}`);
 }
 
+/** Parsed IPv4 addresses (VTEPs: few, written over and over). */
+const ipv4Cache = new Map<string, number>();
+
+function ipv4Of(v: unknown): number {
+  const s = v as string;
+  let n = ipv4Cache.get(s);
+  if (n === undefined) {
+    n = parseIpv4(s);
+    if (ipv4Cache.size >= 4096) ipv4Cache.clear();
+    ipv4Cache.set(s, n);
+  }
+  return n;
+}
+
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** "aa:bb:cc:dd:ee:ff" straight into b at `at` (true), or false for any other form (parseMac then). */
+function writeColonMac(b: Buffer, at: number, s: string): boolean {
+  if (s.length !== 17) return false;
+  for (let i = 0; i < 6; i++) {
+    const o = 3 * i;
+    if (i < 5 && s.charCodeAt(o + 2) !== 58) return false;
+    const hi = hexVal(s.charCodeAt(o));
+    const lo = hexVal(s.charCodeAt(o + 1));
+    if (hi < 0 || lo < 0) return false;
+    b[at + i] = (hi << 4) | lo;
+  }
+  return true;
+}
+
 /** Writes a field as typed-struct does (integers cut to their width, u64 and
- *  addresses checked), without its per-field accessors. */
+ *  addresses checked), without its per-field accessors. Fields are written
+ *  into zeroed bytes (encodeInto), so zero u64 values need no write. */
 function writer(t: FieldType): (b: Buffer, at: number, v: unknown) => void {
   switch (t) {
     case "u8":
@@ -52,15 +90,21 @@ function writer(t: FieldType): (b: Buffer, at: number, v: unknown) => void {
     case "u32":
       return (b, at, v) => void b.writeUInt32LE(Number(v) >>> 0, at);
     case "u64":
-      return (b, at, v) => void b.writeBigUInt64LE(BigInt(v as bigint), at);
+      return (b, at, v) => {
+        if (v === 0n) return;
+        b.writeBigUInt64LE(BigInt(v as bigint), at);
+      };
     case "be16":
       return (b, at, v) => void b.writeUInt16BE(Number(v) & 0xffff, at);
     case "be32":
       return (b, at, v) => void b.writeUInt32BE(Number(v) >>> 0, at);
     case "ipv4":
-      return (b, at, v) => void b.writeUInt32BE(parseIpv4(v as string), at);
+      return (b, at, v) => void b.writeUInt32BE(ipv4Of(v), at);
     case "mac":
-      return (b, at, v) => void parseMac(v as string).copy(b, at);
+      return (b, at, v) => {
+        if (typeof v === "string" && writeColonMac(b, at, v)) return;
+        parseMac(v as string).copy(b, at);
+      };
   }
   throw new Error(`no writer for field type ${JSON.stringify(t)}`);
 }
@@ -77,14 +121,18 @@ export function structCodec<D extends StructDecl>(decl: D): Codec<StructOf<D["fi
   return {
     size: l.size,
     encode(v) {
+      const out = Buffer.allocUnsafe(l.size);
+      this.encodeInto(v, out, 0);
+      return out;
+    },
+    encodeInto(v, b, offset) {
       const rec = v as Record<string, unknown>;
-      const out = Buffer.allocUnsafe(l.size).fill(0);
+      b.fill(0, offset, offset + l.size);
       for (const w of writers) {
         const x = rec[w.name];
         if (x === undefined) throw new TypeError(`${decl.name}.${w.name} missing`);
-        w.write(out, w.offset, x);
+        w.write(b, offset + w.offset, x);
       }
-      return out;
     },
     decode(b) {
       return this.decodeAt(b, 0);

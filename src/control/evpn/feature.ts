@@ -46,7 +46,7 @@ export class EvpnFeature {
         vnisChanged: hooks.vnisChanged,
         vtepSeen: hooks.vtepSeen,
         fdbChanged: hooks.fdbChanged,
-        configStatic: (vni, mac) => this.staticMacs.has(`${vni}/${mac}`) || !!hooks.staticMac?.(vni, mac),
+        configStatic: (vni, mac) => (this.staticMacs.size > 0 && this.staticMacs.has(`${vni}/${mac}`)) || !!hooks.staticMac?.(vni, mac),
       },
       log,
     );

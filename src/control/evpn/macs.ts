@@ -56,9 +56,18 @@ interface Slot {
   vni: number;
   mac: string;
   local?: LocalEntry;
-  remotes: Map<string, RemoteClaim>;
+  /**
+   * The remote claims by route key: one (the common case) held in src1/c1,
+   * two or more in `more` (then src1/c1 are unused). No Map per MAC: a
+   * million remote MACs would carry a million of them.
+   */
+  src1?: string;
+  c1?: RemoteClaim;
+  more?: Map<string, RemoteClaim>;
+  /** The claim installed (the object itself: claims are never modified). */
   installed?: RemoteClaim;
-  moves: number[];
+  /** Times of recent moves (absent until the first). */
+  moves?: number[];
   frozen?: string;
   /** Last reported conflict, to report a standing conflict once. */
   reported?: string;
@@ -85,9 +94,10 @@ export interface MacRow {
 let learnCounter = 0;
 
 export class MacTable {
-  private readonly slots = new Map<string, Slot>();
-  /** route key -> slot keys it contributes to */
-  private readonly bySource = new Map<string, Set<string>>();
+  /** vni -> mac -> slot */
+  private readonly slots = new Map<number, Map<string, Slot>>();
+  /** route key -> the slot(s) it claims (one, or several for a multi-VNI route) */
+  private readonly bySource = new Map<string, Slot | Slot[]>();
 
   constructor(
     private readonly localVtep: string,
@@ -102,17 +112,25 @@ export class MacTable {
   private slot(vni: number, mac: string, create: true): Slot;
   private slot(vni: number, mac: string, create?: false): Slot | undefined;
   private slot(vni: number, mac: string, create = false): Slot | undefined {
-    const k = `${vni}/${mac}`;
-    let s = this.slots.get(k);
+    let m = this.slots.get(vni);
+    if (!m) {
+      if (!create) return undefined;
+      this.slots.set(vni, (m = new Map()));
+    }
+    let s = m.get(mac);
     if (!s && create) {
-      s = { vni, mac, remotes: new Map(), moves: [] };
-      this.slots.set(k, s);
+      s = { vni, mac };
+      m.set(mac, s);
     }
     return s;
   }
 
   private gc(s: Slot): void {
-    if (!s.local && s.remotes.size === 0 && !s.installed && !s.frozen) this.slots.delete(`${s.vni}/${s.mac}`);
+    if (!s.local && claimCount(s) === 0 && !s.installed && !s.frozen) this.slots.get(s.vni)?.delete(s.mac);
+  }
+
+  private *allSlots(): IterableIterator<Slot> {
+    for (const m of this.slots.values()) yield* m.values();
   }
 
   local(vni: number, mac: string): LocalEntry | undefined {
@@ -137,25 +155,38 @@ export class MacTable {
 
   /** Replaces everything route `source` claims (empty list = the route is gone). */
   setClaims(source: string, claims: { vni: number; mac: string; claim: RemoteClaim }[]): void {
-    const before = this.bySource.get(source) ?? new Set<string>();
-    const after = new Set<string>();
+    const prev = this.bySource.get(source);
+    // the common case, without building sets: a route for one (vni, mac), new, gone or replaced
+    if (claims.length <= 1 && !Array.isArray(prev)) {
+      const c = claims[0];
+      let s: Slot | undefined;
+      if (c && c.claim.vtep !== this.localVtep) {
+        s = this.slot(c.vni, c.mac, true);
+        setClaim(s, source, c.claim);
+        this.bySource.set(source, s);
+      } else if (prev) this.bySource.delete(source);
+      if (prev && prev !== s) deleteClaim(prev, source);
+      if (s) this.recompute(s);
+      if (prev && prev !== s) this.recompute(prev);
+      return;
+    }
+    const before: Slot[] = prev === undefined ? [] : Array.isArray(prev) ? prev : [prev];
+    const after: Slot[] = [];
     const touched = new Set<Slot>();
     for (const c of claims) {
       if (c.claim.vtep === this.localVtep) continue; // our own route coming back
       const s = this.slot(c.vni, c.mac, true);
-      const sk = `${c.vni}/${c.mac}`;
-      after.add(sk);
-      s.remotes.set(source, c.claim);
+      if (!after.includes(s)) after.push(s);
+      setClaim(s, source, c.claim);
       touched.add(s);
     }
-    for (const sk of before) {
-      if (after.has(sk)) continue;
-      const s = this.slots.get(sk);
-      if (!s) continue;
-      s.remotes.delete(source);
+    for (const s of before) {
+      if (after.includes(s)) continue;
+      deleteClaim(s, source);
       touched.add(s);
     }
-    if (after.size) this.bySource.set(source, after);
+    if (after.length > 1) this.bySource.set(source, after);
+    else if (after.length === 1) this.bySource.set(source, after[0]!);
     else this.bySource.delete(source);
     for (const s of touched) this.recompute(s);
   }
@@ -205,7 +236,7 @@ export class MacTable {
     const s = this.slot(vni, mac);
     if (!s?.frozen) return false;
     s.frozen = undefined;
-    s.moves = [];
+    s.moves = undefined;
     s.reported = undefined;
     this.recompute(s);
     this.gc(s);
@@ -216,7 +247,8 @@ export class MacTable {
 
   private bestRemote(s: Slot): RemoteClaim | undefined {
     let best: RemoteClaim | undefined;
-    for (const r of s.remotes.values()) if (!best || beats(r, best)) best = r;
+    if (!s.more) return s.c1;
+    for (const r of s.more.values()) if (!best || beats(r, best)) best = r;
     return best;
   }
 
@@ -229,6 +261,7 @@ export class MacTable {
 
   private countMove(s: Slot, what: string): void {
     const t = this.now();
+    s.moves ??= [];
     s.moves.push(t);
     const from = t - this.mob.dupDetectSeconds * 1000;
     while (s.moves.length && s.moves[0]! < from) s.moves.shift();
@@ -279,7 +312,7 @@ export class MacTable {
       if (!inst || inst.vtep !== remote.vtep || inst.seq !== remote.seq || inst.sticky !== remote.sticky) {
         if (inst && inst.vtep !== remote.vtep && remote.seq > inst.seq) this.countMove(s, `from ${inst.vtep} to ${remote.vtep}`);
         this.port.installRemoteMac(s.vni, s.mac, remote.vtep, { seq: remote.seq, sticky: remote.sticky });
-        s.installed = { ...remote };
+        s.installed = remote;
       }
     } else if (inst) {
       this.port.removeRemoteMac(s.vni, s.mac, inst.vtep);
@@ -290,8 +323,8 @@ export class MacTable {
 
   rows(): MacRow[] {
     const out: MacRow[] = [];
-    for (const s of this.slots.values()) {
-      const base = { vni: s.vni, mac: s.mac, claims: s.remotes.size, moves: s.moves.length, ...(s.frozen ? { frozen: s.frozen } : {}) };
+    for (const s of this.allSlots()) {
+      const base = { vni: s.vni, mac: s.mac, claims: claimCount(s), moves: s.moves?.length ?? 0, ...(s.frozen ? { frozen: s.frozen } : {}) };
       if (s.local) {
         out.push({ ...base, type: s.frozen ? "local (frozen)" : "local", vtep: this.localVtep, seq: s.local.seq, sticky: s.local.sticky, ...(s.local.ip ? { ip: s.local.ip } : {}) });
       } else if (s.installed) {
@@ -304,9 +337,37 @@ export class MacTable {
   /** Installed remote entries, for consistency checks. */
   installed(): { vni: number; mac: string; vtep: string; seq: number }[] {
     const out = [];
-    for (const s of this.slots.values()) if (s.installed) out.push({ vni: s.vni, mac: s.mac, vtep: s.installed.vtep, seq: s.installed.seq });
+    for (const s of this.allSlots()) if (s.installed) out.push({ vni: s.vni, mac: s.mac, vtep: s.installed.vtep, seq: s.installed.seq });
     return out;
   }
+}
+
+function setClaim(s: Slot, source: string, c: RemoteClaim): void {
+  if (s.more) s.more.set(source, c);
+  else if (s.src1 === undefined || s.src1 === source) {
+    s.src1 = source;
+    s.c1 = c;
+  } else {
+    // a second claimant: from now on a Map (in the order they came, as before)
+    s.more = new Map([
+      [s.src1, s.c1!],
+      [source, c],
+    ]);
+    s.src1 = undefined;
+    s.c1 = undefined;
+  }
+}
+
+function deleteClaim(s: Slot, source: string): void {
+  if (s.more) s.more.delete(source);
+  else if (s.src1 === source) {
+    s.src1 = undefined;
+    s.c1 = undefined;
+  }
+}
+
+function claimCount(s: Slot): number {
+  return s.more ? s.more.size : s.src1 !== undefined ? 1 : 0;
 }
 
 /** Does claim a beat claim b? (sticky, then higher sequence, then lower VTEP IP) */

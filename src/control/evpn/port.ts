@@ -8,6 +8,15 @@ import type { EvpnSwitchPort } from "./macs.ts";
 import type { Logger } from "../log.ts";
 import type { Target } from "../targets/target.ts";
 import { listNetDevs } from "../netdev.ts";
+import type { TableKey, TableValue } from "../codec.ts";
+
+/** Our remote entry for a VTEP (FDB_CONTROL: never aged). */
+function remoteEntry(vtep: string, sticky: boolean): TableValue<"fdb"> {
+  return { kind: constants.FDB_REMOTE, flags: constants.FDB_CONTROL | (sticky ? constants.FDB_STATIC : 0), vlan: 0, ifindex: 0, remote: vtep, seen_ns: 0n, event_ns: 0n };
+}
+
+/** What makes an FDB entry one of ours for a VTEP: kind remote, that VTEP, FDB_CONTROL set. */
+const OURS_MASK: TableValue<"fdb"> = { kind: 0xff, flags: constants.FDB_CONTROL, vlan: 0, ifindex: 0, remote: "255.255.255.255", seen_ns: 0n, event_ns: 0n };
 
 /** How recently a local MAC must have sent a frame to count as still present
  * (the data path refreshes an entry's timestamp at most once per LEARN_REFRESH_NS). */
@@ -27,6 +36,19 @@ export interface EvpnPortHooks {
 /** A route moved (vni, mac): from a local port (by ifindex) or a VTEP, to a VTEP. */
 export type RouteMoveListener = (vni: number, mac: string, from: { ifindex: number } | { vtep: string }, to: string) => void;
 
+/** A queued FDB write of one (vni, mac): the last call for it wins, as the calls would have. */
+interface FdbOp {
+  vni: number;
+  mac: string;
+  /** SET: install the remote entry; DEL_IF: delete it while it is our remote entry for `vtep`; DEL: delete */
+  op: 0 | 1 | 2;
+  vtep: string;
+  sticky: boolean;
+}
+const SET = 0;
+const DEL_IF = 1;
+const DEL = 2;
+
 export interface DuplicateReport {
   vni: number;
   mac: string;
@@ -41,8 +63,20 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   private readonly macVteps = new Map<number, Map<string, number>>();
   /** per VNI: admitted VTEPs (flood or MAC next hop) */
   readonly admit = new Map<number, Set<string>>();
-  /** (vni/mac) -> VTEP of the remote entry we installed */
-  private readonly installed = new Map<string, string>();
+  /** vni -> mac -> VTEP of the remote entry we installed */
+  private readonly installed = new Map<number, Map<string, string>>();
+  /**
+   * FDB writes not yet in the map: every install and removal of one turn of
+   * the event loop goes in one batch (BPF_MAP_UPDATE_BATCH, and one native
+   * compare-and-delete call), written in a microtask right after the code
+   * that queued them (e.g. one socket read's UPDATEs) and before the port
+   * reads the FDB itself. vni -> mac -> op.
+   */
+  private readonly pending = new Map<number, Map<string, FdbOp>>();
+  private pendingCount = 0;
+  private flushQueued = false;
+  /** Entries the FDB refused (full), since start; the last reason. */
+  readonly fdbErrors = { refused: 0, last: "" };
   readonly duplicates: DuplicateReport[] = [];
   /** adopted from the fast path at boot and not yet confirmed by a route */
   private readonly staleFlood = new Set<string>(); // vni/vtep
@@ -66,32 +100,27 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
 
   /** The VTEP of the remote entry a route installed for (vni, mac), if any. */
   installedVtep(vni: number, mac: string): string | undefined {
-    return this.installed.get(`${vni}/${mac}`);
+    return this.installed.get(vni)?.get(mac);
   }
 
   installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }): void {
-    const fdb = this.target.table("fdb");
-    const key = { vni, mac };
     // known without asking the kernel: this runs once per route received
     if (this.hooks.configStatic(vni, mac)) {
       this.log.warn("EVPN route for a MAC configured static here: kept the static entry", { vni, mac, vtep });
       return;
     }
-    const id = `${vni}/${mac}`;
-    const prev = this.installed.get(id);
-    const leftPort = this.leaving.get(id);
-    this.leaving.delete(id);
-    fdb.set(key, {
-      kind: constants.FDB_REMOTE,
-      flags: constants.FDB_CONTROL | (info.sticky ? constants.FDB_STATIC : 0),
-      vlan: 0,
-      ifindex: 0,
-      remote: vtep,
-      seen_ns: 0n,
-      event_ns: 0n,
-    });
-    this.installed.set(id, vtep);
-    this.staleMacs.delete(id);
+    let inst = this.installed.get(vni);
+    if (!inst) this.installed.set(vni, (inst = new Map()));
+    const prev = inst.get(mac);
+    let leftPort: number | undefined;
+    if (this.leaving.size) {
+      const id = `${vni}/${mac}`;
+      leftPort = this.leaving.get(id);
+      this.leaving.delete(id);
+    }
+    this.queue(vni, mac, SET, vtep, info.sticky);
+    inst.set(mac, vtep);
+    if (this.staleMacs.size) this.staleMacs.delete(`${vni}/${mac}`);
     if (prev !== vtep) {
       if (prev) this.unref(vni, prev);
       this.ref(vni, vtep);
@@ -103,17 +132,108 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   }
 
   removeRemoteMac(vni: number, mac: string, vtep: string): void {
-    const id = `${vni}/${mac}`;
-    if (this.installed.get(id) !== vtep) return;
-    this.installed.delete(id);
-    const fdb = this.target.table("fdb");
-    const cur = fdb.get({ vni, mac });
-    // only our own entry: the host may have shown up locally meanwhile
-    if (cur && cur.kind === constants.FDB_REMOTE && cur.remote === vtep && cur.flags & constants.FDB_CONTROL) {
-      fdb.delete({ vni, mac });
-      this.hooks.fdbChanged(vni, mac);
-    }
+    const inst = this.installed.get(vni);
+    if (inst?.get(mac) !== vtep) return;
+    inst.delete(mac);
+    // only our own entry goes (the host may have shown up locally
+    // meanwhile): checked against the FDB when the batch is written
+    this.queue(vni, mac, DEL_IF, vtep, false);
+    this.hooks.fdbChanged(vni, mac);
     this.unref(vni, vtep);
+  }
+
+  /** Queues a write; merged with one already queued for (vni, mac) as the two calls would have ended. */
+  private queue(vni: number, mac: string, op: 0 | 1 | 2, vtep: string, sticky: boolean): void {
+    let m = this.pending.get(vni);
+    if (!m) this.pending.set(vni, (m = new Map()));
+    const cur = m.get(mac);
+    if (cur === undefined) {
+      m.set(mac, { vni, mac, op, vtep, sticky });
+      this.pendingCount++;
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(this.flushTask);
+      }
+      return;
+    }
+    if (op === DEL_IF && cur.op !== DEL_IF) {
+      // after our own write: the entry is ours if that write was for this VTEP
+      // (an install followed by its removal: deleted, whatever was there before)
+      if (cur.op === SET && cur.vtep === vtep) cur.op = DEL;
+      return;
+    }
+    cur.op = op;
+    cur.vtep = vtep;
+    cur.sticky = sticky;
+  }
+
+  private readonly flushTask = (): void => {
+    this.flushQueued = false;
+    try {
+      this.flush();
+    } catch (e) {
+      this.log.error("EVPN FDB batch write failed", { error: (e as Error).message });
+    }
+  };
+
+  /** Writes the queued FDB changes now (also done by itself right after the code that queued them). */
+  flush(): void {
+    if (this.pendingCount === 0) return;
+    // an op is its own key ({vni, mac, ...}); one value object per (VTEP, sticky), shared
+    const sets: [TableKey<"fdb">, TableValue<"fdb">][] = [];
+    const delIf: [TableKey<"fdb">, TableValue<"fdb">][] = [];
+    const dels: TableKey<"fdb">[] = [];
+    const values = new Map<string, TableValue<"fdb">>();
+    const valueOf = (vtep: string, sticky: boolean) => {
+      const k = sticky ? `s${vtep}` : vtep;
+      let v = values.get(k);
+      if (!v) values.set(k, (v = remoteEntry(vtep, sticky)));
+      return v;
+    };
+    for (const m of this.pending.values()) {
+      for (const o of m.values()) {
+        if (o.op === SET) sets.push([o, valueOf(o.vtep, o.sticky)]);
+        else if (o.op === DEL_IF) delIf.push([o, valueOf(o.vtep, false)]);
+        else dels.push(o);
+      }
+    }
+    this.pending.clear();
+    this.pendingCount = 0;
+    const fdb = this.target.table("fdb");
+    if (sets.length) {
+      if (fdb.trySetMany) {
+        const r = fdb.trySetMany(sets);
+        if (r.failed.length) this.refused(r.failed.length, r.error ?? "refused");
+      } else {
+        let failed = 0;
+        let why = "";
+        for (const [k, v] of sets) {
+          try {
+            fdb.set(k, v);
+          } catch (e) {
+            failed++;
+            why = (e as Error).message;
+          }
+        }
+        if (failed) this.refused(failed, why);
+      }
+    }
+    if (dels.length) fdb.deleteMany(dels);
+    if (delIf.length) {
+      if (fdb.deleteManyIf) fdb.deleteManyIf(delIf, OURS_MASK);
+      else {
+        for (const [k, want] of delIf) {
+          const cur = fdb.get(k);
+          if (cur && cur.kind === constants.FDB_REMOTE && cur.remote === want.remote && cur.flags & constants.FDB_CONTROL) fdb.delete(k);
+        }
+      }
+    }
+  }
+
+  private refused(n: number, why: string): void {
+    this.fdbErrors.refused += n;
+    this.fdbErrors.last = why;
+    this.log.error("EVPN remote MACs not installed: the FDB refused them (size it with tables.fdb in the config)", { entries: n, error: why, refusedSinceStart: this.fdbErrors.refused });
   }
 
   addFloodVtep(vni: number, vtep: string): void {
@@ -139,9 +259,10 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   seedFromFastPath(configFlood: ReadonlyMap<number, readonly string[]>): { macs: number; flood: number } {
     for (const [k, v] of this.target.table("fdb").entries()) {
       if (v.kind !== constants.FDB_REMOTE || !(v.flags & constants.FDB_CONTROL)) continue;
-      const id = `${k.vni}/${k.mac}`;
-      this.installed.set(id, v.remote);
-      this.staleMacs.add(id);
+      let inst = this.installed.get(k.vni);
+      if (!inst) this.installed.set(k.vni, (inst = new Map()));
+      inst.set(k.mac, v.remote);
+      this.staleMacs.add(`${k.vni}/${k.mac}`);
       let m = this.macVteps.get(k.vni);
       if (!m) this.macVteps.set(k.vni, (m = new Map()));
       m.set(v.remote, (m.get(v.remote) ?? 0) + 1);
@@ -162,7 +283,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
     const done = { macs: this.staleMacs.size, flood: this.staleFlood.size };
     for (const id of [...this.staleMacs]) {
       const [vni, mac] = id.split("/") as [string, string];
-      this.removeRemoteMac(Number(vni), mac, this.installed.get(id)!);
+      this.removeRemoteMac(Number(vni), mac, this.installed.get(Number(vni))!.get(mac)!);
     }
     this.staleMacs.clear();
     for (const id of [...this.staleFlood]) {
@@ -174,6 +295,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   }
 
   localMacPresent(vni: number, mac: string): boolean {
+    this.flush();
     const e = this.target.table("fdb").get({ vni, mac });
     if (!e || e.kind !== constants.FDB_LOCAL) return false;
     // a host behind a port without carrier is gone, however recently it spoke
@@ -184,6 +306,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   }
 
   deleteLocalMac(vni: number, mac: string): void {
+    this.flush();
     const fdb = this.target.table("fdb");
     const e = fdb.get({ vni, mac });
     if (e && e.kind === constants.FDB_LOCAL && !(e.flags & constants.FDB_STATIC)) {
@@ -199,6 +322,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   }
 
   reportDuplicate(vni: number, mac: string, detail: string): void {
+    this.flush();
     const fdb = this.target.table("fdb");
     const e = fdb.get({ vni, mac });
     // freeze where it is: the data path stops moving it until an operator clears it

@@ -150,7 +150,13 @@ export class LocRib {
       e = { paths: [] };
       this.entries.set(p.key, e);
     }
-    const i = e.paths.findIndex((x) => x.from?.id === p.from?.id);
+    const id = p.from?.id;
+    let i = -1;
+    for (let j = 0; j < e.paths.length; j++)
+      if (e.paths[j]!.from?.id === id) {
+        i = j;
+        break;
+      }
     if (i >= 0) e.paths[i] = p;
     else e.paths.push(p);
     return this.reselect(p.key, e);
@@ -168,12 +174,15 @@ export class LocRib {
 
   private reselect(key: string, e: Entry): BestChange | undefined {
     const old = e.best;
-    let best: Path | undefined;
-    for (const p of e.paths) if (!best || comparePaths(p, best) < 0) best = p;
+    let best: Path | undefined = e.paths[0];
+    for (let j = 1; j < e.paths.length; j++) if (comparePaths(e.paths[j]!, best!) < 0) best = e.paths[j];
     e.best = best;
     if (e.paths.length === 0) this.entries.delete(key);
     if (old === best) return undefined;
-    return { key, ...(old ? { old } : {}), ...(best ? { best } : {}) };
+    const ch: BestChange = { key };
+    if (old) ch.old = old;
+    if (best) ch.best = best;
+    return ch;
   }
 }
 

@@ -227,6 +227,23 @@ interface PeerState {
   gr?: { stale: Set<string>; phase: "restart" | "eor"; timer?: NodeJS.Timeout };
 }
 
+/** One (VNI, MAC) a type-2 route claims (multi-VNI routes: several). */
+interface MacClaim {
+  vni: number;
+  mac: string;
+  claim: { vtep: string; seq: number; sticky: boolean; ip?: string };
+}
+
+/** A received attribute set, as the import into the switch reads it. */
+interface AttrInfo {
+  rts: AdminAssigned[];
+  seq: number;
+  sticky: boolean;
+  /** local VNI -> do the route targets import into it */
+  imports: Map<number, boolean>;
+  multiVni?: ReturnType<typeof decodeMultiVni>;
+}
+
 interface Claimant {
   vni: number;
   vtep: string;
@@ -304,9 +321,12 @@ export class EvpnSpeaker {
     this.macs = new MacTable(localVtepIp, port, cfg.evpn.mobility, log.child({ part: "macs" }), (vni, mac, urgent) => this.localMacChanged(mac, urgent), opts.now);
     const specific = cfg.listen.host !== "0.0.0.0" && cfg.listen.host !== "::";
     for (const n of cfg.neighbors) {
+      // (set below, once the session exists; the handler runs only after that)
+      let peerState: PeerState | undefined;
       const handler: SessionHandler = {
         established: (s) => this.onEstablished(n.address),
         update: (_s, u) => this.onUpdate(n.address, u),
+        updateFast: (_s, f) => this.receive(n.address, f.announced, f.announcedKeys, f.withdrawn, f.withdrawnKeys, f.nextHop, f.attrs, peerState),
         treatAsWithdraw: (_s, routes) => {
           this.counters.treatAsWithdraw++;
           this.withdrawFrom(n.address, routes);
@@ -337,7 +357,7 @@ export class EvpnSpeaker {
         handler,
         log.child({ peer: n.address }),
       );
-      this.peers.set(n.address.toLowerCase(), {
+      peerState = {
         cfg: n,
         session,
         ref: { id: n.address, routerId: "0.0.0.0", asn: n.remoteAsn, ibgp: n.remoteAsn === cfg.asn, rrClient: n.role === "rr-client" },
@@ -349,7 +369,8 @@ export class EvpnSpeaker {
         rejected: 0,
         everEstablished: false,
         eorPending: false,
-      });
+      };
+      this.peers.set(n.address.toLowerCase(), peerState);
     }
   }
 
@@ -850,29 +871,53 @@ export class EvpnSpeaker {
   }
 
   private onUpdate(id: string, u: UpdateMessage): void {
-    const p = this.peer(id);
     const { announced, withdrawn, nextHop } = evpnRoutesOf(u);
-    if (withdrawn.length) this.withdrawFrom(id, withdrawn);
-    if (!announced.length) return;
     const attrs = u.attributes.filter((a) => a.type !== "mp-reach" && a.type !== "mp-unreach");
-    if (p.cfg.maxPrefixes !== undefined && this.exceedsMaxPrefixes(p, announced, nextHop!, attrs)) return;
-    const malformed = announced.filter(isMalformedEvpnRoute);
-    if (malformed.length) {
+    this.receive(id, announced, undefined, withdrawn, undefined, nextHop, attrs);
+  }
+
+  /**
+   * One UPDATE's EVPN routes (from onUpdate, or decoded by the session's fast
+   * path with their keys): withdrawals first, then the announcements, all
+   * with the same next hop and attributes (`attrs` may be shared between
+   * UPDATEs: never modified).
+   */
+  private receive(
+    id: string,
+    announced: EvpnRoute[],
+    announcedKeys: string[] | undefined,
+    withdrawn: EvpnRoute[],
+    withdrawnKeys: string[] | undefined,
+    nextHop: string | undefined,
+    attrs: PathAttribute[],
+    peer?: PeerState,
+  ): void {
+    const p = peer ?? this.peer(id);
+    if (withdrawn.length) this.withdrawFrom(id, withdrawn, withdrawnKeys);
+    if (!announced.length) return;
+    if (p.cfg.maxPrefixes !== undefined && this.exceedsMaxPrefixes(p, announced, nextHop!, attrs, announcedKeys)) return;
+    let malformed = 0;
+    for (const r of announced) if (r.type === "raw" && isMalformedEvpnRoute(r)) malformed++;
+    if (malformed) {
       // framed but not parsable (type 6): those routes alone are discarded, the rest stands, the session stays (RFC 7606)
-      this.counters.malformedRoutes += malformed.length;
-      this.log.warn("malformed EVPN routes discarded, session kept", { peer: id, count: malformed.length, first: formatEvpnRoute(malformed[0]!) });
+      this.counters.malformedRoutes += malformed;
+      this.log.warn("malformed EVPN routes discarded, session kept", { peer: id, count: malformed, first: formatEvpnRoute(announced.find(isMalformedEvpnRoute)!) });
     }
-    for (const route of announced) {
-      if (isMalformedEvpnRoute(route)) continue;
-      const key = evpnRouteKey(route);
-      if (route.type === "raw" && !isKnownEvpnRouteType(route.routeType)) {
-        // RFC 7606 §5.4: a route of an unrecognized NLRI type is discarded.
-        this.counters.unknownRouteTypes++;
-        this.log.warn("EVPN route of an unregistered type discarded (RFC 7606 §5.4)", { peer: id, routeType: route.routeType });
-        continue;
+    const at = Date.now();
+    // the loop and cluster checks look at the attributes and the peer only: once per UPDATE
+    const why = rejectReason({ key: "", route: announced[0]!, nextHop: nextHop!, attrs, from: p.ref, at }, this.me);
+    for (let i = 0; i < announced.length; i++) {
+      const route = announced[i]!;
+      if (route.type === "raw") {
+        if (isMalformedEvpnRoute(route)) continue;
+        if (!isKnownEvpnRouteType(route.routeType)) {
+          // RFC 7606 §5.4: a route of an unrecognized NLRI type is discarded.
+          this.counters.unknownRouteTypes++;
+          this.log.warn("EVPN route of an unregistered type discarded (RFC 7606 §5.4)", { peer: id, routeType: route.routeType });
+          continue;
+        }
       }
-      const path: Path = { key, route, nextHop: nextHop!, attrs, from: p.ref, at: Date.now() };
-      const why = rejectReason(path, this.me);
+      const key = announcedKeys ? announcedKeys[i]! : evpnRouteKey(route);
       if (why) {
         p.rejected++;
         this.counters.rejected++;
@@ -881,6 +926,7 @@ export class EvpnSpeaker {
         if (p.adjIn.delete(key)) this.apply(this.rib.remove(key, p.ref.id));
         continue;
       }
+      const path: Path = { key, route, nextHop: nextHop!, attrs, from: p.ref, at };
       p.adjIn.set(key, path);
       p.gr?.stale.delete(key);
       this.apply(this.rib.upsert(path));
@@ -892,12 +938,13 @@ export class EvpnSpeaker {
    * session ends (nothing of this UPDATE is applied; onDown removes the rest)
    * and stays down for max_prefixes_restart seconds (0: until a reset).
    */
-  private exceedsMaxPrefixes(p: PeerState, announced: EvpnRoute[], nextHop: string, attrs: PathAttribute[]): boolean {
+  private exceedsMaxPrefixes(p: PeerState, announced: EvpnRoute[], nextHop: string, attrs: PathAttribute[], keys?: string[]): boolean {
     const limit = p.cfg.maxPrefixes!;
     const fresh = new Set<string>();
-    for (const route of announced) {
+    for (let i = 0; i < announced.length; i++) {
+      const route = announced[i]!;
       if ((route.type === "raw" && !isKnownEvpnRouteType(route.routeType)) || isMalformedEvpnRoute(route)) continue;
-      const key = evpnRouteKey(route);
+      const key = keys ? keys[i]! : evpnRouteKey(route);
       if (p.adjIn.has(key) || fresh.has(key)) continue;
       if (rejectReason({ key, route, nextHop, attrs, from: p.ref, at: 0 }, this.me)) continue;
       fresh.add(key);
@@ -921,10 +968,10 @@ export class EvpnSpeaker {
     return true;
   }
 
-  private withdrawFrom(id: string, routes: EvpnRoute[]): void {
+  private withdrawFrom(id: string, routes: EvpnRoute[], keys?: string[]): void {
     const p = this.peer(id);
-    for (const r of routes) {
-      const key = evpnRouteKey(r);
+    for (let i = 0; i < routes.length; i++) {
+      const key = keys ? keys[i]! : evpnRouteKey(routes[i]!);
       p.gr?.stale.delete(key);
       if (p.adjIn.delete(key)) this.apply(this.rib.remove(key, p.ref.id));
     }
@@ -934,10 +981,11 @@ export class EvpnSpeaker {
 
   private apply(ch: BestChange | undefined): void {
     if (!ch) return;
-    this.markDirty(ch.key);
+    this.markDirty(ch.key, ch.best ?? null);
     const best = ch.best && ch.best.from ? ch.best : undefined; // local bests import nothing
     const route = (ch.best ?? ch.old)!.route;
-    this.opts.extensions?.received?.(ch.key, route, best ? { attrs: best.attrs, nextHop: best.nextHop, ...(route.type === "smet" ? { vnis: this.smetVnis(best) } : {}) } : undefined);
+    // (a Path is what `received` reads: attrs and nextHop; type 6 gets its VNIs too)
+    this.opts.extensions?.received?.(ch.key, route, best ? (route.type === "smet" ? { attrs: best.attrs, nextHop: best.nextHop, vnis: this.smetVnis(best) } : best) : undefined);
     if (route.type === "mac-ip") this.macs.setClaims(ch.key, best ? this.expandMac(best) : []);
     else if (route.type === "imet") this.setFlood(ch.key, best ? this.floodOf(best) : undefined);
   }
@@ -956,17 +1004,40 @@ export class EvpnSpeaker {
     return !!r && rts.some((rt) => r.importRts.some((rule) => importMatches(rule, rt)));
   }
 
-  private expandMac(p: Path) {
+  /**
+   * What expandMac needs from a path's attributes, worked out once per
+   * attribute array: received routes with the same attribute octets share one
+   * array (the session's fast path), so this is once per distinct set, not per route.
+   */
+  private readonly attrInfo = new WeakMap<readonly PathAttribute[], AttrInfo>();
+
+  private infoOf(attrs: readonly PathAttribute[]): AttrInfo {
+    let i = this.attrInfo.get(attrs);
+    if (!i) {
+      const { rts, mm } = this.routeTargets(attrs);
+      const mv = attrs.find((a) => a.type === "unknown" && a.code === MULTI_VNI_ATTR_CODE);
+      i = { rts, seq: mm?.seq ?? 0, sticky: mm?.sticky ?? false, imports: new Map() };
+      if (mv && mv.type === "unknown") i.multiVni = decodeMultiVni(mv.value);
+      this.attrInfo.set(attrs, i);
+    }
+    return i;
+  }
+
+  private expandMac(p: Path): MacClaim[] {
     const route = p.route;
     if (route.type !== "mac-ip") return [];
-    const { rts, mm } = this.routeTargets(p.attrs);
-    const out: { vni: number; mac: string; claim: { vtep: string; seq: number; sticky: boolean; ip?: string } }[] = [];
+    const info = this.infoOf(p.attrs);
+    const out: MacClaim[] = [];
     const vni = vniFromLabel(route.label1);
-    const ip = route.ip !== undefined ? { ip: route.ip } : {};
-    if (this.imports(vni, rts)) out.push({ vni, mac: route.mac, claim: { vtep: p.nextHop, seq: mm?.seq ?? 0, sticky: mm?.sticky ?? false, ...ip } });
-    const mv = p.attrs.find((a) => a.type === "unknown" && a.code === MULTI_VNI_ATTR_CODE);
-    if (mv && mv.type === "unknown") {
-      const d = decodeMultiVni(mv.value);
+    let imp = info.imports.get(vni);
+    if (imp === undefined) info.imports.set(vni, (imp = this.imports(vni, info.rts)));
+    if (imp) {
+      const claim: MacClaim["claim"] = { vtep: p.nextHop, seq: info.seq, sticky: info.sticky };
+      if (route.ip !== undefined) claim.ip = route.ip;
+      out.push({ vni, mac: route.mac, claim });
+    }
+    const d = info.multiVni;
+    if (d) {
       if (!d.ok) {
         this.counters.multiVniMalformed++;
         this.log.warn("malformed multi-VNI attribute ignored", { route: formatEvpnRoute(route), reason: d.reason });
@@ -1020,8 +1091,23 @@ export class EvpnSpeaker {
     for (const k of this.rib.keys()) if (!seen.has(k)) (seen.add(k), yield k);
   }
 
-  private markDirty(key: string): void {
-    for (const p of this.peers.values()) if (p.session.established) p.pending.add(key);
+  /**
+   * `key` may have to be sent again (best: its best path now, null: none;
+   * undefined: not known here, every established peer looks at it).
+   * A peer is skipped when nothing can change for it: the key is not ours,
+   * the peer was not sent it, and the best path (if any) is one that
+   * mayAdvertise never gives it (iBGP to iBGP without route reflection):
+   * flushPeer would find nothing to send. On a leaf that receives 100k
+   * routes from its reflectors this keeps every route out of every peer's
+   * pending set.
+   */
+  private markDirty(key: string, best?: Path | null): void {
+    const quiet = best !== undefined && this.me.clusterId === undefined && (best === null || (best.from !== undefined && best.from.ibgp)) && !this.isLocalKey(key);
+    for (const p of this.peers.values()) {
+      if (!p.session.established) continue;
+      if (quiet && p.ref.ibgp && !p.adjOut.has(key)) continue;
+      p.pending.add(key);
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {
@@ -1029,6 +1115,10 @@ export class EvpnSpeaker {
         for (const p of this.peers.values()) this.flushPeer(p);
       });
     }
+  }
+
+  private isLocalKey(key: string): boolean {
+    return this.localOther.has(key) || this.localPlain.has(key) || this.localAgg.has(key) || this.localCapable.has(key);
   }
 
   private desired(key: string, p: PeerState): { route: EvpnRoute; nextHop: string; attrs: PathAttribute[] } | undefined {

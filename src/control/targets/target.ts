@@ -17,6 +17,19 @@ export interface TableHandle<N extends TableName> {
   setMany(entries: readonly (readonly [TableKey<N>, TableValue<N>])[]): void;
   /** Delete many keys at once; how many of them were there. */
   deleteMany(keys: readonly TableKey<N>[]): number;
+  /**
+   * Optional (targets that can batch writes cheaply, eBPF): write many
+   * entries, never throwing for an entry the table refuses (e.g. full): the
+   * indexes of the entries not written and why.
+   */
+  trySetMany?(entries: readonly (readonly [TableKey<N>, TableValue<N>])[]): { failed: number[]; error?: string };
+  /**
+   * Optional: compare-and-delete. Entry i's key is deleted only while its
+   * current value equals entry i's value on the bits set in `mask` (numbers:
+   * bit masks; addresses: "255.255.255.255" / "ff:ff:ff:ff:ff:ff" to compare,
+   * zero to ignore). Absent keys are skipped. How many were deleted.
+   */
+  deleteManyIf?(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], mask: TableValue<N>): number;
 }
 
 export interface CounterValue {

@@ -64,6 +64,7 @@
 // unsigned, wrongly signed or low-TTL segments silently; a connect timeout's
 // lastError quotes the namespace's TcpExt drop counters (tcp.ts dropHint).
 
+import { UpdateFastPath, type FastUpdate } from "../bgp/fast-update.ts";
 import { connect, isIPv6, type Socket } from "node:net";
 import { type DropCounters, dropHint, GTSM_TTL, gtsmMinTtl, loadNativeSockets, nativeSockets, needsNativeSocket, tcpDropCounters } from "./tcp.ts";
 import {
@@ -133,6 +134,12 @@ export interface DownInfo {
 export interface SessionHandler {
   established(s: BgpSession): void;
   update(s: BgpSession, u: UpdateMessage): void;
+  /**
+   * Optional: the common EVPN UPDATE, decoded by the fast path
+   * (bgp/fast-update.ts) to what `update` would have been given, without
+   * building the message. Without it every UPDATE goes to `update`.
+   */
+  updateFast?(s: BgpSession, u: FastUpdate): void;
   /** RFC 7606 treat-as-withdraw: these routes of the malformed UPDATE are withdrawn. */
   treatAsWithdraw(s: BgpSession, routes: EvpnRoute[], reason: string): void;
   routeRefresh(s: BgpSession): void;
@@ -167,11 +174,15 @@ class Conn {
   notification?: { code: number; subcode: number; sent: boolean };
   hold = OPENSENT_HOLD_S;
   holdTimer?: NodeJS.Timeout;
+  /** The hold time holdTimer was armed with (refresh() re-arms it with the same). */
+  holdArmed = -1;
   kaTimer?: NodeJS.Timeout;
   closed = false;
   /** The session's message count when this connection came / when it last received one. */
   attachSeq = 0;
   rxSeq = 0;
+  /** The UPDATE fast path of this connection (its attribute cache lives as long as the connection). */
+  fast?: UpdateFastPath;
   /** Its OPEN waits for the restart-or-collision probe of the established connection. */
   held?: { timer: NodeJS.Timeout; keepalive: boolean };
   /** TcpExt drop counters when the connect started (for the lastError of a timeout). */
@@ -532,7 +543,14 @@ export class BgpSession {
   }
 
   private armHold(c: Conn, seconds: number): void {
+    // the common case, once per message received: the same timer again, re-armed in place
+    if (c.holdTimer && c.holdArmed === seconds) {
+      c.holdTimer.refresh();
+      return;
+    }
     clearTimeout(c.holdTimer);
+    c.holdTimer = undefined;
+    c.holdArmed = seconds;
     if (seconds === 0) return;
     c.holdTimer = setTimeout(() => {
       this.fail(c, { code: ErrorCode.HOLD_TIMER_EXPIRED, subcode: 0, data: EMPTY }, `hold timer expired (${seconds} s)`);
@@ -550,7 +568,12 @@ export class BgpSession {
     if (c.closed) return;
     c.buf = c.buf.length === 0 ? d : Buffer.concat([c.buf, d]);
     let off = 0;
+    const fastOk = this.handler.updateFast !== undefined;
     while (!c.closed) {
+      if (fastOk && this.fastUpdate(c, off)) {
+        off += c.buf.readUInt16BE(off + 16);
+        continue;
+      }
       const f = readFrame(c.buf, off);
       if (f.status === "incomplete") break;
       if (f.status === "error") {
@@ -570,6 +593,35 @@ export class BgpSession {
     }
     c.buf = off >= c.buf.length ? EMPTY : c.buf.subarray(off);
     if (c.buf.length > 0 && off > 0) c.buf = Buffer.from(c.buf); // don't pin the old chunk
+  }
+
+  /**
+   * An UPDATE at c.buf[off..] that the fast path takes (bgp/fast-update.ts):
+   * handled here as onMessage + inEstablished would, without framing objects;
+   * false (nothing done) for anything else, which goes the ordinary way.
+   */
+  private fastUpdate(c: Conn, off: number): boolean {
+    const b = c.buf;
+    if (c.state !== "Established" || b.length - off < 23 || b[off + 18] !== 2) return false;
+    for (let i = off; i < off + 16; i += 4) if (b.readInt32LE(i) !== -1) return false;
+    const len = b.readUInt16BE(off + 16);
+    if (len < 23 || len > 4096 || b.length - off < len) return false;
+    // an OPEN waiting on another connection: the ordinary path resolves that collision first
+    for (const h of this.conns) if (h.held) return false;
+    c.fast ??= new UpdateFastPath(this.ibgp ? { ebgp: false } : { ebgp: true, peerAs: this.cfg.peerAs });
+    const f = c.fast.decode(b, off + 19, off + len);
+    if (!f) return false;
+    this.stats.messagesIn++;
+    c.rxSeq = ++this.rxCount;
+    this.armHold(c, c.hold);
+    this.stats.updatesIn++;
+    try {
+      this.handler.updateFast!(this, f);
+    } catch (e) {
+      this.log.error("internal error handling a message", { error: (e as Error).stack ?? String(e) });
+      this.fail(c, { code: ErrorCode.CEASE, subcode: 0, data: EMPTY }, `internal error: ${(e as Error).message}`);
+    }
+    return true;
   }
 
   private onMessage(c: Conn, msg: Buffer): void {
@@ -790,6 +842,7 @@ export class BgpSession {
     if (c.closed) return;
     c.closed = true;
     clearTimeout(c.holdTimer);
+    c.holdTimer = undefined;
     clearInterval(c.kaTimer);
     if (c.held) clearTimeout(c.held.timer);
     c.held = undefined;

@@ -106,6 +106,59 @@ class MapTable<N extends TableName> implements TableHandle<N> {
     for (let i = 0; i < keys.length; i += BATCH) n += this.map.deleteBatch(keys.slice(i, i + BATCH).map((k) => this.codec.key.encode(k)));
     return n;
   }
+  /** Reused packing buffers for the batches below (grown on demand). */
+  private kbuf = Buffer.alloc(0);
+  private vbuf = Buffer.alloc(0);
+  private pack(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], from: number, to: number): void {
+    const ks = this.codec.key.size;
+    const vs = this.codec.value.size;
+    const n = to - from;
+    if (this.kbuf.length < n * ks) this.kbuf = Buffer.alloc(Math.max(n, 64) * ks);
+    if (this.vbuf.length < n * vs) this.vbuf = Buffer.alloc(Math.max(n, 64) * vs);
+    for (let i = 0; i < n; i++) {
+      const e = entries[from + i]!;
+      this.codec.key.encodeInto(e[0], this.kbuf, i * ks);
+      this.codec.value.encodeInto(e[1], this.vbuf, i * vs);
+    }
+  }
+  /** Packed BPF_MAP_UPDATE_BATCH, BATCH entries per system call; an entry the
+   *  kernel refuses is skipped (and reported) and the rest still written. */
+  trySetMany(entries: readonly (readonly [TableKey<N>, TableValue<N>])[]): { failed: number[]; error?: string } {
+    const failed: number[] = [];
+    let error: string | undefined;
+    let i = 0;
+    while (i < entries.length) {
+      const to = Math.min(entries.length, i + BATCH);
+      this.pack(entries, i, to);
+      const r = this.map.updateBatchPacked(this.kbuf, this.vbuf, to - i);
+      if (r.written >= to - i) {
+        i = to;
+        continue;
+      }
+      // entry i + written was refused: note it, go on after it
+      const bad = i + r.written;
+      failed.push(bad);
+      error ??= `update of ${this.map.name} refused: ${errnoName(r.errno)}`;
+      // the rest of the chunk is packed again from the entry after it
+      i = bad + 1;
+    }
+    return error === undefined ? { failed } : { failed, error };
+  }
+  deleteManyIf(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], mask: TableValue<N>): number {
+    const m = this.codec.value.encode(mask);
+    let n = 0;
+    for (let i = 0; i < entries.length; i += BATCH) {
+      const to = Math.min(entries.length, i + BATCH);
+      this.pack(entries, i, to);
+      n += this.map.deleteBatchIf(this.kbuf, this.vbuf, m, to - i);
+    }
+    return n;
+  }
+}
+
+function errnoName(errno: number): string {
+  const names: Record<number, string> = { 7: "E2BIG (table full)", 12: "ENOMEM", 28: "ENOSPC", 22: "EINVAL", 1: "EPERM", 13: "EACCES" };
+  return names[errno] ?? `errno ${errno}`;
 }
 
 /** Entries per batch system call (BPF_MAP_*_BATCH). */

@@ -1,0 +1,284 @@
+// The receive fast path for EVPN UPDATEs: the common UPDATE (MP_REACH_NLRI
+// and/or MP_UNREACH_NLRI for L2VPN EVPN, no IPv4 routes, every attribute
+// well formed) decoded straight from the buffer, with its other path
+// attributes decoded once per distinct attribute octets and shared.
+//
+// Same results as decodeUpdateBody, by construction:
+//  - the path attributes other than MP_REACH/MP_UNREACH are decoded by
+//    decodeUpdateBody itself the first time their octets are seen (in an
+//    UPDATE with the same MP_REACH / MP_UNREACH presence, on the same session
+//    context); only an outcome without any RFC 7606 issue or discarded
+//    attribute is kept, keyed by those octets, and reused for later UPDATEs
+//    that carry exactly the same octets;
+//  - the EVPN NLRI are parsed here only in their strictly valid shapes (type 2
+//    with MAC length 48, IP length 0/32/128 and a Length that matches; other
+//    route types through decodeEvpnNlri, one NLRI at a time);
+//  - anything else (IPv4 routes, an attribute that does not frame, a repeated
+//    attribute, MP flags off their definition, another AFI/SAFI, an NLRI that
+//    does not parse, End-of-RIB) is left to decodeUpdateBody: decode() then
+//    returns undefined and the caller decodes the message the ordinary way,
+//    RFC 7606 handling (treat-as-withdraw, session reset, attribute discard)
+//    unchanged.
+// The route keys come from the same octets (evpnRouteKey's form), without
+// re-encoding the route.
+
+import { bytesToIp, ESI_ZERO, bytesToEsi } from './addr.ts';
+import { AttrCode, AttrFlag, type PathAttribute } from './attributes/index.ts';
+import { decodeEvpnNlri, evpnRouteKey, type EvpnMacIpRoute, type EvpnRoute } from './evpn-nlri.ts';
+import { decodeRd, type RouteDistinguisher } from './rd.ts';
+import { decodeUpdateBody, type UpdateDecodeOptions } from './update.ts';
+import { Reader } from './wire.ts';
+
+export interface FastUpdate {
+  /**
+   * The path attributes other than MP_REACH/MP_UNREACH, as decodeUpdateBody
+   * decodes them. Shared by every UPDATE with the same attribute octets: never
+   * modify it.
+   */
+  attrs: PathAttribute[];
+  /** MP_REACH_NLRI's next hop (undefined without MP_REACH_NLRI). */
+  nextHop: string | undefined;
+  announced: EvpnRoute[];
+  /** evpnRouteKey of each announced route. */
+  announcedKeys: string[];
+  withdrawn: EvpnRoute[];
+  withdrawnKeys: string[];
+}
+
+/** ASCII hex digits of each octet value: HC[2b], HC[2b + 1]. */
+const HC = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  const h = i.toString(16).padStart(2, '0');
+  HC[2 * i] = h.charCodeAt(0);
+  HC[2 * i + 1] = h.charCodeAt(1);
+}
+/** Scratch for building route keys as one flat string: "2:" then hex. */
+const KEY = Buffer.alloc(2 + 2 * 64);
+KEY[0] = 0x32;
+KEY[1] = 0x3a;
+const OT_MASK = AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE;
+/** MP_REACH_NLRI / MP_UNREACH_NLRI are optional non-transitive. */
+const MP_FLAGS = AttrFlag.OPTIONAL;
+const AFI_L2VPN = 25;
+const SAFI_EVPN = 70;
+/** Distinct attribute sets kept per session (a MAC Mobility sequence number makes a new one). */
+const ATTR_CACHE_MAX = 4096;
+const RD_CACHE_MAX = 4096;
+
+/** "aa:bb:cc:dd:ee:ff" as bytesToMac gives it, built as one flat string (it is hashed as a map key at once). */
+function macAt(b: Buffer, o: number): string {
+  const a0 = 2 * b[o]!, a1 = 2 * b[o + 1]!, a2 = 2 * b[o + 2]!, a3 = 2 * b[o + 3]!, a4 = 2 * b[o + 4]!, a5 = 2 * b[o + 5]!;
+  return String.fromCharCode(HC[a0]!, HC[a0 + 1]!, 58, HC[a1]!, HC[a1 + 1]!, 58, HC[a2]!, HC[a2 + 1]!, 58, HC[a3]!, HC[a3 + 1]!, 58, HC[a4]!, HC[a4 + 1]!, 58, HC[a5]!, HC[a5 + 1]!);
+}
+
+/** evpnRouteKey of a type-2 route from its value at v: "2:" + hex of RD (8) and of tag .. IP (12 + IP length). */
+function macIpKey(b: Buffer, v: number, ipLen: number): string {
+  let k = 2;
+  for (let i = v; i < v + 8; i++) {
+    const x = 2 * b[i]!;
+    KEY[k++] = HC[x]!;
+    KEY[k++] = HC[x + 1]!;
+  }
+  const end = v + 30 + ipLen;
+  for (let i = v + 18; i < end; i++) {
+    const x = 2 * b[i]!;
+    KEY[k++] = HC[x]!;
+    KEY[k++] = HC[x + 1]!;
+  }
+  return KEY.toString('latin1', 0, k);
+}
+
+function isZero(b: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+/** One decoder per session context (ebgp / peer AS); its caches are per session. */
+export class UpdateFastPath {
+  private readonly attrCache = new Map<string, PathAttribute[]>();
+  private readonly rdCache = new Map<string, RouteDistinguisher>();
+  private readonly nhCache = new Map<number, string>();
+  /** UPDATEs decoded here / left to decodeUpdateBody (tests, stats). */
+  readonly stats = { fast: 0, slow: 0 };
+
+  constructor(private readonly opts: UpdateDecodeOptions = {}) {}
+
+  /** The result, reused by every decode(): valid until the next call. */
+  private readonly out: FastUpdate = { attrs: [], nextHop: undefined, announced: [], announcedKeys: [], withdrawn: [], withdrawnKeys: [] };
+
+  /**
+   * The UPDATE body (after the 19-octet header) in body[start..end), or
+   * undefined: decode it with decodeUpdateBody (not the simple case, or
+   * something to report). The result (its arrays included) is reused by the
+   * next call: take what is needed from it before.
+   */
+  decode(body: Buffer, start = 0, end = body.length): FastUpdate | undefined {
+    const r = this.tryDecode(body, start, end);
+    if (r) this.stats.fast++;
+    else this.stats.slow++;
+    return r;
+  }
+
+  private tryDecode(body: Buffer, start: number, end: number): FastUpdate | undefined {
+    if (end - start < 4) return undefined;
+    if (body[start] !== 0 || body[start + 1] !== 0) return undefined; // IPv4 Withdrawn Routes
+    const taLen = (body[start + 2]! << 8) | body[start + 3]!;
+    if (start + 4 + taLen !== end) return undefined; // overrun, or IPv4 NLRI after the attributes
+    let pos = start + 4;
+    let reachAt = -1;
+    let reachEnd = -1;
+    let unreachAt = -1;
+    let unreachEnd = -1;
+    // the other attributes' octets: usually one run (MP_REACH first, RFC 7606 §5.1)
+    let runs = 0;
+    let run0a = 0;
+    let run0b = 0;
+    let key = '';
+    let seen0 = 0; // codes 0..31 as bits; anything above in `seenHi`
+    let seenHi: number[] | undefined;
+    while (pos < end) {
+      const left = end - pos;
+      if (left < 3) return undefined;
+      const flags = body[pos]!;
+      const code = body[pos + 1]!;
+      const hdr = flags & AttrFlag.EXTENDED_LENGTH ? 4 : 3;
+      if (left < hdr) return undefined;
+      const len = hdr === 4 ? (body[pos + 2]! << 8) | body[pos + 3]! : body[pos + 2]!;
+      if (len > left - hdr) return undefined;
+      if (code < 32) {
+        const bit = 1 << code;
+        if (seen0 & bit) return undefined;
+        seen0 |= bit;
+      } else {
+        seenHi ??= [];
+        if (seenHi.includes(code)) return undefined;
+        seenHi.push(code);
+      }
+      const next = pos + hdr + len;
+      if (code === AttrCode.MP_REACH_NLRI || code === AttrCode.MP_UNREACH_NLRI) {
+        if ((flags & OT_MASK) !== MP_FLAGS) return undefined;
+        if (code === AttrCode.MP_REACH_NLRI) {
+          reachAt = pos + hdr;
+          reachEnd = next;
+        } else {
+          unreachAt = pos + hdr;
+          unreachEnd = next;
+        }
+      } else if (runs > 0 && run0b === pos) {
+        run0b = next;
+      } else {
+        if (runs > 0) key += body.toString('latin1', run0a, run0b);
+        runs++;
+        run0a = pos;
+        run0b = next;
+      }
+      pos = next;
+    }
+    if (reachAt < 0 && unreachAt < 0) return undefined;
+    if (runs > 0) key += body.toString('latin1', run0a, run0b);
+    key = (reachAt >= 0 ? 'R' : '-') + key;
+
+    const out = this.out;
+    out.nextHop = undefined;
+    out.announced.length = 0;
+    out.announcedKeys.length = 0;
+    out.withdrawn.length = 0;
+    out.withdrawnKeys.length = 0;
+    if (unreachAt >= 0) {
+      if (unreachEnd - unreachAt < 3) return undefined;
+      if (((body[unreachAt]! << 8) | body[unreachAt + 1]!) !== AFI_L2VPN || body[unreachAt + 2] !== SAFI_EVPN) return undefined;
+      if (unreachEnd - unreachAt === 3 && reachAt < 0 && runs === 0) return undefined; // End-of-RIB
+      if (!this.nlri(body, unreachAt + 3, unreachEnd, out.withdrawn, out.withdrawnKeys)) return undefined;
+    }
+    if (reachAt >= 0) {
+      const vlen = reachEnd - reachAt;
+      if (vlen < 5) return undefined;
+      if (((body[reachAt]! << 8) | body[reachAt + 1]!) !== AFI_L2VPN || body[reachAt + 2] !== SAFI_EVPN) return undefined;
+      const nhLen = body[reachAt + 3]!;
+      if (nhLen !== 4 && nhLen !== 16 && nhLen !== 32) return undefined;
+      if (4 + nhLen + 1 > vlen) return undefined;
+      out.nextHop = this.nextHop(body, reachAt + 4, nhLen);
+      if (!this.nlri(body, reachAt + 5 + nhLen, reachEnd, out.announced, out.announcedKeys)) return undefined;
+    }
+    let attrs = this.attrCache.get(key);
+    if (!attrs) {
+      // first time these attributes are seen: decodeUpdateBody decides
+      const full = decodeUpdateBody(body.subarray(start, end), this.opts);
+      if (!full.ok || full.discarded.length > 0) return undefined;
+      attrs = full.update.attributes.filter((a) => a.type !== 'mp-reach' && a.type !== 'mp-unreach');
+      if (this.attrCache.size >= ATTR_CACHE_MAX) this.attrCache.clear();
+      this.attrCache.set(key, attrs);
+    }
+    out.attrs = attrs;
+    return out;
+  }
+
+  private nextHop(b: Buffer, at: number, len: number): string {
+    if (len === 4) {
+      const n = b.readUInt32BE(at);
+      let s = this.nhCache.get(n);
+      if (s === undefined) {
+        s = `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+        if (this.nhCache.size >= RD_CACHE_MAX) this.nhCache.clear();
+        this.nhCache.set(n, s);
+      }
+      return s;
+    }
+    return bytesToIp(b.subarray(at, at + 16));
+  }
+
+  private rd(b: Buffer, at: number): RouteDistinguisher {
+    const k = b.toString('latin1', at, at + 8);
+    let rd = this.rdCache.get(k);
+    if (!rd) {
+      rd = decodeRd(new Reader(Buffer.from(b.subarray(at, at + 8))));
+      if (this.rdCache.size >= RD_CACHE_MAX) this.rdCache.clear();
+      this.rdCache.set(k, rd);
+    }
+    return rd;
+  }
+
+  /** EVPN NLRI in b[from..to) into routes/keys; false: leave it to the full decoder. */
+  private nlri(b: Buffer, from: number, to: number, routes: EvpnRoute[], keys: string[]): boolean {
+    let o = from;
+    while (o < to) {
+      if (to - o < 2) return false;
+      const t = b[o]!;
+      const len = b[o + 1]!;
+      const v = o + 2;
+      if (len > to - v) return false;
+      if (t === 2) {
+        // RD 8, ESI 10, tag 4, MAC length 1 (48), MAC 6, IP length 1, IP 0/4/16, label1 3, label2 0/3
+        if (len < 33) return false;
+        if (b[v + 22] !== 48) return false;
+        const ipBits = b[v + 29]!;
+        const ipLen = ipBits === 0 ? 0 : ipBits === 32 ? 4 : ipBits === 128 ? 16 : -1;
+        if (ipLen < 0) return false;
+        const base = 33 + ipLen;
+        if (len !== base && len !== base + 3) return false;
+        const esi = isZero(b, v + 8, v + 18) ? ESI_ZERO : bytesToEsi(b.subarray(v + 8, v + 18));
+        const lab = v + 30 + ipLen;
+        const route: EvpnMacIpRoute = {
+          type: 'mac-ip',
+          rd: this.rd(b, v),
+          esi,
+          ethernetTag: b.readUInt32BE(v + 18),
+          mac: macAt(b, v + 23),
+          label1: (b[lab]! << 16) | (b[lab + 1]! << 8) | b[lab + 2]!,
+        };
+        if (ipLen) route.ip = bytesToIp(b.subarray(v + 30, v + 30 + ipLen));
+        if (len === base + 3) route.label2 = (b[lab + 3]! << 16) | (b[lab + 4]! << 8) | b[lab + 5]!;
+        routes.push(route);
+        keys.push(macIpKey(b, v, ipLen));
+      } else {
+        const d = decodeEvpnNlri(b.subarray(o, v + len));
+        if (!d.ok || d.routes.length !== 1) return false;
+        const route = d.routes[0]!;
+        routes.push(route);
+        keys.push(evpnRouteKey(route));
+      }
+      o = v + len;
+    }
+    return true;
+  }
+}
