@@ -121,7 +121,11 @@ function reconcileFdb(target: Target, want: DesiredState, r: ReconcileReport): v
   });
   r.deleted += fdb.deleteMany(gone);
   const writes = [...pending.values()].flatMap((m) => [...m.values()]);
-  fdb.setMany(writes);
+  if (fdb.trySetMany) {
+    // packed batches where the target has them (eBPF): no Buffer per entry
+    const res = fdb.trySetMany(writes);
+    if (res.failed.length) throw new Error(`${res.failed.length} of ${writes.length} static FDB entries not written: ${res.error}`);
+  } else fdb.setMany(writes);
   r.written += writes.length;
   r.learned = learned;
 }
