@@ -1,8 +1,9 @@
 // Outer next hops for the bmv2 target. The eBPF data path asks the kernel's
-// FIB itself (and caches the answer per VTEP); bmv2 cannot, so the target asks the kernel for each remote
-// VTEP it forwards to (route, then the next hop's neighbour entry, which the
-// runtime's NeighbourKeeper keeps resolved) and writes the answer into the P4
-// nexthops table. The kernel stays the source of truth; this is its cache.
+// FIB itself (and caches the answer per VTEP); bmv2 cannot, so the target
+// asks the kernel for each remote VTEP it forwards to (route, then the next
+// hop's neighbour entry, which the runtime's NeighbourKeeper keeps resolved)
+// and writes the answer into the P4 nexthops table. The kernel stays the
+// source of truth; this is its cache.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 
