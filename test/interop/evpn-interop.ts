@@ -178,7 +178,9 @@ export function startFrrVtep(lab: Lab, ns: string, bgpdConfig: string) {
   const zsock = join(dir, "zserv.api");
   const common = ["--vty_socket", dir, "-u", "frr", "-g", "frr", "--log", "stdout", "-P", "0"];
   const log: string[] = [];
-  const z = lab.spawn(ns, "/usr/lib/frr/zebra", ["-f", zconf, "-i", join(dir, "zebra.pid"), "-z", zsock, ...common]);
+  // -s: a netlink receive buffer for 100k+ FDB notifications (the default
+  // overruns in the routes bench and zebra then loses its clients)
+  const z = lab.spawn(ns, "/usr/lib/frr/zebra", ["-f", zconf, "-i", join(dir, "zebra.pid"), "-z", zsock, "-s", "67108864", ...common]);
   z.stdout?.on("data", (d) => log.push(String(d)));
   z.stderr?.on("data", (d) => log.push(String(d)));
   const conf = join(dir, "bgpd.conf");
