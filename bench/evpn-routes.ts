@@ -44,11 +44,16 @@
 //           until the receiver's table is empty again is the flush
 //           measurement. Null receiver: bench/bgp-sink.py. No withdrawal phase.
 //
-// Watching, to a few ms and cheaply (the watchers' CPU is reported per round):
-// vxgate by BPF_MAP_LOOKUP_ELEM of the keys not seen yet, every 10 ms; the
-// kernel FDB by rtnetlink notifications (fdb-monitor.c, built with clang at
-// start). Each end state is confirmed by a full count (BPF_MAP_LOOKUP_BATCH,
-// `bridge fdb show`) and /v1/fdb and the flood entries are checked once.
+// Watching, to about a ms and cheaply (the watchers' CPU is reported per round):
+// vxgate by BPF_MAP_LOOKUP_ELEM of the last route of each session's slice
+// (the blaster sends a slice in order; gobgpd may not) every 1 ms, then one full
+// count (packed BPF_MAP_LOOKUP_BATCH) that must confirm every route (or none,
+// for withdrawal and flush); when it does not, full counts follow until one
+// does and the end is that count's. The kernel FDB by rtnetlink
+// notifications (fdb-monitor.c, built with clang at start). Each end state is
+// confirmed by a full count (BPF_MAP_LOOKUP_BATCH, `bridge fdb show`) and
+// /v1/fdb and the flood entries are checked once. Each round's line says how
+// its end was seen (and the JSON, `endDetection`).
 //
 // A round that fails (a daemon falls over, a wait times out, a stream
 // errors, a check fails) is torn down (sessions down, the receiver's table
@@ -140,6 +145,8 @@ export interface RoutesRound {
   watcherCpuMs?: number;
   /** [ms since gate, routes in the table] */
   samples: [number, number][];
+  /** how the end of the install / withdrawal / flush was detected */
+  endDetection?: { install: string; withdraw?: string; flush?: string };
 }
 
 export interface LoadStep {
@@ -347,6 +354,12 @@ interface PollResult {
   last: number;
   samples: [number, number][];
   costs: number[];
+  /** how the end was detected (vxgate) */
+  method?: string;
+  /** sentinels seen -> the full count that confirmed the end state ended (ms) */
+  confirmMs?: number;
+  /** the watcher's own CPU (this process) from the start until the end was confirmed (ms; the checks after it excluded) */
+  cpuMs?: number;
 }
 
 /**
@@ -552,9 +565,10 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
 
     // --- watching what each receiver installed ------------------------------
     // Both watchers give the moment the last route landed to within a few ms:
-    // vxgate: look up (BPF_MAP_LOOKUP_ELEM) only the keys still missing, so
-    // the polls get cheaper as the table fills; FRR: kernel notifications
-    // (fdb-monitor). Each result is confirmed by a full count afterwards.
+    // vxgate: look up (BPF_MAP_LOOKUP_ELEM) only the last key of each
+    // session's slice every 1 ms, then confirm with a full count (see
+    // sentinelUntil); FRR: kernel notifications (fdb-monitor). Each result is
+    // confirmed by a full count afterwards.
     //
     // vxg_fdb layout (src/codegen/tables.ts): key {vni u32 LE, mac[6], pad 2};
     // value kind u8 @0, flags u8 @1, vlan u16 @2, ifindex u32 @4, remote ipv4
@@ -651,42 +665,101 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       return { doneNs, prevNs: doneNs ?? t0, last: n, samples, costs: [] };
     };
     let vxKeys: Buffer[] = [];
+    /** the last key of every session's slice (the blaster sends each slice in order) */
+    let vxSentinels: Buffer[] = [];
+    /** vxgate: our entries in vxg_fdb, one packed BPF_MAP_LOOKUP_BATCH dump, no allocation per entry */
+    const countVxgatePacked = () => {
+      const { count, values } = map.lookupBatchPacked({ count: 4096 });
+      const vs = map.valueSize;
+      let n = 0;
+      for (let i = 0, o = 0; i < count; i++, o += vs) if (values[o] === 2 && (values[o + 1]! & 4) !== 0 && values.readUInt32BE(o + 8) === REMOTE_U32) n++;
+      return n;
+    };
+    /**
+     * vxgate end detection: every 1 ms look up only the K sentinel keys (the
+     * last route of each session's slice); once all K are in the wanted state,
+     * count the whole table once (packed batch dump). If that count confirms
+     * the end state, the end is the sentinel poll that saw the last sentinel
+     * (the confirmation, a few ms later, proves every route was there by
+     * then; its delay is reported as confirmMs). If it does not (routes out
+     * of order, e.g. a flush that removes the slice's last route early), full
+     * counts follow, max(1 ms, 2 x cost) apart, and the end is the end of the
+     * first count that sees the end state: the time reported is never before
+     * the watcher saw the last route.
+     */
+    const sentinelUntil = async (wantIn: boolean, done: (n: number) => boolean, t0: bigint): Promise<PollResult> => {
+      const r: PollResult = { prevNs: t0, last: -1, samples: [], costs: [] };
+      let prev = t0;
+      const cpu0 = process.cpuUsage();
+      const cpu = () => {
+        const d = process.cpuUsage(cpu0);
+        r.cpuMs = (d.user + d.system) / 1000;
+      };
+      for (;;) {
+        const a = nowNs();
+        let ok = 0;
+        for (const k of vxSentinels) if ((wantIn ? ours(map.lookup(k)) : map.lookup(k) === null)) ok++;
+        const b = nowNs();
+        r.costs.push(Number(b - a) / 1e6);
+        if (ok === vxSentinels.length) {
+          // confirm with one full count
+          const n = countVxgatePacked();
+          const c = nowNs();
+          r.samples.push([msSince(t0, c), n]);
+          r.last = n;
+          r.confirmMs = msSince(b, c);
+          if (done(n)) {
+            r.doneNs = b;
+            r.prevNs = prev;
+            r.method = `1 ms polls of the ${vxSentinels.length} sessions' last routes, confirmed by a full count ${r.confirmMs.toFixed(1)} ms later`;
+            cpu();
+            return r;
+          }
+          // not yet: count until it is
+          let before = c;
+          for (;;) {
+            if (msSince(t0, before) > timeoutMs) return r;
+            await sleep(Math.max(1, 2 * msSince(b, c)));
+            const d = nowNs();
+            const m = countVxgatePacked();
+            const e = nowNs();
+            r.costs.push(Number(e - d) / 1e6);
+            r.samples.push([msSince(t0, e), m]);
+            r.last = m;
+            if (done(m)) {
+              r.doneNs = e;
+              r.prevNs = before;
+              r.confirmMs = 0;
+              r.method = `the sessions' last routes were seen before the rest: full counts (${Number(e - d) / 1e6 < 1 ? "<1" : (Number(e - d) / 1e6).toFixed(1)} ms each) until one saw the end`;
+              cpu();
+              return r;
+            }
+            before = e;
+          }
+        }
+        prev = b;
+        if (msSince(t0, b) > timeoutMs) {
+          r.last = countVxgatePacked();
+          return r;
+        }
+        await sleep(1);
+      }
+    };
     const vxgateWatch: Watch = {
       async arm(routes) {
         const left = countVxgateAll();
         if (left !== 0) throw new Error(`vxgate: ${left} routes still installed before the round`);
         vxKeys = roundKeys(routes);
+        const per = routes / K;
+        vxSentinels = Array.from({ length: K }, (_, i) => vxKeys[(i + 1) * per - 1]!);
       },
       async installed(t0) {
-        // look up the keys in order, keeping the ones still missing (at most
-        // 32) to look at again first: a poll costs <= 32 look-ups plus about
-        // one per route that arrived since, and sees the end within one gap
-        let pending: Buffer[] = [];
-        let next = 0;
-        const poll = async () => {
-          pending = pending.filter((k) => !ours(map.lookup(k)));
-          while (next < vxKeys.length && pending.length < 32) {
-            const k = vxKeys[next++]!;
-            if (!ours(map.lookup(k))) pending.push(k);
-          }
-          return next - pending.length;
-        };
-        const r = await pollUntil(poll, (n) => n === vxKeys.length, t0, timeoutMs, 10);
+        const r = await sentinelUntil(true, (n) => n === vxKeys.length, t0);
         if (r.doneNs !== undefined && countVxgateAll() !== vxKeys.length) throw new Error(`vxgate: vxg_fdb holds ${countVxgateAll()} of our entries, expected ${vxKeys.length}`);
         return r;
       },
       async flushed(tf) {
-        let pending: Buffer[] = [];
-        let next = 0;
-        const poll = async () => {
-          pending = pending.filter((k) => map.lookup(k) !== null);
-          while (next < vxKeys.length && pending.length < 32) {
-            const k = vxKeys[next++]!;
-            if (map.lookup(k) !== null) pending.push(k);
-          }
-          return pending.length + (vxKeys.length - next);
-        };
-        const r = await pollUntil(poll, (n) => n === 0, tf, timeoutMs, 10);
+        const r = await sentinelUntil(false, (n) => n === 0, tf);
         if (r.doneNs !== undefined && countVxgateAll() !== 0) throw new Error(`vxgate: entries left in vxg_fdb after the flush`);
         return r;
       },
@@ -857,7 +930,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         poll = await receivers[receiver].watch.installed(t0);
         if (receiver === "vxgate") {
           const d = process.cpuUsage(cpu0 as NodeJS.CpuUsage);
-          watcherCpuMs = (d.user + d.system) / 1000;
+          watcherCpuMs = poll.cpuMs ?? (d.user + d.system) / 1000;
         } else watcherCpuMs = monCpuMs() - (cpu0 as number);
       }
       const after = await Promise.all(apis.map((a) => a.peer(addr)));
@@ -905,6 +978,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         pollMs: median(poll.costs),
         watcherCpuMs,
         samples: poll.samples,
+        endDetection: { install: how(receiver, poll) },
       };
       const fl = flushMs ? `; flush on session down ${(flushMs / 1000).toFixed(2)} s` : "";
       const fu = firstUpdateMs !== undefined ? `, first UPDATE after ${firstUpdateMs.toFixed(0)} ms` : "";
@@ -918,8 +992,22 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
     const resolution = (receiver: Receiver, poll: PollResult, resolutionMs: number, watcherCpuMs: number | undefined) =>
       receiver === "sink"
         ? ""
-        : (poll.costs.length ? `, end seen to ${Math.round(resolutionMs)} ms by look-ups (${poll.costs.length} polls, median ${median(poll.costs).toFixed(1)} ms)` : ", end seen by notification") +
+        : (poll.method
+            ? `, end seen to ${resolutionMs.toFixed(1)} ms by ${poll.method} (${poll.costs.length} polls)`
+            : poll.costs.length
+              ? `, end seen to ${Math.round(resolutionMs)} ms by look-ups (${poll.costs.length} polls, median ${median(poll.costs).toFixed(1)} ms)`
+              : ", end seen by kernel FDB notification (fdb-monitor)") +
           (watcherCpuMs !== undefined ? `, watcher CPU ${Math.round(watcherCpuMs)} ms` : "");
+
+    /** how the end of a phase was seen, for the JSON */
+    const how = (receiver: Receiver, p: PollResult | undefined) =>
+      receiver === "sink"
+        ? "the null receiver's own count"
+        : p?.method
+          ? `${p.method}`
+          : p?.costs.length
+            ? "full counts of the table"
+            : "kernel FDB notification (fdb-monitor), confirmed by a bridge fdb dump";
 
     // --- the blaster -------------------------------------------------------
     interface BlastProc {
@@ -1018,7 +1106,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
           poll = await receivers[receiver].watch.installed(t0);
           if (receiver === "vxgate") {
             const d = process.cpuUsage(cpu0 as NodeJS.CpuUsage);
-            watcherCpuMs = (d.user + d.system) / 1000;
+            watcherCpuMs = poll.cpuMs ?? (d.user + d.system) / 1000;
           } else watcherCpuMs = monCpuMs() - (cpu0 as number);
         }
         if (poll.doneNs === undefined) throw new Error(`${receiver}: INCOMPLETE, ${poll.last} of ${routes} routes after ${opts.timeoutS} s`);
@@ -1031,12 +1119,15 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         const tw = nowNs();
         b.child.stdin!.write("withdraw\n");
         let withdrawMs: number;
+        let wPoll: PollResult | undefined;
+        let fPoll: PollResult | undefined;
         if (receiver === "sink") {
           const d = await sinkWait("withdraw", sinkFrom);
           if (d.n !== routes) throw new Error(`sink: counted ${d.n} withdrawn type-2 routes, expected ${routes}`);
           withdrawMs = msSince(tw, BigInt(d.t));
         } else {
           const w = await receivers[receiver].watch.flushed(tw);
+          wPoll = w;
           if (w.doneNs === undefined) throw new Error(`${receiver}: ${w.last} routes still installed ${opts.timeoutS} s after every route was withdrawn${receiver === "frr" ? await frrDiag() : ""}`);
           withdrawMs = msSince(tw, w.doneNs);
         }
@@ -1057,6 +1148,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         b.child.stdin!.write("down\n");
         if (receiver !== "sink") {
           const fl = await receivers[receiver].watch.flushed(tf);
+          fPoll = fl;
           if (fl.doneNs === undefined) throw new Error(`${receiver}: ${fl.last} routes still installed ${opts.timeoutS} s after the sessions went down${receiver === "frr" ? await frrDiag() : ""}`);
           flushMs = msSince(tf, fl.doneNs);
         }
@@ -1085,13 +1177,14 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
           pollMs: median(poll.costs),
           watcherCpuMs,
           samples: poll.samples,
+          endDetection: { install: how(receiver, poll), withdraw: how(receiver, wPoll), flush: receiver === "sink" ? undefined : how(receiver, fPoll) },
         };
         const fu = firstUpdateMs !== undefined ? `, first UPDATE after ${firstUpdateMs.toFixed(1)} ms` : "";
         const fl = flushMs ? `; flush on session down ${(flushMs / 1000).toFixed(2)} s = ${fmtInt(r.flushRoutesPerS!)} routes/s` : "";
         opts.log(
           `   ${phase} round ${round} ${mode.padEnd(4)} ${receiver.padEnd(6)} ${routes} routes in ${(installMs / 1000).toFixed(3)} s = ${fmtInt(r.routesPerS)} routes/s ` +
             `(${sent.messages} UPDATEs, ${fmtInt(sent.bytes! / 1024)} KiB written in ${sent.ms!.toFixed(1)} ms${fu}${resolution(receiver, poll, r.resolutionMs, watcherCpuMs)}); ` +
-            `withdrawn in ${(withdrawMs / 1000).toFixed(3)} s = ${fmtInt(r.withdrawRoutesPerS!)} routes/s (${wsent.messages} UPDATEs)${fl}` +
+            `withdrawn in ${(withdrawMs / 1000).toFixed(3)} s = ${fmtInt(r.withdrawRoutesPerS!)} routes/s (${wsent.messages} UPDATEs${wPoll?.method ? `, end seen to ${msSince(wPoll.prevNs, wPoll.doneNs).toFixed(1)} ms, ${wPoll.method}` : ""})${fl}${fPoll?.method ? ` (end seen to ${msSince(fPoll.prevNs, fPoll.doneNs).toFixed(1)} ms, ${fPoll.method})` : ""}` +
             (round === 1 && receiver === "sink" ? ` [streams encoded in ${Number(enc.ms).toFixed(0)} ms, before the round]` : ""),
         );
         return r;

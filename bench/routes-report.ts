@@ -146,6 +146,15 @@ export function reportRoutes(r: RoutesResult, say: (s: string) => void): void {
     say("   install = gate opened on every gobgpd (export accept + soft reset out) -> the last route in the receiver's table;");
     say("   flush = sessions disabled (NOTIFICATION Cease) -> the receiver's table empty again.");
   }
+  // how each receiver's end was seen (the first round that says so, per receiver)
+  for (const rcv of ["vxgate", "frr"] as const) {
+    const d = r.rounds.find((x) => x.receiver === rcv && x.endDetection)?.endDetection;
+    if (!d) continue;
+    const how = (s: string) => s.replace(/ confirmed by a full count [0-9.]+ ms later/, " confirmed by one full count");
+    say(`   end detection, ${label[rcv]}: install by ${how(d.install)}${d.withdraw ? `; withdraw by ${how(d.withdraw)}` : ""}${d.flush ? `; flush by ${how(d.flush)}` : ""}`);
+  }
+  if (r.rounds.some((x) => x.receiver === "vxgate" && x.endDetection))
+    say("   (vxgate: the time is the sentinel poll that saw the last route, taken only when the full count right after confirms every route; else the end of the first full count that does)");
   say("");
   for (const g of groups) {
     say(`   ${fmtInt(g.routes)} routes, ${g.mode}: ${g.injector.line}`);

@@ -189,7 +189,8 @@ export class BpfMap {
    * deleted only while its current value, masked with `mask` (valueSize
    * bytes), equals expected value i (packed `valueSize` apart in `expect`)
    * masked the same; absent keys are skipped. Returns how many were deleted.
-   * One lookup and one delete system call per key, no JS per key.
+   * One lookup system call per key, the matching keys deleted in
+   * BPF_MAP_DELETE_BATCH calls of up to 256 keys, no JS per key.
    */
   deleteBatchIf(keys: Uint8Array, expect: Uint8Array, mask: Uint8Array, count: number): number {
     return this.#h.deleteBatchIf(keys, expect, mask, count);

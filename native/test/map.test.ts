@@ -184,6 +184,28 @@ describe.skipIf(!isRoot)("BpfMap", () => {
       expect(m.deleteBatchIf(keys, expect5, mask, 0)).toBe(0);
       m.deleteBatch([flowKey(3, 3)]);
     });
+
+    it("deleteBatchIf over many keys (several delete batches): matches go, the rest stays, repeated and absent keys are skipped", () => {
+      const m = obj.map("flows");
+      const n = 700;
+      const entries: [Buffer, Buffer][] = [];
+      for (let i = 0; i < n; i++) entries.push([flowKey(i, 7), flowVal(i % 3 === 0 ? 6 : 5, i)]);
+      m.updateBatch(entries);
+      // every key once, key 1 three times more, and 50 keys not in the map
+      const ks: Buffer[] = entries.map(([k]) => k);
+      ks.push(flowKey(1, 7), flowKey(1, 7), flowKey(1, 7));
+      for (let i = 0; i < 50; i++) ks.push(flowKey(10_000 + i, 7));
+      const mask = Buffer.alloc(m.valueSize);
+      mask.fill(0xff, 0, 8);
+      const exp = Buffer.concat(ks.map(() => flowVal(5, 0)));
+      const want = entries.filter((_, i) => i % 3 !== 0).length;
+      expect(m.deleteBatchIf(Buffer.concat(ks), exp, mask, ks.length)).toBe(want);
+      for (let i = 0; i < n; i++) {
+        if (i % 3 === 0) expect(m.lookup(flowKey(i, 7))).toEqual(flowVal(6, i));
+        else expect(m.lookup(flowKey(i, 7))).toBeNull();
+      }
+      m.deleteBatch(entries.filter((_, i) => i % 3 === 0).map(([k]) => k));
+    });
   });
 
   describe("per-CPU", () => {

@@ -119,6 +119,30 @@ describe("UpdateFastPath", () => {
     expect(f.announced).toEqual([macRoute(4)]);
   });
 
+  it("attribute sets in turn (the last one is compared in place): each UPDATE gets its own set's array", () => {
+    const fp = new UpdateFastPath();
+    const u = (i: number, seq?: number) => body(buildEvpnUpdates({ nextHop: "198.18.0.2", routes: [macRoute(i)], attributes: attrs(seq) })[0]!);
+    const a = expectSame(fp, u(1)).attrs;
+    const c = expectSame(fp, u(2, 7)).attrs;
+    expect(c).not.toBe(a);
+    expect(expectSame(fp, u(3)).attrs).toBe(a);
+    expect(expectSame(fp, u(4)).attrs).toBe(a);
+    expect(expectSame(fp, u(5, 7)).attrs).toBe(c);
+    const d = expectSame(fp, u(6, 8)).attrs;
+    expect(d).toEqual(attrs(8));
+    // the same octets differing in one byte only (sequence 8 -> 9): not the same set
+    expect(expectSame(fp, u(7, 9)).attrs).toEqual(attrs(9));
+    // withdrawal-only (no other attributes), then an announcement without any
+    // attributes: not the withdrawal's (empty) set; decodeUpdateBody decides,
+    // as for a fresh decoder
+    expectSame(fp, body(buildEvpnWithdrawals([macRoute(1)])[0]!));
+    const bare = body(buildEvpnUpdates({ nextHop: "198.18.0.2", routes: [macRoute(8)], attributes: [] })[0]!);
+    const fresh = new UpdateFastPath().decode(bare);
+    const again = fp.decode(bare);
+    expect(again === undefined).toBe(fresh === undefined);
+    if (again) expect(again.attrs).toEqual(fresh!.attrs);
+  });
+
   it("withdrawal-only UPDATEs are taken; End-of-RIB is left to the session", () => {
     const fp = new UpdateFastPath();
     const f = expectSame(fp, body(buildEvpnWithdrawals([macRoute(1), macRoute(2)])[0]!));

@@ -193,6 +193,19 @@ describe.each([true, false])("routes into the FDB in batches (target with batch 
     }
   });
 
+  it("loop checks per attribute set: every route of a looping set rejected, the good set's routes in between installed", async () => {
+    const f = await fixture(batched);
+    const looped = (ids: number[]) =>
+      ids.flatMap((i) => buildEvpnUpdates({ nextHop: "198.18.0.2", routes: [route(i)], attributes: [...attrs(), { type: "originator-id", id: "10.0.0.1" }] }));
+    f.p.sock.write(wire([...looped([1, 2]), ...one("198.18.0.2", [3, 4]), ...looped([5, 6, 7]), ...one("198.18.0.2", [8])]));
+    await waitFor("good routes in", () => f.at(mac(8)));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(f.sp.counters.rejected).toBe(5);
+    for (const m of [3, 4, 8]) expect(f.at(mac(m))?.remote).toBe("198.18.0.2");
+    for (const m of [1, 2, 5, 6, 7]) expect(f.at(mac(m))).toBeUndefined();
+    expect(f.sp.ribStats().adjIn["127.0.0.1"]).toBe(3);
+  });
+
   it("a removal keeps an entry that is no longer ours (the host showed up locally), and session loss empties the rest", async () => {
     const f = await fixture(batched);
     f.p.sock.write(wire(one("198.18.0.2", [1, 2, 3])));

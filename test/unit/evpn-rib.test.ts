@@ -48,6 +48,43 @@ describe("best path", () => {
     expect(rib.remove(KEY, a.id)?.best).toBeUndefined();
     expect(rib.size).toBe(0);
   });
+
+  it("a key goes from one path to several and back, best and paths kept right", () => {
+    const rib = new LocRib();
+    const pa = path(a);
+    // one path: replaced by the same source, its own best
+    expect(rib.upsert(pa)).toEqual({ key: KEY, best: pa });
+    const pa2 = path(a, [{ type: "med", value: 3 }]);
+    expect(rib.upsert(pa2)).toEqual({ key: KEY, old: pa, best: pa2 });
+    expect(rib.upsert(pa2)).toBeUndefined(); // the same object again: nothing changed
+    expect(rib.paths(KEY)).toEqual([pa2]);
+    expect(rib.remove(KEY, b.id)).toBeUndefined(); // not a source of the key
+    // a worse second path: no change of best, both listed
+    const pb = path(b, [{ type: "local-pref", value: 50 }]);
+    expect(rib.upsert(pb)).toBeUndefined();
+    expect(rib.paths(KEY)).toEqual([pa2, pb]);
+    expect(rib.best(KEY)).toBe(pa2);
+    expect([...rib.bestPaths()]).toEqual([pa2]);
+    // the best goes: the other one is best, alone again
+    expect(rib.remove(KEY, a.id)).toEqual({ key: KEY, old: pa2, best: pb });
+    expect(rib.paths(KEY)).toEqual([pb]);
+    // a better one from a third source, then replaced by a worse one from it
+    const c = peer("10.0.0.4");
+    const pc = path(c, [{ type: "local-pref", value: 300 }]);
+    expect(rib.upsert(pc)).toEqual({ key: KEY, old: pb, best: pc });
+    const pc2 = path(c, [{ type: "local-pref", value: 10 }]);
+    expect(rib.upsert(pc2)).toEqual({ key: KEY, old: pc, best: pb });
+    expect(rib.remove(KEY, b.id)).toEqual({ key: KEY, old: pb, best: pc2 });
+    expect(rib.remove(KEY, c.id)).toEqual({ key: KEY, old: pc2 });
+    expect(rib.size).toBe(0);
+    expect(rib.best(KEY)).toBeUndefined();
+    expect(rib.paths(KEY)).toEqual([]);
+    // a local path (no from) is one source too
+    const pl = path(undefined);
+    expect(rib.upsert(pl)).toEqual({ key: KEY, best: pl });
+    expect(rib.remove(KEY, a.id)).toBeUndefined();
+    expect(rib.remove(KEY, undefined)).toEqual({ key: KEY, old: pl });
+  });
 });
 
 describe("loop checks", () => {

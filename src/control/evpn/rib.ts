@@ -114,29 +114,41 @@ export interface BestChange {
   best?: Path;
 }
 
-interface Entry {
-  paths: Path[];
-  best?: Path;
+/** A key with two or more candidate paths (one path is stored as the Path itself). */
+class Multi {
+  constructor(
+    public paths: Path[],
+    public best?: Path,
+  ) {}
 }
 
-/** The Loc-RIB: every candidate path per route key and the selected best. */
+/**
+ * The Loc-RIB: every candidate path per route key and the selected best.
+ * A key with one path (the common case: one originator, one session) holds
+ * that Path directly, which is its best; no entry object or array per key.
+ */
 export class LocRib {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, Path | Multi>();
 
   get size(): number {
     return this.entries.size;
   }
 
   best(key: string): Path | undefined {
-    return this.entries.get(key)?.best;
+    const e = this.entries.get(key);
+    return e instanceof Multi ? e.best : e;
   }
 
   paths(key: string): readonly Path[] {
-    return this.entries.get(key)?.paths ?? [];
+    const e = this.entries.get(key);
+    return e === undefined ? [] : e instanceof Multi ? e.paths : [e];
   }
 
   *bestPaths(): IterableIterator<Path> {
-    for (const e of this.entries.values()) if (e.best) yield e.best;
+    for (const e of this.entries.values()) {
+      if (!(e instanceof Multi)) yield e;
+      else if (e.best) yield e.best;
+    }
   }
 
   keys(): IterableIterator<string> {
@@ -145,12 +157,22 @@ export class LocRib {
 
   /** Adds or replaces the path from the same source; returns the best-path change, if any. */
   upsert(p: Path): BestChange | undefined {
-    let e = this.entries.get(p.key);
-    if (!e) {
-      e = { paths: [] };
-      this.entries.set(p.key, e);
+    const key = p.key;
+    const e = this.entries.get(key);
+    if (e === undefined) {
+      this.entries.set(key, p);
+      return { key, best: p };
     }
     const id = p.from?.id;
+    if (!(e instanceof Multi)) {
+      if (e.from?.id === id) {
+        this.entries.set(key, p);
+        return e === p ? undefined : { key, old: e, best: p };
+      }
+      const m = new Multi([e, p], e);
+      this.entries.set(key, m);
+      return this.reselect(key, m);
+    }
     let i = -1;
     for (let j = 0; j < e.paths.length; j++)
       if (e.paths[j]!.from?.id === id) {
@@ -159,25 +181,31 @@ export class LocRib {
       }
     if (i >= 0) e.paths[i] = p;
     else e.paths.push(p);
-    return this.reselect(p.key, e);
+    return this.reselect(key, e);
   }
 
   /** Removes the path of `fromId` (undefined = local). */
   remove(key: string, fromId: string | undefined): BestChange | undefined {
     const e = this.entries.get(key);
-    if (!e) return undefined;
+    if (e === undefined) return undefined;
+    if (!(e instanceof Multi)) {
+      if (e.from?.id !== fromId) return undefined;
+      this.entries.delete(key);
+      return { key, old: e };
+    }
     const i = e.paths.findIndex((x) => x.from?.id === fromId);
     if (i < 0) return undefined;
     e.paths.splice(i, 1);
     return this.reselect(key, e);
   }
 
-  private reselect(key: string, e: Entry): BestChange | undefined {
+  private reselect(key: string, e: Multi): BestChange | undefined {
     const old = e.best;
     let best: Path | undefined = e.paths[0];
     for (let j = 1; j < e.paths.length; j++) if (comparePaths(e.paths[j]!, best!) < 0) best = e.paths[j];
     e.best = best;
     if (e.paths.length === 0) this.entries.delete(key);
+    else if (e.paths.length === 1) this.entries.set(key, e.paths[0]!); // back to one path, its own best
     if (old === best) return undefined;
     const ch: BestChange = { key };
     if (old) ch.old = old;

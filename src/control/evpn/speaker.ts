@@ -905,7 +905,17 @@ export class EvpnSpeaker {
     }
     const at = Date.now();
     // the loop and cluster checks look at the attributes and the peer only: once per UPDATE
-    const why = rejectReason({ key: "", route: announced[0]!, nextHop: nextHop!, attrs, from: p.ref, at }, this.me);
+    // (and the same attribute array again, from one session's fast path: the same answer)
+    let why: string | undefined;
+    const rc = this.lastReject;
+    if (rc.attrs === attrs && rc.ref === p.ref && rc.ibgp === p.ref.ibgp) why = rc.why;
+    else {
+      why = rejectReason({ key: "", route: announced[0]!, nextHop: nextHop!, attrs, from: p.ref, at }, this.me);
+      rc.attrs = attrs;
+      rc.ref = p.ref;
+      rc.ibgp = p.ref.ibgp;
+      rc.why = why;
+    }
     for (let i = 0; i < announced.length; i++) {
       const route = announced[i]!;
       if (route.type === "raw") {
@@ -1010,6 +1020,8 @@ export class EvpnSpeaker {
    * array (the session's fast path), so this is once per distinct set, not per route.
    */
   private readonly attrInfo = new WeakMap<readonly PathAttribute[], AttrInfo>();
+  /** rejectReason of the last (attribute array, peer) seen by receive() */
+  private readonly lastReject: { attrs?: readonly PathAttribute[]; ref?: PeerRef; ibgp?: boolean; why?: string } = {};
 
   private infoOf(attrs: readonly PathAttribute[]): AttrInfo {
     let i = this.attrInfo.get(attrs);

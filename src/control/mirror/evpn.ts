@@ -106,14 +106,30 @@ export class MirrorEvpn implements RouteExtensions {
     return this.attribute(out, `type-2 ${mac}`);
   }
 
+  /**
+   * The mirror attribute of an attribute array, decoded once per array
+   * (received routes with the same attribute octets share one array, never
+   * modified): null when it has none.
+   */
+  private readonly decoded = new WeakMap<readonly PathAttribute[], ReturnType<typeof decodeMirrorSessions> | null>();
+
+  private sessionsOf(attrs: readonly PathAttribute[]): ReturnType<typeof decodeMirrorSessions> | null {
+    let d = this.decoded.get(attrs);
+    if (d === undefined) {
+      const raw = findMirrorAttribute(attrs);
+      d = raw ? decodeMirrorSessions(raw) : null;
+      this.decoded.set(attrs, d);
+    }
+    return d;
+  }
+
   received(key: string, route: EvpnRoute, best: { attrs: readonly PathAttribute[]; nextHop: string } | undefined): void {
     const map = route.type === "imet" ? this.fromImet : route.type === "mac-ip" ? this.fromMac : undefined;
     // the common case, cheaply: a route that carries no sessions and never did
     if (!map || (!best && !map.has(key))) return;
     let next: MirrorSessionWire[] = [];
-    const raw = best ? findMirrorAttribute(best.attrs) : undefined;
-    if (raw) {
-      const d = decodeMirrorSessions(raw);
+    const d = best ? this.sessionsOf(best.attrs) : null;
+    if (d) {
       if (d.ok) next = d.sessions;
       else {
         // the route itself stands; only the sessions are ignored
@@ -121,6 +137,8 @@ export class MirrorEvpn implements RouteExtensions {
         this.log.warn("malformed mirror session attribute ignored", { route: key, from: best!.nextHop, reason: d.reason });
       }
     }
+    // no sessions now and none before: nothing to compare
+    if (next.length === 0 && !map.has(key)) return;
     if (sameWire(map.get(key), next)) return;
     if (next.length) map.set(key, next);
     else map.delete(key);

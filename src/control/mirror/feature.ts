@@ -65,7 +65,8 @@ export class MirrorFeature {
   private sweep?: NodeJS.Timeout;
   private stopped = false;
   /** (vni/mac) of every host and server a session names */
-  private watched = new Set<string>();
+  /** MACs the sessions name, by VNI (no string built per FDB change) */
+  private watched = new Map<number, Set<string>>();
   readonly stats = { recomputes: 0, written: 0, deleted: 0 };
 
   constructor(
@@ -206,12 +207,22 @@ export class MirrorFeature {
   // ------------------------------------------------------------ entries
 
   private refreshWatched(): void {
-    this.watched = new Set(this.sessions().flatMap(({ session: s }) => [`${s.host.vni}/${s.host.mac}`, `${s.server.vni}/${s.server.mac}`]));
+    const w = new Map<number, Set<string>>();
+    const add = (vni: number, mac: string) => {
+      let s = w.get(vni);
+      if (!s) w.set(vni, (s = new Set()));
+      s.add(mac);
+    };
+    for (const { session: s } of this.sessions()) {
+      add(s.host.vni, s.host.mac);
+      add(s.server.vni, s.server.mac);
+    }
+    this.watched = w;
   }
 
   /** An FDB entry changed: recompute when a session names that MAC. */
   fdbChanged(vni: number, mac: string): void {
-    if (this.watched.has(`${vni}/${mac}`)) this.queue();
+    if (this.watched.size !== 0 && this.watched.get(vni)?.has(mac)) this.queue();
   }
 
   /** Sessions changed. */

@@ -98,6 +98,13 @@ export class UpdateFastPath {
   private readonly attrCache = new Map<string, PathAttribute[]>();
   private readonly rdCache = new Map<string, RouteDistinguisher>();
   private readonly nhCache = new Map<number, string>();
+  /** The last attribute set looked up (one run of octets, MP_REACH present or not) and its decoding. */
+  private lastRun: Buffer = Buffer.alloc(0);
+  private lastReach = false;
+  private lastAttrs: PathAttribute[] | undefined;
+  /** The octets of the last RD decoded, and the (shared) RD object. */
+  private readonly lastRdBytes = Buffer.alloc(8);
+  private lastRd: RouteDistinguisher | undefined;
   /** UPDATEs decoded here / left to decodeUpdateBody (tests, stats). */
   readonly stats = { fast: 0, slow: 0 };
 
@@ -175,15 +182,23 @@ export class UpdateFastPath {
       pos = next;
     }
     if (reachAt < 0 && unreachAt < 0) return undefined;
-    if (runs > 0) key += body.toString('latin1', run0a, run0b);
-    key = (reachAt >= 0 ? 'R' : '-') + key;
+    // the attributes of the previous UPDATE again (one NLRI per UPDATE: the
+    // common case): compared in place, no key string built or hashed
+    const hasReach = reachAt >= 0;
+    let attrs: PathAttribute[] | undefined;
+    if (runs <= 1 && this.lastAttrs !== undefined && this.lastReach === hasReach && this.lastRun.length === run0b - run0a && this.lastRun.compare(body, run0a, run0b) === 0)
+      attrs = this.lastAttrs;
 
     const out = this.out;
     out.nextHop = undefined;
-    out.announced.length = 0;
-    out.announcedKeys.length = 0;
-    out.withdrawn.length = 0;
-    out.withdrawnKeys.length = 0;
+    if (out.announced.length !== 0) {
+      out.announced.length = 0;
+      out.announcedKeys.length = 0;
+    }
+    if (out.withdrawn.length !== 0) {
+      out.withdrawn.length = 0;
+      out.withdrawnKeys.length = 0;
+    }
     if (unreachAt >= 0) {
       if (unreachEnd - unreachAt < 3) return undefined;
       if (((body[unreachAt]! << 8) | body[unreachAt + 1]!) !== AFI_L2VPN || body[unreachAt + 2] !== SAFI_EVPN) return undefined;
@@ -200,14 +215,23 @@ export class UpdateFastPath {
       out.nextHop = this.nextHop(body, reachAt + 4, nhLen);
       if (!this.nlri(body, reachAt + 5 + nhLen, reachEnd, out.announced, out.announcedKeys)) return undefined;
     }
-    let attrs = this.attrCache.get(key);
     if (!attrs) {
-      // first time these attributes are seen: decodeUpdateBody decides
-      const full = decodeUpdateBody(body.subarray(start, end), this.opts);
-      if (!full.ok || full.discarded.length > 0) return undefined;
-      attrs = full.update.attributes.filter((a) => a.type !== 'mp-reach' && a.type !== 'mp-unreach');
-      if (this.attrCache.size >= ATTR_CACHE_MAX) this.attrCache.clear();
-      this.attrCache.set(key, attrs);
+      if (runs > 0) key += body.toString('latin1', run0a, run0b);
+      key = (hasReach ? 'R' : '-') + key;
+      attrs = this.attrCache.get(key);
+      if (!attrs) {
+        // first time these attributes are seen: decodeUpdateBody decides
+        const full = decodeUpdateBody(body.subarray(start, end), this.opts);
+        if (!full.ok || full.discarded.length > 0) return undefined;
+        attrs = full.update.attributes.filter((a) => a.type !== 'mp-reach' && a.type !== 'mp-unreach');
+        if (this.attrCache.size >= ATTR_CACHE_MAX) this.attrCache.clear();
+        this.attrCache.set(key, attrs);
+      }
+      if (runs <= 1) {
+        this.lastRun = Buffer.from(body.subarray(run0a, run0b));
+        this.lastReach = hasReach;
+        this.lastAttrs = attrs;
+      }
     }
     out.attrs = attrs;
     return out;
@@ -228,6 +252,17 @@ export class UpdateFastPath {
   }
 
   private rd(b: Buffer, at: number): RouteDistinguisher {
+    // the RD of the previous route again (one originator's routes): compared in place
+    const l = this.lastRdBytes;
+    if (this.lastRd !== undefined && b[at] === l[0] && b[at + 1] === l[1] && b[at + 2] === l[2] && b[at + 3] === l[3] && b[at + 4] === l[4] && b[at + 5] === l[5] && b[at + 6] === l[6] && b[at + 7] === l[7])
+      return this.lastRd;
+    const rd = this.rdSlow(b, at);
+    b.copy(l, 0, at, at + 8);
+    this.lastRd = rd;
+    return rd;
+  }
+
+  private rdSlow(b: Buffer, at: number): RouteDistinguisher {
     const k = b.toString('latin1', at, at + 8);
     let rd = this.rdCache.get(k);
     if (!rd) {

@@ -65,7 +65,8 @@ const currentLayouts = (): Record<string, string> =>
   Object.fromEntries((Object.values(tables) as TableDecl[]).map((t) => [t.mapName, layoutSignature(t)]));
 
 
-class MapTable<N extends TableName> implements TableHandle<N> {
+/** Exported for tests. */
+export class MapTable<N extends TableName> implements TableHandle<N> {
   private readonly codec;
   constructor(private readonly map: BpfMap, name: N) {
     this.codec = tableCodec(name);
@@ -115,10 +116,19 @@ class MapTable<N extends TableName> implements TableHandle<N> {
     const n = to - from;
     if (this.kbuf.length < n * ks) this.kbuf = Buffer.alloc(Math.max(n, 64) * ks);
     if (this.vbuf.length < n * vs) this.vbuf = Buffer.alloc(Math.max(n, 64) * vs);
+    // entries often share one value object (e.g. every route to one VTEP):
+    // encoded once, then copied
+    let prev: TableValue<N> | undefined;
+    let prevAt = 0;
     for (let i = 0; i < n; i++) {
       const e = entries[from + i]!;
       this.codec.key.encodeInto(e[0], this.kbuf, i * ks);
-      this.codec.value.encodeInto(e[1], this.vbuf, i * vs);
+      if (e[1] === prev) this.vbuf.copyWithin(i * vs, prevAt, prevAt + vs);
+      else {
+        this.codec.value.encodeInto(e[1], this.vbuf, i * vs);
+        prev = e[1];
+        prevAt = i * vs;
+      }
     }
   }
   /** Packed BPF_MAP_UPDATE_BATCH, BATCH entries per system call; an entry the
