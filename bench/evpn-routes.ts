@@ -599,10 +599,12 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         frrNs,
         "sh",
         ["-c", `bridge fdb show dev vxlan100 | awk '$1 != "00:00:00:00:00:00" && / dst ${REMOTE_VTEP} / { m[$1] = 1 } END { n = 0; for (k in m) n++; print n }'`],
-        { timeoutMs: 60_000 },
+        // a dump of 1M entries takes the kernel a while: as long as any other wait
+        { timeoutMs: Math.max(60, opts.timeoutS) * 1000 },
       );
       const n = Number(r.stdout.trim());
-      if (r.status !== 0 || !Number.isInteger(n)) throw new Error(`counting FRR's kernel FDB failed: ${r.stderr}`);
+      if (r.status !== 0 || !Number.isInteger(n) || r.stdout.trim() === "")
+        throw new Error(`counting FRR's kernel FDB failed (${r.signal ?? `exit ${r.status}`}): ${r.stderr.trim() || "no output"}`);
       return n;
     };
     const monBin = join(dir, "fdb-monitor");
