@@ -15,27 +15,14 @@ import {
   evpnRouteKey,
   evpnRoutesOf,
   type EvpnRoute,
-  type PathAttribute,
-  TunnelEncapType,
   type UpdateMessage,
 } from "../../src/control/evpn/bgp/index.ts";
 import { UpdateFastPath } from "../../src/control/evpn/bgp/fast-update.ts";
+import { evpnPathAttrs } from "./evpn-helpers.ts";
 
 const body = (u: UpdateMessage) => encodeMessage(u).subarray(19);
 
-const attrs = (seq?: number): PathAttribute[] => [
-  { type: "origin", value: 0 },
-  { type: "as-path", segments: [] },
-  { type: "local-pref", value: 100 },
-  {
-    type: "ext-communities",
-    communities: [
-      { type: "route-target", target: { format: "as2", asn: 65000, value: 100 } },
-      { type: "encapsulation", tunnelType: TunnelEncapType.VXLAN },
-      ...(seq !== undefined ? [{ type: "mac-mobility" as const, sticky: false, sequence: seq }] : []),
-    ],
-  },
-];
+const attrs = evpnPathAttrs;
 
 const rd = { format: "ipv4" as const, ip: "10.0.0.2", value: 1 };
 const mac = (i: number) => `02:10:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, "0")}:${(i & 0xff).toString(16).padStart(2, "0")}`;

@@ -15,10 +15,8 @@ import {
   ESI_ZERO,
   type EvpnRoute,
   type OpenMessage,
-  type PathAttribute,
   readFrame,
   Safi,
-  TunnelEncapType,
   type UpdateMessage,
 } from "../../src/control/evpn/bgp/index.ts";
 import { constants } from "../../src/codegen/tables.ts";
@@ -26,7 +24,7 @@ import type { TableKey, TableValue } from "../../src/control/codec.ts";
 import { FastPathEvpnPort } from "../../src/control/evpn/port.ts";
 import { EvpnSpeaker } from "../../src/control/evpn/speaker.ts";
 import type { Target } from "../../src/control/targets/target.ts";
-import { bgpConfig, quietLog, waitFor } from "./evpn-helpers.ts";
+import { bgpConfig, evpnPathAttrs, quietLog, waitFor } from "./evpn-helpers.ts";
 
 type K = TableKey<"fdb">;
 type V = TableValue<"fdb">;
@@ -99,19 +97,7 @@ class RawPeer {
 const rd = { format: "ipv4" as const, ip: "10.0.0.2", value: 1 };
 const mac = (i: number) => `02:00:00:00:0b:${i.toString(16).padStart(2, "0")}`;
 const route = (i: number): EvpnRoute => ({ type: "mac-ip", rd, esi: ESI_ZERO, ethernetTag: 0, mac: mac(i), label1: 100 });
-const attrs = (seq = 0): PathAttribute[] => [
-  { type: "origin", value: 0 },
-  { type: "as-path", segments: [] },
-  { type: "local-pref", value: 100 },
-  {
-    type: "ext-communities",
-    communities: [
-      { type: "route-target", target: { format: "as2", asn: 65000, value: 100 } },
-      { type: "encapsulation", tunnelType: TunnelEncapType.VXLAN },
-      ...(seq ? [{ type: "mac-mobility" as const, sticky: false, sequence: seq }] : []),
-    ],
-  },
-];
+const attrs = evpnPathAttrs;
 const announce = (nextHop: string, ids: number[], seq = 0) => buildEvpnUpdates({ nextHop, routes: ids.map(route), attributes: attrs(seq) });
 const one = (nextHop: string, ids: number[], seq = 0) => ids.flatMap((i) => announce(nextHop, [i], seq));
 const withdraw = (ids: number[]) => buildEvpnWithdrawals(ids.map(route));

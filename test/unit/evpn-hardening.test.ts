@@ -26,7 +26,6 @@ import {
   type PathAttribute,
   readFrame,
   Safi,
-  TunnelEncapType,
   type UpdateMessage,
 } from "../../src/control/evpn/bgp/index.ts";
 import type { BgpNeighborConfig } from "../../src/control/evpn/config.ts";
@@ -34,7 +33,7 @@ import { BgpSession, type SessionConfig, type SessionHandler } from "../../src/c
 import { EvpnSpeaker } from "../../src/control/evpn/speaker.ts";
 import { renderBgpSummary } from "../../src/control/evpn/show.ts";
 import { createLogger, type Logger } from "../../src/control/log.ts";
-import { basePort, bgpConfig, RecordingPort, waitFor } from "./evpn-helpers.ts";
+import { basePort, bgpConfig, evpnPathAttrs, RecordingPort, waitFor } from "./evpn-helpers.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -192,18 +191,7 @@ describe("connection collisions are not errors", () => {
 
 const PEER_VTEP = "192.0.2.2";
 const rd = { format: "ipv4" as const, ip: "10.0.0.2", value: 1 };
-const attrs: PathAttribute[] = [
-  { type: "origin", value: 0 },
-  { type: "as-path", segments: [] },
-  { type: "local-pref", value: 100 },
-  {
-    type: "ext-communities",
-    communities: [
-      { type: "route-target", target: { format: "as2", asn: 65000, value: 100 } },
-      { type: "encapsulation", tunnelType: TunnelEncapType.VXLAN },
-    ],
-  },
-];
+const attrs: PathAttribute[] = evpnPathAttrs();
 const mac = (i: number) => `02:00:00:00:0a:${i.toString(16).padStart(2, "0")}`;
 function macUpdates(from: number, n: number): UpdateMessage[] {
   const routes: EvpnRoute[] = Array.from({ length: n }, (_, i) => ({ type: "mac-ip", rd, esi: ESI_ZERO, ethernetTag: 0, mac: mac(from + i), label1: 100 }));

@@ -1,6 +1,7 @@
 // Shared helpers for the EVPN speaker tests: a recording EvpnSwitchPort and
 // speaker construction on 127.0.0.x.
 import type { BgpConfig, BgpNeighborConfig } from "../../src/control/evpn/config.ts";
+import { TunnelEncapType, type PathAttribute } from "../../src/control/evpn/bgp/index.ts";
 import { createLogger } from "../../src/control/log.ts";
 import { EvpnSpeaker, type EvpnSwitchPort } from "../../src/control/evpn/speaker.ts";
 
@@ -93,4 +94,23 @@ export async function waitFor<T>(what: string, f: () => T | undefined | false, t
 /** A port base unlikely to collide between runs. */
 export function basePort(): number {
   return 20000 + Math.floor(Math.random() * 20000);
+}
+
+/** The path attributes of a type-2 route as an iBGP EVPN peer sends them
+ * (route target 65000:100, VXLAN encapsulation), with a MAC mobility
+ * sequence number when `seq` is given and not 0. */
+export function evpnPathAttrs(seq?: number): PathAttribute[] {
+  return [
+    { type: "origin", value: 0 },
+    { type: "as-path", segments: [] },
+    { type: "local-pref", value: 100 },
+    {
+      type: "ext-communities",
+      communities: [
+        { type: "route-target", target: { format: "as2", asn: 65000, value: 100 } },
+        { type: "encapsulation", tunnelType: TunnelEncapType.VXLAN },
+        ...(seq ? [{ type: "mac-mobility" as const, sticky: false, sequence: seq }] : []),
+      ],
+    },
+  ];
 }
