@@ -15,7 +15,7 @@ import { arpRequest } from "../test/harness/packets.ts";
 import { sendFramesTimed } from "../test/harness/send.ts";
 import type { FdbRow } from "../src/control/runtime.ts";
 import { tableCodec } from "../src/control/codec.ts";
-import { constants } from "../src/codegen/tables.ts";
+import { constants, tables } from "../src/codegen/tables.ts";
 import { BPFFS_ROOT } from "../src/control/targets/ebpf/target.ts";
 
 export interface MoveSpec {
@@ -45,7 +45,7 @@ export interface MoveResult {
 type EntryProbe = () => Promise<boolean> | boolean;
 
 function probeFor(fabric: Fabric, sw: string, m: MoveSpec, newVtep: string, maps: BpfMap[]): { probe: EntryProbe; pollMs: number } {
-  const pin = `${BPFFS_ROOT}/${sw}/maps/${"vxg_fdb"}`;
+  const pin = `${BPFFS_ROOT}/${sw}/maps/${tables.fdb.mapName}`;
   if (existsSync(pin)) {
     const map = BpfMap.openPinned(pin);
     maps.push(map);
