@@ -156,18 +156,9 @@ export class MacTable {
   /** Replaces everything route `source` claims (empty list = the route is gone). */
   setClaims(source: string, claims: { vni: number; mac: string; claim: RemoteClaim }[]): void {
     const prev = this.bySource.get(source);
-    // the common case, without building sets: a route for one (vni, mac), new, gone or replaced
     if (claims.length <= 1 && !Array.isArray(prev)) {
       const c = claims[0];
-      let s: Slot | undefined;
-      if (c && c.claim.vtep !== this.localVtep) {
-        s = this.slot(c.vni, c.mac, true);
-        setClaim(s, source, c.claim);
-        this.bySource.set(source, s);
-      } else if (prev) this.bySource.delete(source);
-      if (prev && prev !== s) deleteClaim(prev, source);
-      if (s) this.recompute(s);
-      if (prev && prev !== s) this.recompute(prev);
+      this.setOneClaim(source, prev, c?.vni ?? 0, c?.mac ?? "", c?.claim);
       return;
     }
     const before: Slot[] = prev === undefined ? [] : Array.isArray(prev) ? prev : [prev];
@@ -189,6 +180,32 @@ export class MacTable {
     else if (after.length === 1) this.bySource.set(source, after[0]!);
     else this.bySource.delete(source);
     for (const s of touched) this.recompute(s);
+  }
+
+  /**
+   * setClaims for a route that claims one (vni, mac), or nothing (claim
+   * undefined: the route is gone or imports nowhere): the common case, once
+   * per route received, without building lists.
+   */
+  setClaim(source: string, vni: number, mac: string, claim: RemoteClaim | undefined): void {
+    const prev = this.bySource.get(source);
+    if (Array.isArray(prev)) {
+      this.setClaims(source, claim ? [{ vni, mac, claim }] : []);
+      return;
+    }
+    this.setOneClaim(source, prev, vni, mac, claim);
+  }
+
+  private setOneClaim(source: string, prev: Slot | undefined, vni: number, mac: string, claim: RemoteClaim | undefined): void {
+    let s: Slot | undefined;
+    if (claim && claim.vtep !== this.localVtep) {
+      s = this.slot(vni, mac, true);
+      setClaim(s, source, claim);
+      if (s !== prev) this.bySource.set(source, s);
+    } else if (prev) this.bySource.delete(source);
+    if (prev && prev !== s) deleteClaim(prev, source);
+    if (s) this.recompute(s);
+    if (prev && prev !== s) this.recompute(prev);
   }
 
   // ---------------------------------------------------------------- local side

@@ -82,7 +82,7 @@ import {
   gracefulRestartOf,
   Safi,
 } from "./bgp/index.ts";
-import { MacTable, type EvpnSwitchPort, type MacRow } from "./macs.ts";
+import { MacTable, type EvpnSwitchPort, type MacRow, type RemoteClaim } from "./macs.ts";
 import { decodeMultiVni, encodeMultiVni, MULTI_VNI_ATTR_CODE, type MultiVniEntry } from "./multi-vni.ts";
 import { exportAttributes, LocRib, mayAdvertise, needsMulticastCapability, rejectReason, withoutMulticastSignalling, type BestChange, type LocalIdentity, type Path, type PeerRef } from "./rib.ts";
 import { BgpListener } from "./session/listener.ts";
@@ -241,6 +241,8 @@ interface AttrInfo {
   sticky: boolean;
   /** local VNI -> do the route targets import into it */
   imports: Map<number, boolean>;
+  /** next hop -> the claim of a route without IP (claims are never modified, so one serves all) */
+  claims: Map<string, RemoteClaim>;
   multiVni?: ReturnType<typeof decodeMultiVni>;
 }
 
@@ -996,7 +998,7 @@ export class EvpnSpeaker {
     const route = (ch.best ?? ch.old)!.route;
     // (a Path is what `received` reads: attrs and nextHop; type 6 gets its VNIs too)
     this.opts.extensions?.received?.(ch.key, route, best ? (route.type === "smet" ? { attrs: best.attrs, nextHop: best.nextHop, vnis: this.smetVnis(best) } : best) : undefined);
-    if (route.type === "mac-ip") this.macs.setClaims(ch.key, best ? this.expandMac(best) : []);
+    if (route.type === "mac-ip") this.importMac(ch.key, best);
     else if (route.type === "imet") this.setFlood(ch.key, best ? this.floodOf(best) : undefined);
   }
 
@@ -1028,11 +1030,39 @@ export class EvpnSpeaker {
     if (!i) {
       const { rts, mm } = this.routeTargets(attrs);
       const mv = attrs.find((a) => a.type === "unknown" && a.code === MULTI_VNI_ATTR_CODE);
-      i = { rts, seq: mm?.seq ?? 0, sticky: mm?.sticky ?? false, imports: new Map() };
+      i = { rts, seq: mm?.seq ?? 0, sticky: mm?.sticky ?? false, imports: new Map(), claims: new Map() };
       if (mv && mv.type === "unknown") i.multiVni = decodeMultiVni(mv.value);
       this.attrInfo.set(attrs, i);
     }
     return i;
+  }
+
+  /** The remote MAC claim(s) of a type-2 route's best path (none: the route is gone). */
+  private importMac(key: string, best: Path | undefined): void {
+    const route = best?.route;
+    if (!best || route?.type !== "mac-ip") {
+      this.macs.setClaim(key, 0, "", undefined);
+      return;
+    }
+    const info = this.infoOf(best.attrs);
+    if (info.multiVni) {
+      this.macs.setClaims(key, this.expandMac(best));
+      return;
+    }
+    // one VNI: the claim itself, shared by every route with these attributes and next hop when it has no IP
+    const vni = vniFromLabel(route.label1);
+    let imp = info.imports.get(vni);
+    if (imp === undefined) info.imports.set(vni, (imp = this.imports(vni, info.rts)));
+    if (!imp) {
+      this.macs.setClaim(key, 0, "", undefined);
+      return;
+    }
+    let claim: RemoteClaim | undefined;
+    if (route.ip === undefined) {
+      claim = info.claims.get(best.nextHop);
+      if (!claim) info.claims.set(best.nextHop, (claim = { vtep: best.nextHop, seq: info.seq, sticky: info.sticky }));
+    } else claim = { vtep: best.nextHop, seq: info.seq, sticky: info.sticky, ip: route.ip };
+    this.macs.setClaim(key, vni, route.mac, claim);
   }
 
   private expandMac(p: Path): MacClaim[] {

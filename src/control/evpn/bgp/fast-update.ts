@@ -52,10 +52,12 @@ for (let i = 0; i < 256; i++) {
   HC[2 * i] = h.charCodeAt(0);
   HC[2 * i + 1] = h.charCodeAt(1);
 }
-/** Scratch for building route keys as one flat string: "2:" then hex. */
-const KEY = Buffer.alloc(2 + 2 * 64);
+/** Scratch for building route keys: "2:" then hex. */
+const KEY = new Uint16Array(2 + 2 * 64);
 KEY[0] = 0x32;
 KEY[1] = 0x3a;
+/** Scratch for keys of the uncommon lengths (Buffer.toString). */
+const KEY_BUF = Buffer.alloc(KEY.length);
 const OT_MASK = AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE;
 /** MP_REACH_NLRI / MP_UNREACH_NLRI are optional non-transitive. */
 const MP_FLAGS = AttrFlag.OPTIONAL;
@@ -71,7 +73,12 @@ function macAt(b: Buffer, o: number): string {
   return String.fromCharCode(HC[a0]!, HC[a0 + 1]!, 58, HC[a1]!, HC[a1 + 1]!, 58, HC[a2]!, HC[a2 + 1]!, 58, HC[a3]!, HC[a3 + 1]!, 58, HC[a4]!, HC[a4 + 1]!, 58, HC[a5]!, HC[a5 + 1]!);
 }
 
-/** evpnRouteKey of a type-2 route from its value at v: "2:" + hex of RD (8) and of tag .. IP (12 + IP length). */
+/**
+ * evpnRouteKey of a type-2 route from its value at v: "2:" + hex of RD (8) and
+ * of tag .. IP (12 + IP length). The common lengths (no IP, IPv4) are built in
+ * one String.fromCharCode call: a flat string without a trip into C++ (this
+ * runs once per route received).
+ */
 function macIpKey(b: Buffer, v: number, ipLen: number): string {
   let k = 2;
   for (let i = v; i < v + 8; i++) {
@@ -85,7 +92,20 @@ function macIpKey(b: Buffer, v: number, ipLen: number): string {
     KEY[k++] = HC[x]!;
     KEY[k++] = HC[x + 1]!;
   }
-  return KEY.toString('latin1', 0, k);
+  const a = KEY;
+  if (k === 42)
+    return String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!, a[20]!, a[21]!, a[22]!, a[23]!, a[24]!, a[25]!, a[26]!, a[27]!, a[28]!, a[29]!, a[30]!, a[31]!, a[32]!, a[33]!, a[34]!, a[35]!, a[36]!, a[37]!, a[38]!, a[39]!, a[40]!, a[41]!);
+  if (k === 50)
+    return String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!, a[20]!, a[21]!, a[22]!, a[23]!, a[24]!, a[25]!, a[26]!, a[27]!, a[28]!, a[29]!, a[30]!, a[31]!, a[32]!, a[33]!, a[34]!, a[35]!, a[36]!, a[37]!, a[38]!, a[39]!, a[40]!, a[41]!, a[42]!, a[43]!, a[44]!, a[45]!, a[46]!, a[47]!, a[48]!, a[49]!);
+  for (let i = 0; i < k; i++) KEY_BUF[i] = a[i]!;
+  return KEY_BUF.toString('latin1', 0, k);
+}
+
+/** b[from..to) equals all of r (compared here: a Buffer.compare is a call into C++ per UPDATE). */
+function sameOctets(r: Buffer, b: Buffer, from: number, to: number): boolean {
+  if (r.length !== to - from) return false;
+  for (let i = 0; i < r.length; i++) if (r[i] !== b[from + i]) return false;
+  return true;
 }
 
 function isZero(b: Buffer, from: number, to: number): boolean {
@@ -186,7 +206,7 @@ export class UpdateFastPath {
     // common case): compared in place, no key string built or hashed
     const hasReach = reachAt >= 0;
     let attrs: PathAttribute[] | undefined;
-    if (runs <= 1 && this.lastAttrs !== undefined && this.lastReach === hasReach && this.lastRun.length === run0b - run0a && this.lastRun.compare(body, run0a, run0b) === 0)
+    if (runs <= 1 && this.lastAttrs !== undefined && this.lastReach === hasReach && sameOctets(this.lastRun, body, run0a, run0b))
       attrs = this.lastAttrs;
 
     const out = this.out;

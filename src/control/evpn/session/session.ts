@@ -569,10 +569,17 @@ export class BgpSession {
     c.buf = c.buf.length === 0 ? d : Buffer.concat([c.buf, d]);
     let off = 0;
     const fastOk = this.handler.updateFast !== undefined;
+    // UPDATEs taken by the fast path re-arm the hold timer once per read, not per message
+    let fastTaken = false;
     while (!c.closed) {
       if (fastOk && this.fastUpdate(c, off)) {
         off += c.buf.readUInt16BE(off + 16);
+        fastTaken = true;
         continue;
+      }
+      if (fastTaken) {
+        fastTaken = false;
+        this.armHold(c, c.hold);
       }
       const f = readFrame(c.buf, off);
       if (f.status === "incomplete") break;
@@ -591,6 +598,7 @@ export class BgpSession {
         return;
       }
     }
+    if (fastTaken && !c.closed) this.armHold(c, c.hold);
     c.buf = off >= c.buf.length ? EMPTY : c.buf.subarray(off);
     if (c.buf.length > 0 && off > 0) c.buf = Buffer.from(c.buf); // don't pin the old chunk
   }
@@ -613,7 +621,6 @@ export class BgpSession {
     if (!f) return false;
     this.stats.messagesIn++;
     c.rxSeq = ++this.rxCount;
-    this.armHold(c, c.hold);
     this.stats.updatesIn++;
     try {
       this.handler.updateFast!(this, f);
