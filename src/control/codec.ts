@@ -127,7 +127,8 @@ export function structCodec<D extends StructDecl>(decl: D): Codec<StructOf<D["fi
     },
     encodeInto(v, b, offset) {
       const rec = v as Record<string, unknown>;
-      b.fill(0, offset, offset + l.size);
+      // zeroed in JS: the entries are small, and Buffer.fill is a call into C++ per entry
+      for (let i = offset, end = offset + l.size; i < end; i++) b[i] = 0;
       for (const w of writers) {
         const x = rec[w.name];
         if (x === undefined) throw new TypeError(`${decl.name}.${w.name} missing`);

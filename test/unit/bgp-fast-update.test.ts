@@ -130,6 +130,32 @@ describe("UpdateFastPath", () => {
     if (again) expect(again.attrs).toEqual(fresh!.attrs);
   });
 
+  it("attributes in code order, MP_REACH_NLRI between them (as GoBGP sends): compared run by run, each set its own", () => {
+    const fp = new UpdateFastPath();
+    // the same UPDATE with MP_REACH_NLRI moved after LOCAL_PREF: three runs around it
+    const gobgpOrder = (i: number, seq?: number) => {
+      const u = buildEvpnUpdates({ nextHop: "198.18.0.2", routes: [macRoute(i)], attributes: attrs(seq) })[0]!;
+      const mp = u.attributes.find((a) => a.type === "mp-reach")!;
+      const rest = u.attributes.filter((a) => a !== mp);
+      const at = rest.findIndex((a) => a.type === "ext-communities");
+      const b = body({ ...u, attributes: [...rest.slice(0, at), mp, ...rest.slice(at)] });
+      // really in the middle: ORIGIN first, MP_REACH_NLRI (14) before EXTENDED COMMUNITIES (16)
+      expect(b[4 + 1]).toBe(1);
+      return b;
+    };
+    const a = expectSame(fp, gobgpOrder(1)).attrs;
+    expect(expectSame(fp, gobgpOrder(2)).attrs).toBe(a);
+    const c = expectSame(fp, gobgpOrder(3, 5)).attrs;
+    expect(c).not.toBe(a);
+    expect(c).toEqual(attrs(5));
+    // one octet after MP_REACH_NLRI differs (sequence 5 -> 6): another set
+    expect(expectSame(fp, gobgpOrder(4, 6)).attrs).toEqual(attrs(6));
+    expect(expectSame(fp, gobgpOrder(5)).attrs).toBe(a);
+    // the same attributes with MP_REACH_NLRI first: the same set
+    expect(expectSame(fp, body(buildEvpnUpdates({ nextHop: "198.18.0.2", routes: [macRoute(6)], attributes: attrs() })[0]!)).attrs).toEqual(a);
+    expect(fp.stats.slow).toBe(0);
+  });
+
   it("withdrawal-only UPDATEs are taken; End-of-RIB is left to the session", () => {
     const fp = new UpdateFastPath();
     const f = expectSame(fp, body(buildEvpnWithdrawals([macRoute(1), macRoute(2)])[0]!));

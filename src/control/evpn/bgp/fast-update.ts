@@ -101,11 +101,19 @@ function macIpKey(b: Buffer, v: number, ipLen: number): string {
   return KEY_BUF.toString('latin1', 0, k);
 }
 
-/** b[from..to) equals all of r (compared here: a Buffer.compare is a call into C++ per UPDATE). */
-function sameOctets(r: Buffer, b: Buffer, from: number, to: number): boolean {
-  if (r.length !== to - from) return false;
-  for (let i = 0; i < r.length; i++) if (r[i] !== b[from + i]) return false;
-  return true;
+/** The attribute runs of the UPDATE being decoded: [start, end) pairs in the body (MP_REACH and MP_UNREACH split them into three at most). */
+const RUNS = new Int32Array(6);
+
+/** The runs RUNS[0..2n) of b, one after the other, equal all of r (compared here: a Buffer.compare is a call into C++ per UPDATE). */
+function sameRuns(r: Buffer, b: Buffer, n: number): boolean {
+  let k = 0;
+  for (let j = 0; j < n; j++) {
+    const from = RUNS[2 * j]!;
+    const to = RUNS[2 * j + 1]!;
+    if (k + to - from > r.length) return false;
+    for (let i = from; i < to; i++) if (r[k++] !== b[i]) return false;
+  }
+  return k === r.length;
 }
 
 function isZero(b: Buffer, from: number, to: number): boolean {
@@ -156,11 +164,11 @@ export class UpdateFastPath {
     let reachEnd = -1;
     let unreachAt = -1;
     let unreachEnd = -1;
-    // the other attributes' octets: usually one run (MP_REACH first, RFC 7606 §5.1)
+    // the other attributes' octets, as runs between MP_REACH / MP_UNREACH: one
+    // (MP_REACH first, RFC 7606 §5.1, as FRR sends) or up to three (attributes
+    // in code order, as GoBGP sends)
+    const R = RUNS;
     let runs = 0;
-    let run0a = 0;
-    let run0b = 0;
-    let key = '';
     let seen0 = 0; // codes 0..31 as bits; anything above in `seenHi`
     let seenHi: number[] | undefined;
     while (pos < end) {
@@ -191,13 +199,12 @@ export class UpdateFastPath {
           unreachAt = pos + hdr;
           unreachEnd = next;
         }
-      } else if (runs > 0 && run0b === pos) {
-        run0b = next;
+      } else if (runs > 0 && R[2 * runs - 1] === pos) {
+        R[2 * runs - 1] = next;
       } else {
-        if (runs > 0) key += body.toString('latin1', run0a, run0b);
+        R[2 * runs] = pos;
+        R[2 * runs + 1] = next;
         runs++;
-        run0a = pos;
-        run0b = next;
       }
       pos = next;
     }
@@ -206,18 +213,18 @@ export class UpdateFastPath {
     // common case): compared in place, no key string built or hashed
     const hasReach = reachAt >= 0;
     let attrs: PathAttribute[] | undefined;
-    if (runs <= 1 && this.lastAttrs !== undefined && this.lastReach === hasReach && sameOctets(this.lastRun, body, run0a, run0b))
-      attrs = this.lastAttrs;
+    if (this.lastAttrs !== undefined && this.lastReach === hasReach && sameRuns(this.lastRun, body, runs)) attrs = this.lastAttrs;
 
     const out = this.out;
     out.nextHop = undefined;
+    // fresh arrays when used: cheaper than cutting the length of the old ones
     if (out.announced.length !== 0) {
-      out.announced.length = 0;
-      out.announcedKeys.length = 0;
+      out.announced = [];
+      out.announcedKeys = [];
     }
     if (out.withdrawn.length !== 0) {
-      out.withdrawn.length = 0;
-      out.withdrawnKeys.length = 0;
+      out.withdrawn = [];
+      out.withdrawnKeys = [];
     }
     if (unreachAt >= 0) {
       if (unreachEnd - unreachAt < 3) return undefined;
@@ -236,8 +243,8 @@ export class UpdateFastPath {
       if (!this.nlri(body, reachAt + 5 + nhLen, reachEnd, out.announced, out.announcedKeys)) return undefined;
     }
     if (!attrs) {
-      if (runs > 0) key += body.toString('latin1', run0a, run0b);
-      key = (hasReach ? 'R' : '-') + key;
+      let key = hasReach ? 'R' : '-';
+      for (let i = 0; i < runs; i++) key += body.toString('latin1', R[2 * i], R[2 * i + 1]);
       attrs = this.attrCache.get(key);
       if (!attrs) {
         // first time these attributes are seen: decodeUpdateBody decides
@@ -247,11 +254,9 @@ export class UpdateFastPath {
         if (this.attrCache.size >= ATTR_CACHE_MAX) this.attrCache.clear();
         this.attrCache.set(key, attrs);
       }
-      if (runs <= 1) {
-        this.lastRun = Buffer.from(body.subarray(run0a, run0b));
-        this.lastReach = hasReach;
-        this.lastAttrs = attrs;
-      }
+      this.lastRun = runs === 1 ? Buffer.from(body.subarray(R[0], R[1])) : Buffer.concat(Array.from({ length: runs }, (_, i) => body.subarray(R[2 * i], R[2 * i + 1])));
+      this.lastReach = hasReach;
+      this.lastAttrs = attrs;
     }
     out.attrs = attrs;
     return out;
