@@ -178,10 +178,16 @@ describe("the EVPN port's move hook", () => {
 
   it("a route moving a remote MAC to another VTEP is a move; a refreshed route is not", () => {
     const { p, moves } = port();
-    p.installRemoteMac(100, mac(2), "198.18.0.2", { seq: 0, sticky: false });
-    p.installRemoteMac(100, mac(2), "198.18.0.2", { seq: 0, sticky: true });
+    // the caller (the speaker's MAC table) says what it installed before, and answers installedVtep
+    const installed = new Map<string, string>();
+    p.bindInstalled((_vni, m) => installed.get(m));
+    const install = (vtep: string, seq: number, sticky: boolean) => {
+      if (p.installRemoteMac(100, mac(2), vtep, { seq, sticky }, installed.get(mac(2)))) installed.set(mac(2), vtep);
+    };
+    install("198.18.0.2", 0, false);
+    install("198.18.0.2", 0, true);
     expect(moves).toEqual([]);
-    p.installRemoteMac(100, mac(2), "198.18.0.3", { seq: 1, sticky: false });
+    install("198.18.0.3", 1, false);
     expect(moves).toEqual([{ vni: 100, mac: mac(2), from: { vtep: "198.18.0.2" }, to: "198.18.0.3" }]);
     expect(p.installedVtep(100, mac(2))).toBe("198.18.0.3");
   });

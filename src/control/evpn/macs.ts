@@ -23,8 +23,13 @@ import type { Logger } from "../log.ts";
 import { compareIp } from "./rib.ts";
 
 export interface EvpnSwitchPort {
-  /** Program (vni, mac) -> remote VTEP; replaces any previous remote entry for (vni, mac). */
-  installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }): void;
+  /**
+   * Program (vni, mac) -> remote VTEP; replaces any previous remote entry for
+   * (vni, mac). `installed`: the VTEP this table installed it to before, if
+   * any. False: not installed (e.g. a MAC the config makes static here).
+   */
+  installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }, installed?: string): boolean | void;
+  /** Remove the entry installRemoteMac installed for (vni, mac) to `vtep`. */
   removeRemoteMac(vni: number, mac: string, vtep: string): void;
   addFloodVtep(vni: number, vtep: string): void;
   removeFloodVtep(vni: number, vtep: string): void;
@@ -33,6 +38,8 @@ export interface EvpnSwitchPort {
   /** Remove the switch's local entry (the host moved away). */
   deleteLocalMac(vni: number, mac: string): void;
   reportDuplicate(vni: number, mac: string, detail: string): void;
+  /** Where to ask which VTEP the table installed (vni, mac) to. */
+  bindInstalled?(lookup: (vni: number, mac: string) => string | undefined): void;
 }
 
 export interface RemoteClaim {
@@ -328,8 +335,8 @@ export class MacTable {
     if (remote) {
       if (!inst || inst.vtep !== remote.vtep || inst.seq !== remote.seq || inst.sticky !== remote.sticky) {
         if (inst && inst.vtep !== remote.vtep && remote.seq > inst.seq) this.countMove(s, `from ${inst.vtep} to ${remote.vtep}`);
-        this.port.installRemoteMac(s.vni, s.mac, remote.vtep, { seq: remote.seq, sticky: remote.sticky });
-        s.installed = remote;
+        // refused (a MAC static here): what was installed before stays, and is what a removal removes
+        if (this.port.installRemoteMac(s.vni, s.mac, remote.vtep, { seq: remote.seq, sticky: remote.sticky }, inst?.vtep) !== false) s.installed = remote;
       }
     } else if (inst) {
       this.port.removeRemoteMac(s.vni, s.mac, inst.vtep);
@@ -349,6 +356,11 @@ export class MacTable {
       }
     }
     return out.sort((a, b) => a.vni - b.vni || (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+  }
+
+  /** The VTEP of the remote entry installed for (vni, mac), if any. */
+  installedVtep(vni: number, mac: string): string | undefined {
+    return this.slot(vni, mac)?.installed?.vtep;
   }
 
   /** Installed remote entries, for consistency checks. */

@@ -63,8 +63,8 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   private readonly macVteps = new Map<number, Map<string, number>>();
   /** per VNI: admitted VTEPs (flood or MAC next hop) */
   readonly admit = new Map<number, Set<string>>();
-  /** vni -> mac -> VTEP of the remote entry we installed */
-  private readonly installed = new Map<number, Map<string, string>>();
+  /** (vni, mac) -> VTEP of the entry installed, as the MAC table knows it (set by the speaker) */
+  private installedOf: (vni: number, mac: string) => string | undefined = () => undefined;
   /**
    * FDB writes not yet in the map: every install and removal of one turn of
    * the event loop goes in one batch (BPF_MAP_UPDATE_BATCH, and one native
@@ -80,7 +80,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   readonly duplicates: DuplicateReport[] = [];
   /** adopted from the fast path at boot and not yet confirmed by a route */
   private readonly staleFlood = new Set<string>(); // vni/vtep
-  private readonly staleMacs = new Set<string>(); // vni/mac
+  private readonly staleMacs = new Map<string, string>(); // vni/mac -> VTEP
   /** vni/mac -> ifindex of a local entry deleted because a remote route won;
    * the route's entry is installed right after (macs.ts), which makes the move */
   private readonly leaving = new Map<string, number>();
@@ -98,20 +98,29 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
     this.moveListener = listener;
   }
 
-  /** The VTEP of the remote entry a route installed for (vni, mac), if any. */
-  installedVtep(vni: number, mac: string): string | undefined {
-    return this.installed.get(vni)?.get(mac);
+  /** Where the MAC table keeps what it installed (one map per route is enough: it is the speaker's). */
+  bindInstalled(lookup: (vni: number, mac: string) => string | undefined): void {
+    this.installedOf = lookup;
   }
 
-  installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }): void {
+  /** The VTEP of the remote entry a route installed for (vni, mac), or one adopted at boot, if any. */
+  installedVtep(vni: number, mac: string): string | undefined {
+    return this.installedOf(vni, mac) ?? (this.staleMacs.size ? this.staleMacs.get(`${vni}/${mac}`) : undefined);
+  }
+
+  installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }, installed?: string): boolean {
     // known without asking the kernel: this runs once per route received
     if (this.hooks.configStatic(vni, mac)) {
       this.log.warn("EVPN route for a MAC configured static here: kept the static entry", { vni, mac, vtep });
-      return;
+      return false;
     }
-    let inst = this.installed.get(vni);
-    if (!inst) this.installed.set(vni, (inst = new Map()));
-    const prev = inst.get(mac);
+    let prev = installed;
+    if (this.staleMacs.size) {
+      // an entry adopted at boot, confirmed (or replaced) by this route
+      const id = `${vni}/${mac}`;
+      prev ??= this.staleMacs.get(id);
+      this.staleMacs.delete(id);
+    }
     let leftPort: number | undefined;
     if (this.leaving.size) {
       const id = `${vni}/${mac}`;
@@ -119,8 +128,6 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       this.leaving.delete(id);
     }
     this.queue(vni, mac, SET, vtep, info.sticky);
-    inst.set(mac, vtep);
-    if (this.staleMacs.size) this.staleMacs.delete(`${vni}/${mac}`);
     if (prev !== vtep) {
       if (prev) this.unref(vni, prev);
       this.ref(vni, vtep);
@@ -129,12 +136,11 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
     // a move: the host left a local port for another switch, or went from one VTEP to another
     if (leftPort !== undefined) this.moveListener?.(vni, mac, { ifindex: leftPort }, vtep);
     else if (prev !== undefined && prev !== vtep) this.moveListener?.(vni, mac, { vtep: prev }, vtep);
+    return true;
   }
 
+  /** Removes the entry installRemoteMac installed for (vni, mac) to `vtep` (the caller's: the MAC table's, or one adopted at boot). */
   removeRemoteMac(vni: number, mac: string, vtep: string): void {
-    const inst = this.installed.get(vni);
-    if (inst?.get(mac) !== vtep) return;
-    inst.delete(mac);
     // only our own entry goes (the host may have shown up locally
     // meanwhile): checked against the FDB when the batch is written
     this.queue(vni, mac, DEL_IF, vtep, false);
@@ -259,10 +265,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   seedFromFastPath(configFlood: ReadonlyMap<number, readonly string[]>): { macs: number; flood: number } {
     for (const [k, v] of this.target.table("fdb").entries()) {
       if (v.kind !== constants.FDB_REMOTE || !(v.flags & constants.FDB_CONTROL)) continue;
-      let inst = this.installed.get(k.vni);
-      if (!inst) this.installed.set(k.vni, (inst = new Map()));
-      inst.set(k.mac, v.remote);
-      this.staleMacs.add(`${k.vni}/${k.mac}`);
+      this.staleMacs.set(`${k.vni}/${k.mac}`, v.remote);
       let m = this.macVteps.get(k.vni);
       if (!m) this.macVteps.set(k.vni, (m = new Map()));
       m.set(v.remote, (m.get(v.remote) ?? 0) + 1);
@@ -281,11 +284,12 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   /** After the first full exchange with the peers: drop what no route confirmed. */
   purgeStale(): { macs: number; flood: number } {
     const done = { macs: this.staleMacs.size, flood: this.staleFlood.size };
-    for (const id of [...this.staleMacs]) {
-      const [vni, mac] = id.split("/") as [string, string];
-      this.removeRemoteMac(Number(vni), mac, this.installed.get(Number(vni))!.get(mac)!);
-    }
+    const stale = [...this.staleMacs];
     this.staleMacs.clear();
+    for (const [id, vtep] of stale) {
+      const [vni, mac] = id.split("/") as [string, string];
+      this.removeRemoteMac(Number(vni), mac, vtep);
+    }
     for (const id of [...this.staleFlood]) {
       const [vni, vtep] = id.split("/") as [string, string];
       this.removeFloodVtep(Number(vni), vtep);

@@ -321,6 +321,7 @@ export class EvpnSpeaker {
     this.eorHeld = !!opts.forwardingPreserved && this.gr.enabled && transit;
     for (const r of resolveEvpnVnis(cfg, vnis)) this.resolved.set(r.vni, r);
     this.macs = new MacTable(localVtepIp, port, cfg.evpn.mobility, log.child({ part: "macs" }), (vni, mac, urgent) => this.localMacChanged(mac, urgent), opts.now);
+    port.bindInstalled?.((vni, mac) => this.macs.installedVtep(vni, mac));
     const specific = cfg.listen.host !== "0.0.0.0" && cfg.listen.host !== "::";
     for (const n of cfg.neighbors) {
       // (set below, once the session exists; the handler runs only after that)
