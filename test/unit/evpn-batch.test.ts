@@ -133,6 +133,73 @@ async function fixture(batched: boolean) {
   return { sp, port, p, ...t };
 }
 
+/** The speaker with two iBGP peers (two route reflectors), 127.0.0.2 (router id 10.0.0.2) and 127.0.0.3 (10.0.0.3). */
+async function twoPeers() {
+  const peers = new Map<string, RawPeer>();
+  const ports: number[] = [];
+  for (const host of ["127.0.0.2", "127.0.0.3"]) {
+    const srv = createServer((s) => peers.set(host, new RawPeer(s)));
+    await new Promise<void>((r) => srv.listen(0, host, r));
+    ports.push((srv.address() as { port: number }).port);
+    cleanups.push(() => {
+      peers.get(host)?.sock.destroy();
+      srv.close();
+    });
+  }
+  const t = fakeTarget(true);
+  const port = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: () => false, fdbChanged() {} }, quietLog);
+  const cfg = bgpConfig({
+    asn: 65000,
+    routerId: "10.0.0.1",
+    listen: { host: "127.0.0.1", port: 0 },
+    neighbors: [
+      { address: "127.0.0.2", remoteAsn: 65000, port: ports[0]! },
+      { address: "127.0.0.3", remoteAsn: 65000, port: ports[1]! },
+    ],
+  });
+  const sp = new EvpnSpeaker(cfg, "192.0.2.1", [100], port, quietLog, { retryBaseMs: 50, retryMaxMs: 100 });
+  cleanups.push(() => sp.stop());
+  await sp.start();
+  for (const [host, id] of [["127.0.0.2", "10.0.0.2"], ["127.0.0.3", "10.0.0.3"]] as const) {
+    const p = await waitFor(`connection to ${host}`, () => peers.get(host), 5000);
+    await waitFor("our OPEN", () => p.open);
+    p.sock.write(encodeMessage({ type: "open", version: 4, myAs: 65000, holdTime: 9, bgpId: id, capabilities: [{ type: "multiprotocol", afi: Afi.L2VPN, safi: Safi.EVPN }, { type: "four-octet-as", asn: 65000 }] }));
+    p.sock.write(encodeMessage({ type: "keepalive" }));
+  }
+  await waitFor("Established", () => sp.summary().every((r) => r.state === "Established"));
+  return { sp, a: peers.get("127.0.0.2")!, b: peers.get("127.0.0.3")!, ...t };
+}
+
+describe("one route from two peers (two route reflectors)", () => {
+  it("the best path's withdrawal hands the MAC to the other path; the last withdrawal removes it", async () => {
+    const f = await twoPeers();
+    // the same routes through both; mac(3) with another next hop through b
+    f.a.sock.write(wire(one("198.18.0.2", [1, 2, 3])));
+    f.b.sock.write(wire([...one("198.18.0.2", [1, 2]), ...one("198.18.0.3", [3])]));
+    await waitFor("both paths in", () => f.sp.ribStats().adjIn["127.0.0.2"] === 3 && f.sp.ribStats().adjIn["127.0.0.3"] === 3);
+    await new Promise((r) => setTimeout(r, 20));
+    // a (router id 10.0.0.2) is best for all three
+    expect(f.at(mac(3))?.remote).toBe("198.18.0.2");
+    // the best path withdrawn: the other path keeps the entry (mac 3: now to b's next hop)
+    f.a.sock.write(wire(withdraw([1, 3])));
+    await waitFor("mac 3 to b's next hop", () => f.at(mac(3))?.remote === "198.18.0.3");
+    expect(f.at(mac(1))?.remote).toBe("198.18.0.2");
+    // the path that is not best withdrawn: nothing changes
+    f.b.sock.write(wire(withdraw([2])));
+    await waitFor("b's mac 2 gone from its adj-RIB-in", () => f.sp.ribStats().adjIn["127.0.0.3"] === 2);
+    expect(f.at(mac(2))?.remote).toBe("198.18.0.2");
+    // the last path of each withdrawn: every entry and every MAC table row gone
+    f.b.sock.write(wire(withdraw([1, 3])));
+    f.a.sock.write(wire(withdraw([2])));
+    await waitFor("all gone", () => f.fdb.size === 0);
+    expect(f.sp.macTable()).toEqual([]);
+    // announced again through b only: installed again (nothing left over claims it)
+    f.b.sock.write(wire(one("198.18.0.3", [1])));
+    await waitFor("mac 1 back", () => f.at(mac(1))?.remote === "198.18.0.3");
+    expect(f.sp.macTable().map((r) => `${r.mac} ${r.vtep} ${r.claims}`)).toEqual([`${mac(1)} 198.18.0.3 1`]);
+  });
+});
+
 describe.each([true, false])("routes into the FDB in batches (target with batch calls: %s)", (batched) => {
   it("installs and withdrawals of the same MACs in one read end in the state the UPDATEs leave, in one batch", async () => {
     const f = await fixture(batched);

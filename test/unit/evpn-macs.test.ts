@@ -2,7 +2,7 @@
 // equal-sequence tie-break, sticky MACs, the local-presence check and
 // duplicate detection with a fake clock.
 import { describe, expect, it } from "vitest";
-import { beats, MacTable } from "../../src/control/evpn/macs.ts";
+import { beats, MacTable, type ClaimHolder } from "../../src/control/evpn/macs.ts";
 import { quietLog, RecordingPort } from "./evpn-helpers.ts";
 
 const M = "02:00:00:00:00:01";
@@ -13,7 +13,24 @@ function table(moves = 5, seconds = 180) {
   const changed: string[] = [];
   let t = 1_000_000;
   const clock = { now: () => t, advance: (s: number) => (t += s * 1000) };
-  const mt = new MacTable(LOCAL, port, { dupDetectMoves: moves, dupDetectSeconds: seconds }, quietLog, (vni, mac, urgent) => changed.push(`${vni} ${mac}${urgent ? " urgent" : ""}`), clock.now);
+  const table = new MacTable(LOCAL, port, { dupDetectMoves: moves, dupDetectSeconds: seconds }, quietLog, (vni, mac, urgent) => changed.push(`${vni} ${mac}${urgent ? " urgent" : ""}`), clock.now);
+  // each route's best path holds what it claims (the speaker hands it on); here one holder per route
+  const holders = new Map<string, ClaimHolder>();
+  const mt = {
+    table,
+    setClaims(source: string, claims: Parameters<MacTable["setClaims"]>[3]) {
+      let h = holders.get(source);
+      if (!h) holders.set(source, (h = {}));
+      table.setClaims(source, h, h, claims);
+    },
+    learnLocal: table.learnLocal.bind(table),
+    forgetLocal: table.forgetLocal.bind(table),
+    clearFrozen: table.clearFrozen.bind(table),
+    rows: table.rows.bind(table),
+    installed: table.installed.bind(table),
+    local: table.local.bind(table),
+    isFrozen: table.isFrozen.bind(table),
+  };
   return { mt, port, changed, clock };
 }
 const claim = (vtep: string, seq: number, sticky = false) => ({ vni: 100, mac: M, claim: { vtep, seq, sticky } });

@@ -80,6 +80,15 @@ interface Slot {
   reported?: string;
 }
 
+/**
+ * Where the slot(s) a route claims are kept: on the route's best path (the
+ * caller moves it with the best path), so no map from route key to slots is
+ * needed (a million routes would carry a million entries). Opaque outside.
+ */
+export interface ClaimHolder {
+  claimed?: unknown;
+}
+
 export interface MobilityConfig {
   dupDetectMoves: number;
   dupDetectSeconds: number;
@@ -103,8 +112,6 @@ let learnCounter = 0;
 export class MacTable {
   /** vni -> mac -> slot */
   private readonly slots = new Map<number, Map<string, Slot>>();
-  /** route key -> the slot(s) it claims (one, or several for a multi-VNI route) */
-  private readonly bySource = new Map<string, Slot | Slot[]>();
 
   constructor(
     private readonly localVtep: string,
@@ -160,12 +167,17 @@ export class MacTable {
 
   // --------------------------------------------------------------- remote side
 
-  /** Replaces everything route `source` claims (empty list = the route is gone). */
-  setClaims(source: string, claims: { vni: number; mac: string; claim: RemoteClaim }[]): void {
-    const prev = this.bySource.get(source);
+  /**
+   * Replaces everything route `source` claims (empty list = the route is
+   * gone). `from` holds what it claimed until now (its previous best path),
+   * `to` will hold what it claims from now (its best path); either may be the
+   * other, or absent.
+   */
+  setClaims(source: string, from: ClaimHolder | undefined, to: ClaimHolder | undefined, claims: { vni: number; mac: string; claim: RemoteClaim }[]): void {
+    const prev = from?.claimed as Slot | Slot[] | undefined;
     if (claims.length <= 1 && !Array.isArray(prev)) {
       const c = claims[0];
-      this.setOneClaim(source, prev, c?.vni ?? 0, c?.mac ?? "", c?.claim);
+      this.setOneClaim(source, from, to, prev, c?.vni ?? 0, c?.mac ?? "", c?.claim);
       return;
     }
     const before: Slot[] = prev === undefined ? [] : Array.isArray(prev) ? prev : [prev];
@@ -183,9 +195,8 @@ export class MacTable {
       deleteClaim(s, source);
       touched.add(s);
     }
-    if (after.length > 1) this.bySource.set(source, after);
-    else if (after.length === 1) this.bySource.set(source, after[0]!);
-    else this.bySource.delete(source);
+    if (from) from.claimed = undefined;
+    if (to) to.claimed = after.length > 1 ? after : after[0];
     for (const s of touched) this.recompute(s);
   }
 
@@ -194,22 +205,23 @@ export class MacTable {
    * undefined: the route is gone or imports nowhere): the common case, once
    * per route received, without building lists.
    */
-  setClaim(source: string, vni: number, mac: string, claim: RemoteClaim | undefined): void {
-    const prev = this.bySource.get(source);
+  setClaim(source: string, from: ClaimHolder | undefined, to: ClaimHolder | undefined, vni: number, mac: string, claim: RemoteClaim | undefined): void {
+    const prev = from?.claimed as Slot | Slot[] | undefined;
     if (Array.isArray(prev)) {
-      this.setClaims(source, claim ? [{ vni, mac, claim }] : []);
+      this.setClaims(source, from, to, claim ? [{ vni, mac, claim }] : []);
       return;
     }
-    this.setOneClaim(source, prev, vni, mac, claim);
+    this.setOneClaim(source, from, to, prev, vni, mac, claim);
   }
 
-  private setOneClaim(source: string, prev: Slot | undefined, vni: number, mac: string, claim: RemoteClaim | undefined): void {
+  private setOneClaim(source: string, from: ClaimHolder | undefined, to: ClaimHolder | undefined, prev: Slot | undefined, vni: number, mac: string, claim: RemoteClaim | undefined): void {
     let s: Slot | undefined;
     if (claim && claim.vtep !== this.localVtep) {
       s = this.slot(vni, mac, true);
       setClaim(s, source, claim);
-      if (s !== prev) this.bySource.set(source, s);
-    } else if (prev) this.bySource.delete(source);
+    }
+    if (from) from.claimed = undefined;
+    if (to) to.claimed = s;
     if (prev && prev !== s) deleteClaim(prev, source);
     if (s) this.recompute(s);
     if (prev && prev !== s) this.recompute(prev);

@@ -49,6 +49,8 @@ export interface Path {
   /** undefined = originated by this switch. */
   from?: PeerRef;
   at: number;
+  /** While this is its key's best path: the MAC table's record of what the route claims (macs.ts ClaimHolder). */
+  claimed?: unknown;
 }
 
 export const LOCAL_PREF_DEFAULT = 100;

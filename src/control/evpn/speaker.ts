@@ -939,7 +939,7 @@ export class EvpnSpeaker {
         if (p.adjIn.delete(key)) this.apply(this.rib.remove(key, p.ref.id));
         continue;
       }
-      const path: Path = { key, route, nextHop: nextHop!, attrs, from: p.ref, at };
+      const path: Path = { key, route, nextHop: nextHop!, attrs, from: p.ref, at, claimed: undefined };
       p.adjIn.set(key, path);
       p.gr?.stale.delete(key);
       this.apply(this.rib.upsert(path));
@@ -999,7 +999,7 @@ export class EvpnSpeaker {
     const route = (ch.best ?? ch.old)!.route;
     // (a Path is what `received` reads: attrs and nextHop; type 6 gets its VNIs too)
     this.opts.extensions?.received?.(ch.key, route, best ? (route.type === "smet" ? { attrs: best.attrs, nextHop: best.nextHop, vnis: this.smetVnis(best) } : best) : undefined);
-    if (route.type === "mac-ip") this.importMac(ch.key, best);
+    if (route.type === "mac-ip") this.importMac(ch.key, ch.old, ch.best, best);
     else if (route.type === "imet") this.setFlood(ch.key, best ? this.floodOf(best) : undefined);
   }
 
@@ -1038,16 +1038,20 @@ export class EvpnSpeaker {
     return i;
   }
 
-  /** The remote MAC claim(s) of a type-2 route's best path (none: the route is gone). */
-  private importMac(key: string, best: Path | undefined): void {
+  /**
+   * The remote MAC claim(s) of a type-2 route's best path (none: the route is
+   * gone, or its best is our own). What the route claims is held by its best
+   * path: handed from the old best to the new.
+   */
+  private importMac(key: string, oldBest: Path | undefined, newBest: Path | undefined, best: Path | undefined): void {
     const route = best?.route;
     if (!best || route?.type !== "mac-ip") {
-      this.macs.setClaim(key, 0, "", undefined);
+      this.macs.setClaim(key, oldBest, newBest, 0, "", undefined);
       return;
     }
     const info = this.infoOf(best.attrs);
     if (info.multiVni) {
-      this.macs.setClaims(key, this.expandMac(best));
+      this.macs.setClaims(key, oldBest, newBest, this.expandMac(best));
       return;
     }
     // one VNI: the claim itself, shared by every route with these attributes and next hop when it has no IP
@@ -1055,7 +1059,7 @@ export class EvpnSpeaker {
     let imp = info.imports.get(vni);
     if (imp === undefined) info.imports.set(vni, (imp = this.imports(vni, info.rts)));
     if (!imp) {
-      this.macs.setClaim(key, 0, "", undefined);
+      this.macs.setClaim(key, oldBest, newBest, 0, "", undefined);
       return;
     }
     let claim: RemoteClaim | undefined;
@@ -1063,7 +1067,7 @@ export class EvpnSpeaker {
       claim = info.claims.get(best.nextHop);
       if (!claim) info.claims.set(best.nextHop, (claim = { vtep: best.nextHop, seq: info.seq, sticky: info.sticky }));
     } else claim = { vtep: best.nextHop, seq: info.seq, sticky: info.sticky, ip: route.ip };
-    this.macs.setClaim(key, vni, route.mac, claim);
+    this.macs.setClaim(key, oldBest, newBest, vni, route.mac, claim);
   }
 
   private expandMac(p: Path): MacClaim[] {
