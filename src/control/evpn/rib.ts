@@ -131,6 +131,15 @@ class Multi {
  */
 export class LocRib {
   private readonly entries = new Map<string, Path | Multi>();
+  /**
+   * What the last upsert()/remove() found, besides the best-path change: did
+   * upsert add a path from a source that had none for the key (not replace
+   * one), did remove find the source's path. The speaker counts each peer's
+   * paths by these; the Loc-RIB is also its Adj-RIB-In (each path names its
+   * peer), as in FRR, so no per-peer map per route is kept.
+   */
+  lastUpsertAdded = false;
+  lastRemoveFound = false;
 
   get size(): number {
     return this.entries.size;
@@ -157,20 +166,42 @@ export class LocRib {
     return this.entries.keys();
   }
 
+  /** The path of a source for a key (fromId undefined: our own). */
+  pathFrom(key: string, fromId: string | undefined): Path | undefined {
+    const e = this.entries.get(key);
+    if (e === undefined) return undefined;
+    if (!(e instanceof Multi)) return e.from?.id === fromId ? e : undefined;
+    return e.paths.find((x) => x.from?.id === fromId);
+  }
+
+  /** Every path of a source, with its key (a peer's Adj-RIB-In): one walk of the Loc-RIB. */
+  *pathsFrom(fromId: string): IterableIterator<Path> {
+    for (const e of this.entries.values()) {
+      if (!(e instanceof Multi)) {
+        if (e.from?.id === fromId) yield e;
+      } else {
+        for (const x of e.paths) if (x.from?.id === fromId) yield x;
+      }
+    }
+  }
+
   /** Adds or replaces the path from the same source; returns the best-path change, if any. */
   upsert(p: Path): BestChange | undefined {
     const key = p.key;
     const e = this.entries.get(key);
     if (e === undefined) {
+      this.lastUpsertAdded = true;
       this.entries.set(key, p);
       return { key, best: p };
     }
     const id = p.from?.id;
     if (!(e instanceof Multi)) {
       if (e.from?.id === id) {
+        this.lastUpsertAdded = false;
         this.entries.set(key, p);
         return e === p ? undefined : { key, old: e, best: p };
       }
+      this.lastUpsertAdded = true;
       const m = new Multi([e, p], e);
       this.entries.set(key, m);
       return this.reselect(key, m);
@@ -181,6 +212,7 @@ export class LocRib {
         i = j;
         break;
       }
+    this.lastUpsertAdded = i < 0;
     if (i >= 0) e.paths[i] = p;
     else e.paths.push(p);
     return this.reselect(key, e);
@@ -188,15 +220,18 @@ export class LocRib {
 
   /** Removes the path of `fromId` (undefined = local). */
   remove(key: string, fromId: string | undefined): BestChange | undefined {
+    this.lastRemoveFound = false;
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
     if (!(e instanceof Multi)) {
       if (e.from?.id !== fromId) return undefined;
+      this.lastRemoveFound = true;
       this.entries.delete(key);
       return { key, old: e };
     }
     const i = e.paths.findIndex((x) => x.from?.id === fromId);
     if (i < 0) return undefined;
+    this.lastRemoveFound = true;
     e.paths.splice(i, 1);
     return this.reselect(key, e);
   }

@@ -215,7 +215,8 @@ interface PeerState {
   aggregate: boolean;
   /** `smet: true`: type 6, the Multicast Flags EC and RFC 9574 signalling may go to it. */
   capable: boolean;
-  adjIn: Map<string, Path>;
+  /** Paths of this peer in the Loc-RIB (its Adj-RIB-In: the Loc-RIB holds each path with its peer). */
+  received: number;
   adjOut: Map<string, AdjOutEntry>;
   pending: Set<string>;
   rejected: number;
@@ -366,7 +367,7 @@ export class EvpnSpeaker {
         ref: { id: n.address, routerId: "0.0.0.0", asn: n.remoteAsn, ibgp: n.remoteAsn === cfg.asn, rrClient: n.role === "rr-client" },
         aggregate: n.aggregation ?? cfg.evpn.aggregation.enabled,
         capable: n.smet === true,
-        adjIn: new Map(),
+        received: 0,
         adjOut: new Map(),
         pending: new Set(),
         rejected: 0,
@@ -463,11 +464,7 @@ export class EvpnSpeaker {
     clearTimeout(g.timer);
     p.gr = undefined;
     let n = 0;
-    for (const k of g.stale) {
-      if (!p.adjIn.delete(k)) continue;
-      n++;
-      this.apply(this.rib.remove(k, p.ref.id));
-    }
+    for (const k of g.stale) if (this.removeFrom(p, k)) n++;
     this.counters.stalePurged += n;
     this.log.info("graceful restart of peer ended", { peer: p.cfg.address, why, staleRemoved: n });
   }
@@ -854,7 +851,7 @@ export class EvpnSpeaker {
     if (refusal === undefined) {
       const restartTime = gracefulRestartOf(info.peerOpen.capabilities)!.restartTime;
       const stale = p.gr?.stale ?? new Set<string>();
-      for (const k of p.adjIn.keys()) stale.add(k);
+      for (const path of this.rib.pathsFrom(p.ref.id)) stale.add(path.key);
       clearTimeout(p.gr?.timer);
       const g: NonNullable<PeerState["gr"]> = { stale, phase: "restart" };
       p.gr = g;
@@ -868,9 +865,8 @@ export class EvpnSpeaker {
       clearTimeout(p.gr.timer);
       p.gr = undefined;
     }
-    const keys = [...p.adjIn.keys()];
-    p.adjIn.clear();
-    for (const k of keys) this.apply(this.rib.remove(k, p.ref.id));
+    const keys = Array.from(this.rib.pathsFrom(p.ref.id), (path) => path.key);
+    for (const k of keys) this.removeFrom(p, k);
   }
 
   private onUpdate(id: string, u: UpdateMessage): void {
@@ -936,13 +932,14 @@ export class EvpnSpeaker {
         this.counters.rejected++;
         this.log.debug("route rejected", { peer: id, route: formatEvpnRoute(route), why });
         p.gr?.stale.delete(key);
-        if (p.adjIn.delete(key)) this.apply(this.rib.remove(key, p.ref.id));
+        this.removeFrom(p, key);
         continue;
       }
       const path: Path = { key, route, nextHop: nextHop!, attrs, from: p.ref, at, claimed: undefined };
-      p.adjIn.set(key, path);
       p.gr?.stale.delete(key);
-      this.apply(this.rib.upsert(path));
+      const ch = this.rib.upsert(path);
+      if (this.rib.lastUpsertAdded) p.received++;
+      this.apply(ch);
     }
   }
 
@@ -958,11 +955,11 @@ export class EvpnSpeaker {
       const route = announced[i]!;
       if ((route.type === "raw" && !isKnownEvpnRouteType(route.routeType)) || isMalformedEvpnRoute(route)) continue;
       const key = keys ? keys[i]! : evpnRouteKey(route);
-      if (p.adjIn.has(key) || fresh.has(key)) continue;
+      if (fresh.has(key) || this.rib.pathFrom(key, p.ref.id)) continue;
       if (rejectReason({ key, route, nextHop, attrs, from: p.ref, at: 0 }, this.me)) continue;
       fresh.add(key);
     }
-    const total = p.adjIn.size + fresh.size;
+    const total = p.received + fresh.size;
     if (total <= limit) return false;
     const restart = p.cfg.maxPrefixesRestart ?? 0;
     const reason = `${total} EVPN routes from the peer, max_prefixes ${limit}`;
@@ -986,8 +983,17 @@ export class EvpnSpeaker {
     for (let i = 0; i < routes.length; i++) {
       const key = keys ? keys[i]! : evpnRouteKey(routes[i]!);
       p.gr?.stale.delete(key);
-      if (p.adjIn.delete(key)) this.apply(this.rib.remove(key, p.ref.id));
+      this.removeFrom(p, key);
     }
+  }
+
+  /** Removes the peer's path for a key (from its Adj-RIB-In and the Loc-RIB) and applies the change; false: it had none. */
+  private removeFrom(p: PeerState, key: string): boolean {
+    const ch = this.rib.remove(key, p.ref.id);
+    if (!this.rib.lastRemoveFound) return false;
+    p.received--;
+    this.apply(ch);
+    return true;
   }
 
   // ------------------------------------------------------------ import to switch
@@ -1250,8 +1256,8 @@ export class EvpnSpeaker {
         type: p.ref.ibgp ? "iBGP" : "eBGP",
         role: p.cfg.role,
         state: st.state,
-        pfxRcvd: p.adjIn.size + p.rejected,
-        pfxAccepted: p.adjIn.size,
+        pfxRcvd: p.received + p.rejected,
+        pfxAccepted: p.received,
         pfxSent: p.adjOut.size,
         msgRcvd: st.messagesIn,
         msgSent: st.messagesOut,
@@ -1346,24 +1352,32 @@ export class EvpnSpeaker {
     const adjIn: Record<string, number> = {};
     const adjOut: Record<string, number> = {};
     for (const p of this.peers.values()) {
-      adjIn[p.cfg.address] = p.adjIn.size;
+      adjIn[p.cfg.address] = p.received;
       adjOut[p.cfg.address] = p.adjOut.size;
     }
     return { locRib: this.rib.size, adjIn, adjOut };
   }
 
-  /** Internal consistency: every Loc-RIB path is in its peer's Adj-RIB-In and vice versa. */
+  /** Internal consistency: every Loc-RIB path belongs to a configured peer, under its own key, and each peer's count of paths is right. */
   checkConsistency(): string[] {
     const problems: string[] = [];
-    for (const p of this.peers.values()) {
-      for (const [k, path] of p.adjIn) if (!this.rib.paths(k).includes(path)) problems.push(`${p.cfg.address}: ${k} in Adj-RIB-In but not in the Loc-RIB`);
-    }
+    const counted = new Map<PeerState, number>();
     for (const k of this.rib.keys()) {
-      for (const path of this.rib.paths(k)) {
+      const paths = this.rib.paths(k);
+      const from = new Set<string | undefined>();
+      for (const path of paths) {
+        if (path.key !== k) problems.push(`${k}: holds a path for ${path.key}`);
+        if (from.has(path.from?.id)) problems.push(`${k}: two paths from ${path.from?.id ?? "this switch"}`);
+        from.add(path.from?.id);
         if (!path.from) continue;
         const p = this.peers.get(path.from.id.toLowerCase());
-        if (!p || p.adjIn.get(k) !== path) problems.push(`${k} from ${path.from.id} in the Loc-RIB but not in its Adj-RIB-In`);
+        if (!p) problems.push(`${k} from ${path.from.id}: not a neighbor`);
+        else counted.set(p, (counted.get(p) ?? 0) + 1);
       }
+    }
+    for (const p of this.peers.values()) {
+      const n = counted.get(p) ?? 0;
+      if (n !== p.received) problems.push(`${p.cfg.address}: ${n} paths in the Loc-RIB, counted ${p.received}`);
     }
     return problems;
   }
