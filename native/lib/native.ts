@@ -35,6 +35,7 @@ export interface NativeProgram {
   attachXdp(ifindex: number, mode: string): NativeLink;
   attachTc(ifindex: number, direction: string, priority: number | undefined, via: string): NativeLink;
   testRun(data: Uint8Array, repeat: number | undefined, ctxIn: Uint8Array | undefined, dataSizeOut: number | undefined): NativeTestRunResult;
+  runContext(ctx: Uint8Array): number;
   close(): void;
 }
 

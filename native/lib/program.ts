@@ -103,6 +103,15 @@ export class BpfProgram {
   }
 
   /**
+   * Runs a program that takes only a context (a syscall program) once, with
+   * BPF_PROG_RUN: `ctx` goes in, and the context as the program left it is
+   * written back into `ctx`. Returns the program's return value.
+   */
+  runContext(ctx: Uint8Array): number {
+    return this.#h.runContext(ctx);
+  }
+
+  /**
    * Programs from openPinned(): closes the fd. Programs of a BpfObject are
    * owned by it; close() only retires this handle.
    */

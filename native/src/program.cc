@@ -25,6 +25,7 @@ class NativeProgram : public Napi::ObjectWrap<NativeProgram> {
                            InstanceMethod<&NativeProgram::AttachXdpJs>("attachXdp"),
                            InstanceMethod<&NativeProgram::AttachTcJs>("attachTc"),
                            InstanceMethod<&NativeProgram::TestRun>("testRun"),
+                           InstanceMethod<&NativeProgram::RunContext>("runContext"),
                            InstanceMethod<&NativeProgram::Close>("close"),
                        });
   }
@@ -183,6 +184,25 @@ class NativeProgram : public Napi::ObjectWrap<NativeProgram> {
     res.Set("durationNs", Napi::Number::New(env, o.duration));
     res.Set("data", Napi::Buffer<uint8_t>::Copy(env, out.data(), n));
     return res;
+  }
+
+  // runContext(ctx: Buffer) -> retval. BPF_PROG_RUN of a program that takes
+  // only a context (BPF_PROG_TYPE_SYSCALL): the kernel copies `ctx` in, runs
+  // the program once and copies the context back into the same buffer.
+  Napi::Value RunContext(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Bytes ctx = GetBytes(env, info[0], "runContext: ctx");
+    if (ctx.size == 0 || ctx.size > 0xffff) ThrowTypeError(env, "runContext: ctx must be 1..65535 bytes");
+    int fd = LiveFd(env, "run");
+    bpf_test_run_opts o;
+    memset(&o, 0, sizeof(o));
+    o.sz = sizeof(o);
+    o.ctx_in = ctx.data;
+    o.ctx_size_in = static_cast<uint32_t>(ctx.size);
+    LogCapture cap;
+    int r = bpf_prog_test_run_opts(fd, &o);
+    if (r < 0) ThrowBpfError(env, "run of program '" + name_ + "'", ErrFromRet(r), "", &cap.text);
+    return Napi::Number::New(env, o.retval);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -95,6 +95,7 @@ export function stageFragments(p: Pipeline): string[] {
     ["tc_mcast.h", p.features.mcast],
     ["tc_access.h", true],
     ["tc_uplink.h", true],
+    ["fdb_ops.h", true],
   ];
   return stages.filter(([, on]) => on).map(([f]) => f);
 }

@@ -58,6 +58,8 @@ export const constants = {
   // longest a cached outer next hop (vtep_nh) is used before the FIB is asked again; the control
   // plane also empties the cache on every route, neighbour and link change it hears of
   NH_CACHE_NS: 1_000_000_000,
+  // entries per run of vxg_fdb_del_if (bpf/fdb_ops.h), the control plane's in-kernel compare-and-delete
+  FDB_DEL_BATCH: 128,
 } as const;
 
 /** Counter ids, in order: index into the per-CPU counters array. */
@@ -483,6 +485,14 @@ export const records = {
       { name: "_pad2", type: { pad: 2 } },
       { name: "ifindex", type: "u32" },
       { name: "remote", type: "ipv4" },
+    ],
+  },
+  /** vxg_fdb_del_if's context starts with this; then the mask (an fdb_value), FDB_DEL_BATCH fdb_keys and FDB_DEL_BATCH fdb_values */
+  fdbDel: {
+    name: "vxg_fdb_del_hdr",
+    fields: [
+      { name: "count", type: "u32", doc: "entries in this run (at most FDB_DEL_BATCH)" },
+      { name: "deleted", type: "u32", doc: "out: how many were deleted" },
     ],
   },
   /** after an EVT_IGMP event: how many bytes of the frame follow (at most PUNT_MAX) */

@@ -7,7 +7,8 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BpfLink, BpfMap, BpfObject, BpfProgram, RingBuffer, bpffsMounted } from "libbpf-ts-bindings";
-import { counterNames, tables, type CounterName, type TableName } from "../../../codegen/tables.ts";
+import { constants, counterNames, records, tables, type CounterName, type TableName } from "../../../codegen/tables.ts";
+import { layout } from "../../../codegen/schema.ts";
 import type { TableDecl } from "../../../codegen/schema.ts";
 import { decodeEvent, tableCodec, type DataPathEvent, type TableKey, type TableValue } from "../../codec.ts";
 import type { CounterValue, PortAttachment, TableHandle, TableOccupancy, Target } from "../target.ts";
@@ -23,6 +24,8 @@ const PROGRAMS = {
   access: { xdp: "vxg_xdp_access", tc: "vxg_tc_access" },
   uplink: { xdp: "vxg_xdp_uplink", tc: "vxg_tc_uplink" },
 } as const;
+/** The control plane's in-kernel compare-and-delete of FDB entries (bpf/fdb_ops.h): run, never attached. */
+const FDB_DEL_PROGRAM = "vxg_fdb_del_if";
 
 export interface PortSpec {
   name: string;
@@ -61,6 +64,15 @@ function layoutSignature(t: TableDecl): string {
     .slice(0, 16);
 }
 
+/** Offsets in vxg_fdb_del_if's context (struct vxg_fdb_del_ctx; bpf/fdb_ops.h asserts the same). */
+const fdbDelCtx = (() => {
+  const key = layout(tables.fdb.key).size;
+  const value = layout(tables.fdb.value).size;
+  const hdr = layout(records.fdbDel).size;
+  const n = constants.FDB_DEL_BATCH;
+  return { mask: hdr, keys: hdr + value, want: hdr + value + n * key, size: hdr + value + n * (key + value) };
+})();
+
 const currentLayouts = (): Record<string, string> =>
   Object.fromEntries((Object.values(tables) as TableDecl[]).map((t) => [t.mapName, layoutSignature(t)]));
 
@@ -68,8 +80,18 @@ const currentLayouts = (): Record<string, string> =>
 /** Exported for tests. */
 export class MapTable<N extends TableName> implements TableHandle<N> {
   private readonly codec;
+  /** vxg_fdb_del_if, for the FDB's deleteManyIf: one run per FDB_DEL_BATCH entries, not a lookup per entry */
+  private cmpDel?: { prog: BpfProgram; ctx: Buffer };
   constructor(private readonly map: BpfMap, name: N) {
     this.codec = tableCodec(name);
+  }
+  /** Does deleteManyIf run vxg_fdb_del_if (false after a run failed: then it asks per entry)? */
+  get comparesInKernel(): boolean {
+    return this.cmpDel !== undefined;
+  }
+  /** Let deleteManyIf run vxg_fdb_del_if (the FDB only: the program knows no other map). */
+  useCompareDelete(prog: BpfProgram): void {
+    this.cmpDel = { prog, ctx: Buffer.alloc(fdbDelCtx.size) };
   }
   get(key: TableKey<N>): TableValue<N> | undefined {
     const v = this.map.lookup(this.codec.key.encode(key));
@@ -154,8 +176,45 @@ export class MapTable<N extends TableName> implements TableHandle<N> {
     }
     return error === undefined ? { failed } : { failed, error };
   }
+  /** deleteManyIf by vxg_fdb_del_if: the context is the header, the mask, then the keys and the expected values of one run. */
+  private deleteManyIfInKernel(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], mask: Buffer): number {
+    const { prog, ctx } = this.cmpDel!;
+    const ks = this.codec.key.size;
+    const vs = this.codec.value.size;
+    mask.copy(ctx, fdbDelCtx.mask);
+    let n = 0;
+    for (let i = 0; i < entries.length; i += constants.FDB_DEL_BATCH) {
+      const count = Math.min(constants.FDB_DEL_BATCH, entries.length - i);
+      ctx.writeUInt32LE(count, 0);
+      ctx.writeUInt32LE(0, 4);
+      let prev: TableValue<N> | undefined;
+      let prevAt = 0;
+      for (let j = 0; j < count; j++) {
+        const e = entries[i + j]!;
+        this.codec.key.encodeInto(e[0], ctx, fdbDelCtx.keys + j * ks);
+        const at = fdbDelCtx.want + j * vs;
+        if (e[1] === prev) ctx.copyWithin(at, prevAt, prevAt + vs);
+        else {
+          this.codec.value.encodeInto(e[1], ctx, at);
+          prev = e[1];
+          prevAt = at;
+        }
+      }
+      prog.runContext(ctx);
+      n += ctx.readUInt32LE(4);
+    }
+    return n;
+  }
   deleteManyIf(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], mask: TableValue<N>): number {
     const m = this.codec.value.encode(mask);
+    if (this.cmpDel) {
+      try {
+        return this.deleteManyIfInKernel(entries, m);
+      } catch {
+        // the program cannot run (an older kernel, a closed fd): the system calls below do the same
+        this.cmpDel = undefined;
+      }
+    }
     let n = 0;
     for (let i = 0; i < entries.length; i += BATCH) {
       const to = Math.min(entries.length, i + BATCH);
@@ -187,6 +246,8 @@ export class EbpfTarget implements Target {
   private eventCallback?: (e: DataPathEvent) => void;
   /** empties the data path's next-hop cache when the kernel's routes, neighbours or links change */
   private nhCache?: NexthopCacheKeeper;
+  /** the FDB compare-and-delete program, opened from its pin when first needed (false: not there) */
+  private fdbDel?: BpfProgram | false;
 
   private constructor(private opts: EbpfTargetOptions) {}
 
@@ -425,11 +486,10 @@ export class EbpfTarget implements Target {
 
   /** Pin (or re-pin, on upgrade) every program of the object. */
   private pinPrograms(obj: BpfObject): void {
-    for (const role of Object.values(PROGRAMS))
-      for (const name of Object.values(role)) {
-        rmSync(this.progPin(name), { force: true });
-        obj.program(name).pin(this.progPin(name));
-      }
+    for (const name of [...Object.values(PROGRAMS).flatMap((role) => Object.values(role)), FDB_DEL_PROGRAM]) {
+      rmSync(this.progPin(name), { force: true });
+      obj.program(name).pin(this.progPin(name));
+    }
   }
 
   private pinsIntact(state: PinnedState): boolean {
@@ -555,10 +615,27 @@ export class EbpfTarget implements Target {
     if (!h) {
       const m = this.maps.get(tables[name].mapName);
       if (!m) throw new Error(`map ${tables[name].mapName} is not open`);
-      h = new MapTable(m, name) as unknown as TableHandle<TableName>;
+      const t = new MapTable(m, name);
+      if (name === "fdb") {
+        const prog = this.fdbDelProgram();
+        if (prog) t.useCompareDelete(prog);
+      }
+      h = t as unknown as TableHandle<TableName>;
       this.handles.set(name, h);
     }
     return h as unknown as TableHandle<N>;
+  }
+
+  /** vxg_fdb_del_if through its pin, or undefined (pinned by a vxgate without it: deleteManyIf asks per entry). */
+  private fdbDelProgram(): BpfProgram | undefined {
+    if (this.fdbDel !== undefined) return this.fdbDel || undefined;
+    const pin = this.progPin(FDB_DEL_PROGRAM);
+    try {
+      this.fdbDel = existsSync(pin) ? BpfProgram.openPinned(pin) : false;
+    } catch {
+      this.fdbDel = false;
+    }
+    return this.fdbDel || undefined;
   }
 
   counters(): Record<CounterName, CounterValue> {
@@ -637,6 +714,7 @@ export class EbpfTarget implements Target {
       for (const m of this.maps.values()) m.close();
       this.maps.clear();
       this.handles.clear();
+      this.closeFdbDel();
       this.upgrade(cur);
       if (this.eventCallback) this.onEvent(this.eventCallback);
     } else {
@@ -654,6 +732,12 @@ export class EbpfTarget implements Target {
     for (const m of this.maps.values()) m.close();
     this.maps.clear();
     this.handles.clear();
+    this.closeFdbDel();
+  }
+
+  private closeFdbDel(): void {
+    if (this.fdbDel) this.fdbDel.close();
+    this.fdbDel = undefined;
   }
 
   destroy(): void {
@@ -664,6 +748,7 @@ export class EbpfTarget implements Target {
     for (const m of this.maps.values()) m.close();
     this.maps.clear();
     this.handles.clear();
+    this.closeFdbDel();
     this.teardown(state ?? { hash: this.opts.hash, objectPath: this.opts.objectPath, ports: this.attached });
   }
 }
