@@ -163,6 +163,25 @@ describe("UpdateFastPath", () => {
     expect(fp.decode(body(evpnEndOfRib()))).toBeUndefined();
   });
 
+  it("withdrawals by key only (withdrawnRoutes: false): the same keys, no route objects, and the same refusals", () => {
+    const fp = new UpdateFastPath({}, { withdrawnRoutes: false });
+    const routes = [macRoute(1), macRoute(2, { ip: "198.51.100.2" }), macRoute(3, { ip: "2001:db8::3", label2: 5 }), macRoute(4, { ethernetTag: 7 })];
+    const w = body(buildEvpnWithdrawals(routes)[0]!);
+    const f = fp.decode(w)!;
+    expect(f.withdrawn).toEqual([]);
+    expect(f.withdrawnKeys).toEqual(routes.map(evpnRouteKey));
+    // announcements still come with their routes
+    const a = fp.decode(body(buildEvpnUpdates({ nextHop: "198.18.0.2", routes: [macRoute(5)], attributes: attrs() })[0]!))!;
+    expect(a.announced).toEqual([macRoute(5)]);
+    // a withdrawal whose NLRI does not parse (MAC length 47) is still left to decodeUpdateBody
+    const bad = Buffer.from(w);
+    const macLen = bad.indexOf(Buffer.from([0x30, 0x02, 0x10, 0x00, 0x00, 0x00, 0x01]));
+    expect(macLen).toBeGreaterThan(0);
+    bad[macLen] = 47;
+    expect(fp.decode(bad)).toBeUndefined();
+    expect(new UpdateFastPath().decode(bad)).toBeUndefined();
+  });
+
   it("a malformed NLRI in the middle of an UPDATE: left to decodeUpdateBody, which resets the session as before", () => {
     const fp = new UpdateFastPath();
     // a good UPDATE first: its attributes are cached

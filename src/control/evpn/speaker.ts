@@ -331,6 +331,8 @@ export class EvpnSpeaker {
         established: (s) => this.onEstablished(n.address),
         update: (_s, u) => this.onUpdate(n.address, u),
         updateFast: (_s, f) => this.receive(n.address, f.announced, f.announcedKeys, f.withdrawn, f.withdrawnKeys, f.nextHop, f.attrs, peerState),
+        // withdrawals by key: the Loc-RIB has the routes
+        fastWithdrawnRoutes: false,
         treatAsWithdraw: (_s, routes) => {
           this.counters.treatAsWithdraw++;
           this.withdrawFrom(n.address, routes);
@@ -892,7 +894,7 @@ export class EvpnSpeaker {
     peer?: PeerState,
   ): void {
     const p = peer ?? this.peer(id);
-    if (withdrawn.length) this.withdrawFrom(id, withdrawn, withdrawnKeys);
+    if (withdrawn.length || withdrawnKeys?.length) this.withdrawFrom(id, withdrawn, withdrawnKeys);
     if (!announced.length) return;
     if (p.cfg.maxPrefixes !== undefined && this.exceedsMaxPrefixes(p, announced, nextHop!, attrs, announcedKeys)) return;
     let malformed = 0;
@@ -978,9 +980,11 @@ export class EvpnSpeaker {
     return true;
   }
 
+  /** Withdrawals, by key where the keys are given (then `routes` may be empty). */
   private withdrawFrom(id: string, routes: EvpnRoute[], keys?: string[]): void {
     const p = this.peer(id);
-    for (let i = 0; i < routes.length; i++) {
+    const n = keys ? keys.length : routes.length;
+    for (let i = 0; i < n; i++) {
       const key = keys ? keys[i]! : evpnRouteKey(routes[i]!);
       p.gr?.stale.delete(key);
       this.removeFrom(p, key);

@@ -41,8 +41,19 @@ export interface FastUpdate {
   announced: EvpnRoute[];
   /** evpnRouteKey of each announced route. */
   announcedKeys: string[];
+  /** The withdrawn routes: empty when the decoder was made with `withdrawnRoutes: false` (the keys say it all then). */
   withdrawn: EvpnRoute[];
+  /** evpnRouteKey of each withdrawn route. */
   withdrawnKeys: string[];
+}
+
+export interface FastPathOptions {
+  /**
+   * Build the route objects of withdrawals too (default true). A receiver that
+   * needs only the keys of what is withdrawn (the speaker: the RIB has the
+   * routes) saves an object and a MAC string per withdrawal.
+   */
+  withdrawnRoutes?: boolean;
 }
 
 /** ASCII hex digits of each octet value: HC[2b], HC[2b + 1]. */
@@ -136,7 +147,14 @@ export class UpdateFastPath {
   /** UPDATEs decoded here / left to decodeUpdateBody (tests, stats). */
   readonly stats = { fast: 0, slow: 0 };
 
-  constructor(private readonly opts: UpdateDecodeOptions = {}) {}
+  private readonly withdrawnRoutes: boolean;
+
+  constructor(
+    private readonly opts: UpdateDecodeOptions = {},
+    fast: FastPathOptions = {},
+  ) {
+    this.withdrawnRoutes = fast.withdrawnRoutes ?? true;
+  }
 
   /** The result, reused by every decode(): valid until the next call. */
   private readonly out: FastUpdate = { attrs: [], nextHop: undefined, announced: [], announcedKeys: [], withdrawn: [], withdrawnKeys: [] };
@@ -230,7 +248,7 @@ export class UpdateFastPath {
       if (unreachEnd - unreachAt < 3) return undefined;
       if (((body[unreachAt]! << 8) | body[unreachAt + 1]!) !== AFI_L2VPN || body[unreachAt + 2] !== SAFI_EVPN) return undefined;
       if (unreachEnd - unreachAt === 3 && reachAt < 0 && runs === 0) return undefined; // End-of-RIB
-      if (!this.nlri(body, unreachAt + 3, unreachEnd, out.withdrawn, out.withdrawnKeys)) return undefined;
+      if (!this.nlri(body, unreachAt + 3, unreachEnd, this.withdrawnRoutes ? out.withdrawn : undefined, out.withdrawnKeys)) return undefined;
     }
     if (reachAt >= 0) {
       const vlen = reachEnd - reachAt;
@@ -298,8 +316,8 @@ export class UpdateFastPath {
     return rd;
   }
 
-  /** EVPN NLRI in b[from..to) into routes/keys; false: leave it to the full decoder. */
-  private nlri(b: Buffer, from: number, to: number, routes: EvpnRoute[], keys: string[]): boolean {
+  /** EVPN NLRI in b[from..to) into routes (unless undefined) and keys; false: leave it to the full decoder. */
+  private nlri(b: Buffer, from: number, to: number, routes: EvpnRoute[] | undefined, keys: string[]): boolean {
     let o = from;
     while (o < to) {
       if (to - o < 2) return false;
@@ -316,6 +334,12 @@ export class UpdateFastPath {
         if (ipLen < 0) return false;
         const base = 33 + ipLen;
         if (len !== base && len !== base + 3) return false;
+        if (!routes) {
+          // every check above is all the route's decoding could fail on
+          keys.push(macIpKey(b, v, ipLen));
+          o = v + len;
+          continue;
+        }
         const esi = isZero(b, v + 8, v + 18) ? ESI_ZERO : bytesToEsi(b.subarray(v + 8, v + 18));
         const lab = v + 30 + ipLen;
         const route: EvpnMacIpRoute = {
@@ -334,7 +358,7 @@ export class UpdateFastPath {
         const d = decodeEvpnNlri(b.subarray(o, v + len));
         if (!d.ok || d.routes.length !== 1) return false;
         const route = d.routes[0]!;
-        routes.push(route);
+        routes?.push(route);
         keys.push(evpnRouteKey(route));
       }
       o = v + len;

@@ -140,6 +140,8 @@ export interface SessionHandler {
    * building the message. Without it every UPDATE goes to `update`.
    */
   updateFast?(s: BgpSession, u: FastUpdate): void;
+  /** false: updateFast needs only the keys of withdrawn routes (FastUpdate.withdrawn stays empty) */
+  fastWithdrawnRoutes?: boolean;
   /** RFC 7606 treat-as-withdraw: these routes of the malformed UPDATE are withdrawn. */
   treatAsWithdraw(s: BgpSession, routes: EvpnRoute[], reason: string): void;
   routeRefresh(s: BgpSession): void;
@@ -616,7 +618,7 @@ export class BgpSession {
     if (len < 23 || len > 4096 || b.length - off < len) return false;
     // an OPEN waiting on another connection: the ordinary path resolves that collision first
     for (const h of this.conns) if (h.held) return false;
-    c.fast ??= new UpdateFastPath(this.ibgp ? { ebgp: false } : { ebgp: true, peerAs: this.cfg.peerAs });
+    c.fast ??= new UpdateFastPath(this.ibgp ? { ebgp: false } : { ebgp: true, peerAs: this.cfg.peerAs }, { withdrawnRoutes: this.handler.fastWithdrawnRoutes ?? true });
     const f = c.fast.decode(b, off + 19, off + len);
     if (!f) return false;
     this.stats.messagesIn++;
