@@ -170,6 +170,8 @@ describe("UpdateFastPath", () => {
     const f = fp.decode(w)!;
     expect(f.withdrawn).toEqual([]);
     expect(f.withdrawnKeys).toEqual(routes.map(evpnRouteKey));
+    // the next withdrawal has its own keys only, not the last one's as well
+    expect(fp.decode(body(buildEvpnWithdrawals([macRoute(9)])[0]!))!.withdrawnKeys).toEqual([evpnRouteKey(macRoute(9))]);
     // announcements still come with their routes
     const a = fp.decode(body(buildEvpnUpdates({ nextHop: "198.18.0.2", routes: [macRoute(5)], attributes: attrs() })[0]!))!;
     expect(a.announced).toEqual([macRoute(5)]);

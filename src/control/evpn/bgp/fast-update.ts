@@ -236,11 +236,12 @@ export class UpdateFastPath {
     const out = this.out;
     out.nextHop = undefined;
     // fresh arrays when used: cheaper than cutting the length of the old ones
-    if (out.announced.length !== 0) {
+    // (by the keys: withdrawals may come without their routes)
+    if (out.announcedKeys.length !== 0) {
       out.announced = [];
       out.announcedKeys = [];
     }
-    if (out.withdrawn.length !== 0) {
+    if (out.withdrawnKeys.length !== 0) {
       out.withdrawn = [];
       out.withdrawnKeys = [];
     }
