@@ -133,23 +133,28 @@ export class MapTable<N extends TableName> implements TableHandle<N> {
   private kbuf = Buffer.alloc(0);
   private vbuf = Buffer.alloc(0);
   private pack(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], from: number, to: number): void {
+    const n = to - from;
+    if (this.kbuf.length < n * this.codec.key.size) this.kbuf = Buffer.alloc(Math.max(n, 64) * this.codec.key.size);
+    if (this.vbuf.length < n * this.codec.value.size) this.vbuf = Buffer.alloc(Math.max(n, 64) * this.codec.value.size);
+    this.packInto(entries, from, to, this.kbuf, 0, this.vbuf, 0);
+  }
+  /** Entries [from, to) as packed keys at kb[ko..] and values at vb[vo..]. */
+  private packInto(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], from: number, to: number, kb: Buffer, ko: number, vb: Buffer, vo: number): void {
     const ks = this.codec.key.size;
     const vs = this.codec.value.size;
-    const n = to - from;
-    if (this.kbuf.length < n * ks) this.kbuf = Buffer.alloc(Math.max(n, 64) * ks);
-    if (this.vbuf.length < n * vs) this.vbuf = Buffer.alloc(Math.max(n, 64) * vs);
     // entries often share one value object (e.g. every route to one VTEP):
     // encoded once, then copied
     let prev: TableValue<N> | undefined;
     let prevAt = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < to - from; i++) {
       const e = entries[from + i]!;
-      this.codec.key.encodeInto(e[0], this.kbuf, i * ks);
-      if (e[1] === prev) this.vbuf.copyWithin(i * vs, prevAt, prevAt + vs);
+      this.codec.key.encodeInto(e[0], kb, ko + i * ks);
+      const at = vo + i * vs;
+      if (e[1] === prev) vb.copyWithin(at, prevAt, prevAt + vs);
       else {
-        this.codec.value.encodeInto(e[1], this.vbuf, i * vs);
+        this.codec.value.encodeInto(e[1], vb, at);
         prev = e[1];
-        prevAt = i * vs;
+        prevAt = at;
       }
     }
   }
@@ -179,27 +184,13 @@ export class MapTable<N extends TableName> implements TableHandle<N> {
   /** deleteManyIf by vxg_fdb_del_if: the context is the header, the mask, then the keys and the expected values of one run. */
   private deleteManyIfInKernel(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], mask: Buffer): number {
     const { prog, ctx } = this.cmpDel!;
-    const ks = this.codec.key.size;
-    const vs = this.codec.value.size;
     mask.copy(ctx, fdbDelCtx.mask);
     let n = 0;
     for (let i = 0; i < entries.length; i += constants.FDB_DEL_BATCH) {
       const count = Math.min(constants.FDB_DEL_BATCH, entries.length - i);
       ctx.writeUInt32LE(count, 0);
       ctx.writeUInt32LE(0, 4);
-      let prev: TableValue<N> | undefined;
-      let prevAt = 0;
-      for (let j = 0; j < count; j++) {
-        const e = entries[i + j]!;
-        this.codec.key.encodeInto(e[0], ctx, fdbDelCtx.keys + j * ks);
-        const at = fdbDelCtx.want + j * vs;
-        if (e[1] === prev) ctx.copyWithin(at, prevAt, prevAt + vs);
-        else {
-          this.codec.value.encodeInto(e[1], ctx, at);
-          prev = e[1];
-          prevAt = at;
-        }
-      }
+      this.packInto(entries, i, i + count, ctx, fdbDelCtx.keys, ctx, fdbDelCtx.want);
       prog.runContext(ctx);
       n += ctx.readUInt32LE(4);
     }
