@@ -867,7 +867,8 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         checkedFlood = true;
       }
       if (receiver === "frr" && !checkedFrrFlood && poll.doneNs) {
-        const out = await lab.execAsync(frrNs, "bridge", ["fdb", "show", "dev", "vxlan100"]);
+        // a million kernel entries take far longer to dump than the default bound
+        const out = await lab.execAsync(frrNs, "bridge", ["fdb", "show", "dev", "vxlan100"], { timeoutMs: Math.max(60, opts.timeoutS) * 1000 });
         const lines = out.split("\n");
         const her = lines.find((l) => l.startsWith("00:00:00:00:00:00") && l.includes(`dst ${REMOTE_VTEP}`));
         if (!her) throw new Error(`frr: no head-end replication entry for ${REMOTE_VTEP} from the type-3 route`);
@@ -1238,7 +1239,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         }
         if (left > 0) {
           // what zebra left behind (it died, or never got the withdrawals): remove it by hand
-          const out = await lab.execAsync(frrNs, "bridge", ["fdb", "show", "dev", "vxlan100"], { timeoutMs: 60_000 });
+          const out = await lab.execAsync(frrNs, "bridge", ["fdb", "show", "dev", "vxlan100"], { timeoutMs: Math.max(60, opts.timeoutS) * 1000 });
           const macs = [...new Set(out.split("\n").filter((l) => l.includes(` dst ${REMOTE_VTEP} `) && !l.startsWith("00:00:00:00:00:00")).map((l) => l.split(" ")[0]!))];
           await runAsync(frrNs, "bridge", ["-force", "-batch", "-"], { input: macs.map((m) => `fdb del ${m} dev vxlan100 dst ${REMOTE_VTEP}`).join("\n") + "\n", timeoutMs: 120_000 });
           left = await countFrrAll();
