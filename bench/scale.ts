@@ -287,8 +287,14 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       });
     }
     // no daemon now: `stop` removes the pins and the run directory itself
-    const stop = spawn(process.execPath, ["--import", "tsx", cli, "stop", "--config", configPath], { stdio: "ignore" });
-    await new Promise((ok) => stop.on("close", ok));
+    // (bin/vxgate is a shell launcher: run it as such, not through node)
+    const argv = cli === launcher ? [launcher, "stop", "--config", configPath] : [process.execPath, "--import", "tsx", cli, "stop", "--config", configPath];
+    const stop = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    let said = "";
+    stop.stdout!.on("data", (d: Buffer) => (said += d));
+    stop.stderr!.on("data", (d: Buffer) => (said += d));
+    const code = await new Promise<number | null>((ok) => stop.on("close", ok));
+    if (code !== 0) o.log(`   cleanup: \`vxgate stop\` failed (exit ${code}): ${said.trim()} (pins may be left under /sys/fs/bpf/vxgate/${name})`);
     lab.cleanup();
   }
 }
