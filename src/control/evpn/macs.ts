@@ -348,7 +348,7 @@ export class MacTable {
       if (!inst || inst.vtep !== remote.vtep || inst.seq !== remote.seq || inst.sticky !== remote.sticky) {
         if (inst && inst.vtep !== remote.vtep && remote.seq > inst.seq) this.countMove(s, `from ${inst.vtep} to ${remote.vtep}`);
         // refused (a MAC static here): what was installed before stays, and is what a removal removes
-        if (this.port.installRemoteMac(s.vni, s.mac, remote.vtep, { seq: remote.seq, sticky: remote.sticky }, inst?.vtep) !== false) s.installed = remote;
+        if (this.port.installRemoteMac(s.vni, s.mac, remote.vtep, remote, inst?.vtep) !== false) s.installed = remote;
       }
     } else if (inst) {
       this.port.removeRemoteMac(s.vni, s.mac, inst.vtep);
