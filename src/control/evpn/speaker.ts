@@ -1022,6 +1022,13 @@ export class EvpnSpeaker {
     return out;
   }
 
+  /** imports() for the route targets of one attribute set, asked once per VNI. */
+  private importsOnce(info: AttrInfo, vni: number): boolean {
+    let imp = info.imports.get(vni);
+    if (imp === undefined) info.imports.set(vni, (imp = this.imports(vni, info.rts)));
+    return imp;
+  }
+
   private imports(vni: number, rts: readonly AdminAssigned[]): boolean {
     const r = this.resolved.get(vni);
     return !!r && rts.some((rt) => r.importRts.some((rule) => importMatches(rule, rt)));
@@ -1066,8 +1073,7 @@ export class EvpnSpeaker {
     }
     // one VNI: the claim itself, shared by every route with these attributes and next hop when it has no IP
     const vni = vniFromLabel(route.label1);
-    let imp = info.imports.get(vni);
-    if (imp === undefined) info.imports.set(vni, (imp = this.imports(vni, info.rts)));
+    const imp = this.importsOnce(info, vni);
     if (!imp) {
       this.macs.setClaim(key, oldBest, newBest, 0, "", undefined);
       return;
@@ -1086,8 +1092,7 @@ export class EvpnSpeaker {
     const info = this.infoOf(p.attrs);
     const out: MacClaim[] = [];
     const vni = vniFromLabel(route.label1);
-    let imp = info.imports.get(vni);
-    if (imp === undefined) info.imports.set(vni, (imp = this.imports(vni, info.rts)));
+    const imp = this.importsOnce(info, vni);
     if (imp) {
       const claim: MacClaim["claim"] = { vtep: p.nextHop, seq: info.seq, sticky: info.sticky };
       if (route.ip !== undefined) claim.ip = route.ip;

@@ -8,8 +8,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BpfLink, BpfMap, BpfObject, BpfProgram, RingBuffer, bpffsMounted } from "libbpf-ts-bindings";
 import { constants, counterNames, records, tables, type CounterName, type TableName } from "../../../codegen/tables.ts";
-import { layout } from "../../../codegen/schema.ts";
-import type { TableDecl } from "../../../codegen/schema.ts";
+import { layout, type TableDecl } from "../../../codegen/schema.ts";
 import { decodeEvent, tableCodec, type DataPathEvent, type TableKey, type TableValue } from "../../codec.ts";
 import type { CounterValue, PortAttachment, TableHandle, TableOccupancy, Target } from "../target.ts";
 import { MapCounter } from "./map-count.ts";
@@ -181,33 +180,41 @@ export class MapTable<N extends TableName> implements TableHandle<N> {
     }
     return error === undefined ? { failed } : { failed, error };
   }
-  /** deleteManyIf by vxg_fdb_del_if: the context is the header, the mask, then the keys and the expected values of one run. */
-  private deleteManyIfInKernel(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], mask: Buffer): number {
+  /**
+   * deleteManyIf by vxg_fdb_del_if, one run per FDB_DEL_BATCH entries (the
+   * context: the header, the mask, then the keys and the expected values).
+   * Returns the entries done and how many of them were deleted; stops at a run
+   * that fails (an older kernel, a closed fd) and gives the program up.
+   */
+  private deleteManyIfInKernel(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], mask: Buffer): { done: number; deleted: number } {
     const { prog, ctx } = this.cmpDel!;
     mask.copy(ctx, fdbDelCtx.mask);
-    let n = 0;
+    let deleted = 0;
     for (let i = 0; i < entries.length; i += constants.FDB_DEL_BATCH) {
       const count = Math.min(constants.FDB_DEL_BATCH, entries.length - i);
       ctx.writeUInt32LE(count, 0);
       ctx.writeUInt32LE(0, 4);
       this.packInto(entries, i, i + count, ctx, fdbDelCtx.keys, ctx, fdbDelCtx.want);
-      prog.runContext(ctx);
-      n += ctx.readUInt32LE(4);
+      try {
+        prog.runContext(ctx);
+      } catch {
+        this.cmpDel = undefined;
+        return { done: i, deleted };
+      }
+      deleted += ctx.readUInt32LE(4);
     }
-    return n;
+    return { done: entries.length, deleted };
   }
   deleteManyIf(entries: readonly (readonly [TableKey<N>, TableValue<N>])[], mask: TableValue<N>): number {
     const m = this.codec.value.encode(mask);
-    if (this.cmpDel) {
-      try {
-        return this.deleteManyIfInKernel(entries, m);
-      } catch {
-        // the program cannot run (an older kernel, a closed fd): the system calls below do the same
-        this.cmpDel = undefined;
-      }
-    }
+    let start = 0;
     let n = 0;
-    for (let i = 0; i < entries.length; i += BATCH) {
+    if (this.cmpDel) {
+      ({ done: start, deleted: n } = this.deleteManyIfInKernel(entries, m));
+      if (start === entries.length) return n;
+    }
+    // the rest (or all, without the program): a lookup system call per entry, the matches deleted in batches
+    for (let i = start; i < entries.length; i += BATCH) {
       const to = Math.min(entries.length, i + BATCH);
       this.pack(entries, i, to);
       n += this.map.deleteBatchIf(this.kbuf, this.vbuf, m, to - i);
@@ -700,12 +707,7 @@ export class EbpfTarget implements Target {
     this.opts = { ...this.opts, ...next };
     if (newProgram) {
       // our handles point at maps an upgrade may replace
-      this.ring?.close();
-      this.ring = undefined;
-      for (const m of this.maps.values()) m.close();
-      this.maps.clear();
-      this.handles.clear();
-      this.closeFdbDel();
+      this.closeHandles();
       this.upgrade(cur);
       if (this.eventCallback) this.onEvent(this.eventCallback);
     } else {
@@ -718,28 +720,24 @@ export class EbpfTarget implements Target {
 
   release(): void {
     this.nhCache?.stop();
+    this.closeHandles();
+  }
+
+  /** Close everything this process holds open of the fast path: ring, maps, their handles, the FDB program (the pins stay). */
+  private closeHandles(): void {
     this.ring?.close();
     this.ring = undefined;
     for (const m of this.maps.values()) m.close();
     this.maps.clear();
     this.handles.clear();
-    this.closeFdbDel();
-  }
-
-  private closeFdbDel(): void {
     if (this.fdbDel) this.fdbDel.close();
     this.fdbDel = undefined;
   }
 
   destroy(): void {
     this.nhCache?.stop();
-    this.ring?.close();
-    this.ring = undefined;
     const state = this.readState();
-    for (const m of this.maps.values()) m.close();
-    this.maps.clear();
-    this.handles.clear();
-    this.closeFdbDel();
+    this.closeHandles();
     this.teardown(state ?? { hash: this.opts.hash, objectPath: this.opts.objectPath, ports: this.attached });
   }
 }
