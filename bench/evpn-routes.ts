@@ -79,6 +79,7 @@ import { PYTHON, runAsync, stopChild } from "../test/harness/proc.ts";
 import { startFrrVtep } from "../test/interop/evpn-interop.ts";
 import type { BlastMode } from "./bgp-blaster.ts";
 import { GobgpApi, evpnPath } from "./gobgp-api.ts";
+import { rssOf } from "./scale.ts";
 import { fmtInt, median, sleep } from "./stats.ts";
 
 export type Receiver = "sink" | "vxgate" | "frr";
@@ -147,6 +148,9 @@ export interface RoutesRound {
   samples: [number, number][];
   /** how the end of the install / withdrawal / flush was detected */
   endDetection?: { install: string; withdraw?: string; flush?: string };
+  /** resident memory of the receiver (MiB; vxgate: the daemon, FRR: bgpd + zebra): before the
+   * install, with every route installed, and the peak since the process started (VmHWM) */
+  rss?: { beforeMb: number; installedMb: number; peakMb: number };
 }
 
 export interface LoadStep {
@@ -819,6 +823,13 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       frr: { addr: FRR_ADDR, watch: frrWatch },
     };
     const addrOf = (r: Receiver) => (r === "sink" ? SINK_ADDR : receivers[r].addr);
+    /** resident memory of the receiver's processes, MiB (the daemon's pid from its own status) */
+    const rssNow = async (r: Receiver): Promise<{ now: number; peak: number } | undefined> => {
+      const pids = r === "vxgate" ? [(await fabric!.api<{ pid: number }>(name, "status")).pid] : r === "frr" ? ["bgpd", "zebra"].map(pidOf) : [];
+      const each = pids.map((p) => (p > 0 ? rssOf(p) : undefined));
+      if (each.length === 0 || each.some((x) => x === undefined)) return undefined;
+      return { now: each.reduce((a, x) => a + x!.now, 0), peak: each.reduce((a, x) => a + x!.peak, 0) };
+    };
 
     // --- loading gobgpd ----------------------------------------------------
     const loads: LoadStep[] = [];
@@ -1091,6 +1102,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         const sinkFrom = nullSink?.events.length ?? 0;
         if (receiver === "sink") nullSink!.child.stdin!.write(`target ${routes}\nwtarget ${routes}\n`);
 
+        const rss0 = await rssNow(receiver);
         // install: the K announce streams start now
         let from = b.events.length;
         const t0 = nowNs();
@@ -1116,6 +1128,8 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         const installMs = msSince(t0, poll.doneNs);
         const sent = await blastWait(b, "the announce streams sent", (e) => e.ev === "sent" && e.what === "announce", from, timeoutMs);
         await checkOnce(receiver, routes, poll);
+        const rss1 = await rssNow(receiver);
+        const rss = rss0 && rss1 ? { beforeMb: rss0.now, installedMb: rss1.now, peakMb: rss1.peak } : undefined;
 
         // withdrawal: the K MP_UNREACH streams start now
         from = b.events.length;
@@ -1181,13 +1195,16 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
           watcherCpuMs,
           samples: poll.samples,
           endDetection: { install: how(receiver, poll), withdraw: how(receiver, wPoll), flush: receiver === "sink" ? undefined : how(receiver, fPoll) },
+          rss,
         };
         const fu = firstUpdateMs !== undefined ? `, first UPDATE after ${firstUpdateMs.toFixed(1)} ms` : "";
+        const mem = rss ? `; RSS ${rss.beforeMb.toFixed(0)} -> ${rss.installedMb.toFixed(0)} MiB with the routes in (peak ${rss.peakMb.toFixed(0)})` : "";
         const fl = flushMs ? `; flush on session down ${(flushMs / 1000).toFixed(2)} s = ${fmtInt(r.flushRoutesPerS!)} routes/s` : "";
         opts.log(
           `   ${phase} round ${round} ${mode.padEnd(4)} ${receiver.padEnd(6)} ${routes} routes in ${(installMs / 1000).toFixed(3)} s = ${fmtInt(r.routesPerS)} routes/s ` +
             `(${sent.messages} UPDATEs, ${fmtInt(sent.bytes! / 1024)} KiB written in ${sent.ms!.toFixed(1)} ms${fu}${resolution(receiver, poll, r.resolutionMs, watcherCpuMs)}); ` +
             `withdrawn in ${(withdrawMs / 1000).toFixed(3)} s = ${fmtInt(r.withdrawRoutesPerS!)} routes/s (${wsent.messages} UPDATEs${wPoll?.method ? `, end seen to ${msSince(wPoll.prevNs, wPoll.doneNs).toFixed(1)} ms, ${wPoll.method}` : ""})${fl}${fPoll?.method ? ` (end seen to ${msSince(fPoll.prevNs, fPoll.doneNs).toFixed(1)} ms, ${fPoll.method})` : ""}` +
+            mem +
             (round === 1 && receiver === "sink" ? ` [streams encoded in ${Number(enc.ms).toFixed(0)} ms, before the round]` : ""),
         );
         return r;

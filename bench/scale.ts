@@ -124,7 +124,7 @@ function nodeChildOf(shellPid: number | undefined): number | undefined {
 /** One management API GET over the Unix socket. */
 export function apiGet(socketPath: string, path: string): Promise<{ status: number; body: string }> {
   return new Promise((ok, fail) => {
-    const req = request({ socketPath, path }, (res) => {
+    const req = request({ socketPath, path, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));

@@ -201,7 +201,9 @@ export class Fabric {
   api<T = unknown>(name: string, view: string): Promise<T> {
     const socketPath = this.sw(name).cfg.management.socket;
     return new Promise((ok, fail) => {
-      const req = request({ socketPath, path: `/v1/${view}` }, (res) => {
+      // agent: false, a connection per call: a kept-alive one that the daemon
+      // times out (5 s idle) just as it is reused fails the call with EPIPE
+      const req = request({ socketPath, path: `/v1/${view}`, agent: false }, (res) => {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (c) => (body += c));

@@ -125,7 +125,7 @@ async function apiCall(socketPath: string, method: "GET" | "POST" | "DELETE", pa
   return new Promise((ok, fail) => {
     const headers: Record<string, string> = { "x-vxgate-client": clientName() };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const req = request({ socketPath, method, path, headers }, (res) => {
+    const req = request({ socketPath, method, path, headers, agent: false }, (res) => {
       let data = "";
       res.setEncoding("utf8");
       res.on("data", (c) => (data += c));
@@ -147,7 +147,7 @@ async function apiCall(socketPath: string, method: "GET" | "POST" | "DELETE", pa
  * and unreachable sockets fail as apiCall's do, before any text. */
 function apiStream(socketPath: string, path: string, onText: (chunk: string) => Promise<void> | void): Promise<void> {
   return new Promise((ok, fail) => {
-    const req = request({ socketPath, method: "GET", path, headers: { "x-vxgate-client": clientName() } }, (res) => {
+    const req = request({ socketPath, method: "GET", path, agent: false, headers: { "x-vxgate-client": clientName() } }, (res) => {
       res.setEncoding("utf8");
       if ((res.statusCode ?? 500) >= 400) {
         let data = "";
@@ -363,7 +363,7 @@ const STOP_TIMEOUT_S = 30;
  * ENOENT: nobody listens; ETIMEDOUT: no answer in time). */
 function requestStop(socketPath: string, timeoutMs: number): Promise<{ status: number; answer: Partial<StopAnswer> }> {
   return new Promise((ok, fail) => {
-    const req = request({ socketPath, method: "POST", path: "/v1/stop", timeout: timeoutMs, headers: { "x-vxgate-client": clientName() } }, (res) => {
+    const req = request({ socketPath, method: "POST", path: "/v1/stop", timeout: timeoutMs, agent: false, headers: { "x-vxgate-client": clientName() } }, (res) => {
       let data = "";
       res.setEncoding("utf8");
       res.on("data", (c) => (data += c));

@@ -4,7 +4,7 @@ import { request } from "node:http";
 
 export function apiRequest(socketPath: string, method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   return new Promise((ok, fail) => {
-    const req = request({ socketPath, method, path, headers: { "content-type": "application/json" } }, (res) => {
+    const req = request({ socketPath, method, path, agent: false, headers: { "content-type": "application/json" } }, (res) => {
       let data = "";
       res.setEncoding("utf8");
       res.on("data", (c) => (data += c));

@@ -39,7 +39,7 @@ afterAll(async () => {
 
 function metrics(sw: string): Promise<Scrape> {
   return new Promise((ok, fail) => {
-    const req = request({ socketPath: fabric.config(sw).management.socket, path: "/metrics" }, (res) => {
+    const req = request({ socketPath: fabric.config(sw).management.socket, path: "/metrics", agent: false }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c) => (body += c));

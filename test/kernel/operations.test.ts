@@ -51,7 +51,7 @@ const socket = () => sw.fabric.config(sw.name).management.socket;
 
 function scrape(): Promise<{ status: number; type?: string; body: string }> {
   return new Promise((ok, fail) => {
-    const req = request({ socketPath: socket(), path: "/metrics" }, (res) => {
+    const req = request({ socketPath: socket(), path: "/metrics", agent: false }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c) => (body += c));
