@@ -103,6 +103,8 @@ export interface RoutesOptions {
   timeoutS: number;
   /** write a V8 CPU profile of the vxgate process into this directory */
   cpuProf?: string;
+  /** after the rounds: a control-plane restart of vxgate with the full phase's routes installed (blaster only) */
+  restart?: boolean;
   log: (s: string) => void;
 }
 
@@ -161,6 +163,33 @@ export interface LoadStep {
   perInstanceMs: number[];
 }
 
+/**
+ * A control-plane restart of vxgate with every route of the full phase
+ * installed: SIGTERM (the pinned fast path keeps forwarding), `vxgate run`
+ * again over the pins, and the peers back with half of the routes and
+ * End-of-RIB, so the other half are stale and go at the initial sync.
+ */
+export interface RestartResult {
+  routes: number;
+  mode: BlastMode;
+  /** entries in vxg_fdb after the control plane stopped / once the new one answered (both must be `routes`) */
+  heldAfterStop: number;
+  heldAfterStart: number;
+  /** spawn -> the management API answering, adopted (ms) */
+  readyMs: number;
+  /** the routes the restarted daemon took from the fast path as stale ("adopted EVPN state") */
+  adoptedMacs?: number;
+  /** the peers' first write -> "EVPN initial sync done" in the daemon's log (ms) */
+  syncMs: number;
+  /** stale entries removed at the initial sync (expected: routes - kept) */
+  staleRemoved: number;
+  /** routes announced again (and still in vxg_fdb after the sync) */
+  kept: number;
+  /** daemon RSS once synced (MiB) */
+  rssMb?: number;
+  failed?: string;
+}
+
 export interface RoutesResult {
   /** git commit of the vxgate under test (+ "-dirty" when src/ has local changes) */
   vxgateCommit: string;
@@ -172,6 +201,7 @@ export interface RoutesResult {
   small: number;
   loads: LoadStep[];
   rounds: RoutesRound[];
+  restart?: RestartResult;
   checks: string[];
 }
 
@@ -1214,6 +1244,106 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       }
     };
 
+    // --- control-plane restart with every route installed ------------------
+    /** the first JSON line of the switch's log after `from` characters whose msg is `msg` */
+    const logLine = (from: number, msg: string): Record<string, unknown> | undefined => {
+      for (const l of fabric!.logOf(name).slice(from).split("\n")) {
+        if (!l.includes(msg)) continue;
+        try {
+          const j = JSON.parse(l) as Record<string, unknown>;
+          if (j.msg === msg) return j;
+        } catch {
+          /* a line cut by the read */
+        }
+      }
+      return undefined;
+    };
+    const measureRestart = async (routes: number, mode: BlastMode): Promise<RestartResult> => {
+      const per = routes / K;
+      const keepPer = Math.floor(per / 2);
+      const kept = keepPer * K;
+      // every route in (not timed)
+      const a = startBlaster(mode, SWITCH_ADDR, routes);
+      let heldAfterStop: number;
+      try {
+        await blastWait(a, "encoded streams", (e) => e.ev === "encoded", 0, 60_000);
+        await blastWait(a, "all sessions Established", (e) => e.ev === "ready", 0, 60_000);
+        await sleep(500);
+        await vxgateWatch.arm(routes);
+        a.child.stdin!.write("go\n");
+        const inst = await vxgateWatch.installed(nowNs());
+        if (inst.doneNs === undefined) throw new Error(`restart: INCOMPLETE install, ${inst.last} of ${routes} routes`);
+        // SIGTERM: the control plane goes, the pinned fast path keeps forwarding
+        await fabric!.kill(name);
+        heldAfterStop = countVxgateAll();
+      } finally {
+        await stopChild(a.child, { graceMs: 1000 });
+        blaster = undefined;
+      }
+      if (heldAfterStop !== routes) throw new Error(`restart: ${heldAfterStop} of ${routes} entries left in vxg_fdb after the control plane stopped`);
+      // `vxgate run` again over the pins
+      const logFrom = fabric!.logOf(name).length;
+      const ts = nowNs();
+      await fabric!.start(name);
+      const readyMs = msSince(ts, nowNs());
+      const st = await fabric!.api<{ adopted: boolean }>(name, "status");
+      if (!st.adopted) throw new Error("restart: the daemon did not adopt its pinned fast path");
+      const heldAfterStart = countVxgateAll();
+      if (heldAfterStart !== routes) throw new Error(`restart: ${heldAfterStart} of ${routes} entries in vxg_fdb once the restarted daemon answered`);
+      const adopted = logLine(logFrom, "adopted EVPN state from the fast path, stale until routes confirm it");
+      // the peers come back with the first half of each session's routes, then End-of-RIB
+      const b = startBlaster(mode, SWITCH_ADDR, kept);
+      try {
+        await blastWait(b, "encoded streams", (e) => e.ev === "encoded", 0, 60_000);
+        await blastWait(b, "all sessions Established", (e) => e.ev === "ready", 0, 60_000);
+        const goWall = Date.now();
+        b.child.stdin!.write("go\n");
+        const deadline = goWall + timeoutMs;
+        let done: Record<string, unknown> | undefined;
+        while (!(done = logLine(logFrom, "EVPN initial sync done"))) {
+          if (Date.now() > deadline) throw new Error(`restart: no initial sync within ${opts.timeoutS} s (${countVxgateAll()} entries in vxg_fdb)`);
+          await sleep(20);
+        }
+        const syncMs = Date.parse(String(done.time)) - goWall;
+        const staleRemoved = Number((done.staleRemoved as { macs?: number } | undefined)?.macs ?? NaN);
+        const left = countVxgateAll();
+        if (done.complete !== true) throw new Error(`restart: initial sync ended incomplete (${String(done.reason)})`);
+        if (left !== kept || staleRemoved !== routes - kept) throw new Error(`restart: after the sync ${left} entries in vxg_fdb (expected ${kept}), ${staleRemoved} stale removed (expected ${routes - kept})`);
+        // the right ones: each session's last kept route stays, its first stale one and its last one are gone
+        const stride = opts.routes / K;
+        for (let i = 0; i < K; i++) {
+          if (!ours(map.lookup(fdbKey(i * stride + keepPer - 1)))) throw new Error(`restart: session ${i + 1}'s last route announced again is missing`);
+          for (const k of [i * stride + keepPer, i * stride + per - 1]) if (map.lookup(fdbKey(k)) !== null) throw new Error(`restart: stale route ${macText(routeMac(k))} still in vxg_fdb`);
+        }
+        const rss = await rssNow("vxgate");
+        const r: RestartResult = {
+          routes,
+          mode,
+          heldAfterStop,
+          heldAfterStart,
+          readyMs,
+          adoptedMacs: adopted ? Number(adopted.macs) : undefined,
+          syncMs,
+          staleRemoved,
+          kept,
+          rssMb: rss?.now,
+        };
+        opts.log(
+          `   restart with ${fmtInt(routes)} routes installed (${mode}): SIGTERM left ${fmtInt(heldAfterStop)} entries; \`vxgate run\` again answered after ${(readyMs / 1000).toFixed(2)} s ` +
+            `(adopted: ${fmtInt(r.adoptedMacs ?? NaN)} MACs stale, ${fmtInt(heldAfterStart)} entries still in vxg_fdb); the peers re-sent ${fmtInt(kept)} routes + End-of-RIB: ` +
+            `initial sync ${(syncMs / 1000).toFixed(2)} s after their first write, ${fmtInt(staleRemoved)} stale removed, ${fmtInt(left)} left as expected; RSS ${rss?.now.toFixed(0) ?? "?"} MiB`,
+        );
+        // sessions down: the table empty for what follows
+        b.child.stdin!.write("down\n");
+        const fl = await vxgateWatch.flushed(nowNs());
+        if (fl.doneNs === undefined) throw new Error(`restart: ${fl.last} entries left after the sessions went down`);
+        return r;
+      } finally {
+        await stopChild(b.child, { graceMs: 2000 });
+        blaster = undefined;
+      }
+    };
+
     // --- failures: tear down, retry once, else record ------------------------
     /** set when a receiver (or the injector) cannot be brought back: its remaining rounds are recorded as failed with this reason */
     const broken: Partial<Record<Receiver | "injector", string>> = {};
@@ -1346,8 +1476,19 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
     };
     if (opts.small > 0 && opts.smallRounds > 0) await runPhase("small", opts.small, opts.smallRounds);
     if (opts.rounds > 0) await runPhase("full", opts.routes, opts.rounds);
+    let restart: RestartResult | undefined;
+    if (opts.restart && !useGobgp && !opts.cpuProf && !broken.vxgate && !broken.injector) {
+      const mode = modes.at(-1)!;
+      try {
+        restart = await measureRestart(opts.routes, mode);
+      } catch (e) {
+        opts.log(`   restart: FAILED: ${firstLine(e)}`);
+        restart = { routes: opts.routes, mode, heldAfterStop: NaN, heldAfterStart: NaN, readyMs: NaN, syncMs: NaN, staleRemoved: NaN, kept: NaN, failed: firstLine(e) };
+        await recover("vxgate").catch(() => {});
+      }
+    }
 
-    return { vxgateCommit, injector, modes, sessions: K, routes: opts.routes, small: opts.small, loads, rounds, checks };
+    return { vxgateCommit, injector, modes, sessions: K, routes: opts.routes, small: opts.small, loads, rounds, restart, checks };
   } finally {
     for (const a of apis) a.close();
     fdbMap?.close();

@@ -188,8 +188,23 @@ export function reportRoutes(r: RoutesResult, say: (s: string) => void): void {
   for (const c of r.checks) say(`   check: ${c}`);
 }
 
+/** the restart step's summary line (none when it was not run) */
+export function restartLine(r: RoutesResult): string[] {
+  const x = r.restart;
+  if (!x) return [];
+  if (x.failed) return [`   restart with ${fmtInt(x.routes)} routes installed: FAILED: ${x.failed}`];
+  return [
+    `   restart with ${fmtInt(x.routes)} routes installed: every entry still in vxg_fdb after the stop and once the new daemon answered (${fmtInt(x.heldAfterStart)}); daemon answering ${fmt(x.readyMs / 1000, 2)} s after spawn; ` +
+      `initial sync ${fmt(x.syncMs / 1000, 2)} s after the peers' first write (${fmtInt(x.kept)} routes again, ${fmtInt(x.staleRemoved)} stale removed)`,
+  ];
+}
+
 /** the summary lines of part 3 */
 export function summaryRoutes(r: RoutesResult): string[] {
+  return [...summaryGroups(r), ...restartLine(r)];
+}
+
+function summaryGroups(r: RoutesResult): string[] {
   return summarizeRoutes(r.rounds).map((g) => {
     const what = `routes (${fmtInt(g.routes)} type-2, ${g.mode === "gobgp" ? "gobgpd" : `blaster ${g.mode}`})`;
     const fail = failureLines(g).filter((l) => l.includes("— no"));

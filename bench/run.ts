@@ -9,7 +9,8 @@
 //      blaster, bench/bgp-blaster.ts, pre-encoded UPDATE streams one or many
 //      NLRIs per UPDATE; or GoBGP) sends type-2 routes to vxgate, to FRR
 //      (zebra + kernel VXLAN) and to a null receiver; install, withdrawal and
-//      session-loss flush (bench/evpn-routes.ts); only with --only routes
+//      session-loss flush (bench/evpn-routes.ts), then a control-plane restart
+//      of vxgate with every route installed; only with --only routes
 //   4. local MACs into EVPN: a burst of distinct source MACs into an access
 //      port, until a BGP peer has a type-2 route for each; vxgate vs FRR (a
 //      kernel bridge learning, zebra + bgpd advertising) in the same run
@@ -48,7 +49,8 @@
 //   --injector blaster|gobgp   who sends the routes part's routes (default blaster)
 //   --blast-mode one|many|both NLRIs per UPDATE from the blaster (default both, one mode at a time)
 //   --route-timeout S     bound on each wait for a table to fill or empty (default 120)
-//   --cpu-prof DIR        write a V8 CPU profile of the vxgate process (routes part)
+//   --cpu-prof DIR        write a V8 CPU profile of the vxgate process (routes part; no restart step then)
+//   --no-restart          routes part: leave out the control-plane restart with every route installed
 //   --macs N[,N...]       burst sizes of the learning part (default 5000,20000,100000)
 //   --learning-rounds N   rounds per burst size and device (default 3)
 //   --scale-macs N        static MACs of the scale part's config (default 100000)
@@ -90,7 +92,7 @@ function usage(): string {
                         [--gen auto|trafgen|python] [--flows N[,N...]]
                         [--routes N] [--small N] [--small-rounds N] [--route-rounds N]
                         [--sessions K] [--injector blaster|gobgp] [--blast-mode one|many|both]
-                        [--route-timeout S] [--cpu-prof DIR]
+                        [--route-timeout S] [--cpu-prof DIR] [--no-restart]
                         [--macs N[,N...]] [--learning-rounds N]
                         [--scale-macs N] [--vxgate-root DIR] [--members N[,N...]] [--no-mdb]
                         [--bmv2-macs N] [--moves N] [--reflector frr|gobgp]
@@ -331,6 +333,7 @@ async function main(): Promise<number> {
       "vxgate-root": { type: "string" },
       members: { type: "string" },
       "no-mdb": { type: "boolean" },
+      "no-restart": { type: "boolean" },
       "bmv2-macs": { type: "string" },
       flows: { type: "string" },
       moves: { type: "string" },
@@ -426,11 +429,12 @@ async function main(): Promise<number> {
       case "routes": {
         const who = injector === "gobgp" ? `gobgpd x ${sessions}` : `blaster (${sessions} sessions; ${blastModes.join(", then ")} NLRI per UPDATE)`;
         await runPart(part, `3. EVPN routes from the wire into the forwarding table: ${who} -> vxgate | FRR | null receiver`, async () => {
-          out.routes = await runEvpnRoutes({ routes, small, smallRounds, rounds: routeRounds, sessions, injector, blastModes, timeoutS: routeTimeoutS, cpuProf: values["cpu-prof"], log });
+          out.routes = await runEvpnRoutes({ routes, small, smallRounds, rounds: routeRounds, sessions, injector, blastModes, timeoutS: routeTimeoutS, cpuProf: values["cpu-prof"], restart: !values["no-restart"], log });
           say("");
           reportRoutes(out.routes, say);
           const bad = failedRounds(out.routes);
           if (bad.length) failures.push({ part, reason: `${bad.length} round(s) FAILED: ${[...new Set(bad.map((x) => `${x.receiver}${x.mode ? ` ${x.mode}` : ""}: ${x.failed ?? "incomplete"}`))].join("; ")}` });
+          if (out.routes.restart?.failed) failures.push({ part, reason: `restart with the routes installed FAILED: ${out.routes.restart.failed}` });
         });
         break;
       }
