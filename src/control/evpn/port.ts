@@ -295,6 +295,8 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       this.removeFloodVtep(Number(vni), vtep);
     }
     this.staleFlood.clear();
+    // written now, not in the microtask: what the caller logs as removed is gone
+    this.flush();
     return done;
   }
 
