@@ -80,7 +80,25 @@ const HEX2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0
 
 export function formatMac(buf: Uint8Array): string {
   if (buf.length !== 6) throw new RangeError(`MAC must be 6 bytes, got ${buf.length}`);
-  return `${HEX2[buf[0]!]}:${HEX2[buf[1]!]}:${HEX2[buf[2]!]}:${HEX2[buf[3]!]}:${HEX2[buf[4]!]}:${HEX2[buf[5]!]}`;
+  return formatMacAt(buf, 0);
+}
+
+/** ASCII codes of each octet value's two lower-case hex digits: [2b] and [2b + 1]. */
+export const HEX_CODES = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  HEX_CODES[2 * i] = HEX2[i]!.charCodeAt(0);
+  HEX_CODES[2 * i + 1] = HEX2[i]!.charCodeAt(1);
+}
+
+/**
+ * formatMac of the 6 bytes at b[at]: built in one String.fromCharCode call, a
+ * flat string with no slice of the buffer (this runs per entry when a table of
+ * a million MACs is read, and per route received; the string is hashed at once).
+ */
+export function formatMacAt(b: Uint8Array, at: number): string {
+  const H = HEX_CODES;
+  const a0 = 2 * b[at]!, a1 = 2 * b[at + 1]!, a2 = 2 * b[at + 2]!, a3 = 2 * b[at + 3]!, a4 = 2 * b[at + 4]!, a5 = 2 * b[at + 5]!;
+  return String.fromCharCode(H[a0]!, H[a0 + 1]!, 58, H[a1]!, H[a1 + 1]!, 58, H[a2]!, H[a2 + 1]!, 58, H[a3]!, H[a3 + 1]!, 58, H[a4]!, H[a4 + 1]!, 58, H[a5]!, H[a5 + 1]!);
 }
 
 /** Why a MAC is not a usable unicast station address, or undefined when it is. */

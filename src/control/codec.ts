@@ -3,7 +3,7 @@
 // declared offset.
 import { layout, type FieldDecl, type FieldType, type StructDecl } from "../codegen/schema.ts";
 import { constants, records, tables, type TableName } from "../codegen/tables.ts";
-import { formatIpv4, formatMac, parseIpv4, parseMac } from "../config/net.ts";
+import { formatIpv4, formatMacAt, parseIpv4, parseMac } from "../config/net.ts";
 
 type TsOf<T> = T extends "u64" ? bigint : T extends "ipv4" | "mac" ? string : number;
 /** The TS shape of a declared struct: every non-padding field. */
@@ -19,6 +19,8 @@ export interface Codec<T> {
   decode(b: Buffer): T;
   /** The value whose bytes start at `offset` in `b` (one of many packed together). */
   decodeAt(b: Buffer, offset: number): T;
+  /** A test of the bytes at an offset: do these fields hold these values? (only those fields are read) */
+  matcher(where: Partial<T>): (b: Buffer, offset: number) => boolean;
 }
 
 function reader(t: FieldType): (b: Buffer, at: number) => unknown {
@@ -36,11 +38,25 @@ function reader(t: FieldType): (b: Buffer, at: number) => unknown {
     case "be32":
       return (b, at) => b.readUInt32BE(at);
     case "ipv4":
-      return (b, at) => formatIpv4(b.readUInt32BE(at));
+      return (b, at) => ipv4Text(b.readUInt32BE(at));
     case "mac":
-      return (b, at) => formatMac(b.subarray(at, at + 6));
+      return (b, at) => formatMacAt(b, at); // decodeAt checked the length
   }
   throw new Error(`no reader for field type ${JSON.stringify(t)}`);
+}
+
+/** Formatted IPv4 addresses (VTEPs: few, read over and over; a table of a
+ *  million remote entries then holds one string per VTEP, not per entry). */
+const ipv4Texts = new Map<number, string>();
+
+function ipv4Text(n: number): string {
+  let s = ipv4Texts.get(n);
+  if (s === undefined) {
+    s = formatIpv4(n);
+    if (ipv4Texts.size >= 4096) ipv4Texts.clear();
+    ipv4Texts.set(n, s);
+  }
+  return s;
 }
 
 /** Parsed IPv4 addresses (VTEPs: few, written over and over). */
@@ -143,6 +159,18 @@ export function structCodec<D extends StructDecl>(decl: D): Codec<StructOf<D["fi
       const out: Record<string, unknown> = {};
       for (const r of readers) out[r.name] = r.read(b, offset + r.offset);
       return out as StructOf<D["fields"]>;
+    },
+    matcher(where) {
+      const tests = Object.entries(where as Record<string, unknown>).map(([name, want]) => {
+        const r = readers.find((x) => x.name === name);
+        if (!r) throw new TypeError(`${decl.name} has no field ${name}`);
+        return { ...r, want };
+      });
+      return (b, offset) => {
+        if (b.length < offset + l.size) throw new RangeError(`${decl.name}: ${b.length - offset} bytes, need ${l.size}`);
+        for (const t of tests) if (t.read(b, offset + t.offset) !== t.want) return false;
+        return true;
+      };
     },
   };
 }

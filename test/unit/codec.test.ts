@@ -26,6 +26,19 @@ describe("table codecs", () => {
     expect(tableCodec("vlans").key.size).toBe(8);
   });
 
+  it("match packed values on some fields without decoding them (forEach's where)", () => {
+    const c = tableCodec("fdb").value;
+    const entry = (kind: number, remote: string) => c.encode({ kind, flags: 4, vlan: 0, ifindex: 0, remote, seen_ns: 0n, event_ns: 0n });
+    const packed = Buffer.concat([entry(1, "0.0.0.0"), entry(2, "198.18.0.2"), entry(2, "198.18.0.3")]);
+    const at = (m: (b: Buffer, o: number) => boolean) => [0, 1, 2].filter((i) => m(packed, i * c.size));
+    expect(at(c.matcher({ kind: 2 }))).toEqual([1, 2]);
+    expect(at(c.matcher({ kind: 2, remote: "198.18.0.3" }))).toEqual([2]);
+    expect(at(c.matcher({ kind: 1, flags: 4 }))).toEqual([0]);
+    expect(at(c.matcher({}))).toEqual([0, 1, 2]);
+    expect(() => c.matcher({ nope: 1 } as never)).toThrow(/no field nope/);
+    expect(() => c.matcher({ kind: 2 })(packed, 2 * c.size + 1)).toThrow(RangeError);
+  });
+
   it("reject missing fields and short buffers", () => {
     const c = structCodec(tables.vnis.value);
     expect(() => c.encode({ flags: 1 } as never)).toThrow(/flood_count missing/);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   formatIpv4,
   formatMac,
+  formatMacAt,
   ipv4UnicastProblem,
   isUnicastIpv4,
   isUnicastMac,
@@ -62,6 +63,15 @@ describe("parseMac / formatMac", () => {
   it("formats lower-case with leading zeros", () => {
     expect(formatMac(Buffer.from([0xaa, 0xb, 0xc, 0xdd, 0, 0xff]))).toBe("aa:0b:0c:dd:00:ff");
     expect(() => formatMac(Buffer.alloc(5))).toThrow(RangeError);
+  });
+
+  it("formatMacAt reads the six bytes at an offset, every octet value alike", () => {
+    const b = Buffer.alloc(256 + 7);
+    for (let i = 0; i < b.length; i++) b[i] = i & 0xff;
+    for (let at = 0; at + 6 <= b.length; at++) {
+      const want = [...b.subarray(at, at + 6)].map((x) => x.toString(16).padStart(2, "0")).join(":");
+      expect(formatMacAt(b, at)).toBe(want);
+    }
   });
 
   it.each(["", "02:00:00:00:01", "02:00:00:00:01:01:01", "02:00-00:00:01:01", "0200.0000.0101", "g2:00:00:00:01:01", "2:0:0:0:1:1"])(

@@ -44,7 +44,10 @@ function fakeTarget(batched: boolean) {
     set: (k: K, v: V) => (calls.set++, void fdb.set(id(k), [k, v])),
     delete: (k: K) => (calls.delete++, fdb.delete(id(k))),
     entries: () => [...fdb.values()],
-    forEach: (f: (k: K, v: V) => void) => fdb.forEach(([k, v]) => f(k, v)),
+    forEach: (f: (k: K, v: V) => void, where: Partial<V> = {}) =>
+      fdb.forEach(([k, v]) => {
+        if (Object.entries(where).every(([n, x]) => v[n as keyof V] === x)) f(k, v);
+      }),
     setMany: (es: readonly (readonly [K, V])[]) => es.forEach(([k, v]) => fdb.set(id(k), [k, v])),
     deleteMany: (ks: readonly K[]) => ks.filter((k) => fdb.delete(id(k))).length,
     ...(batched
@@ -171,6 +174,27 @@ async function twoPeers() {
 }
 
 describe("one route from two peers (two route reflectors)", () => {
+  it("a restart adopts the EVPN entries as stale; routes confirm or move some, purgeStale removes the rest before it returns", () => {
+    const t = fakeTarget(true);
+    const entry = (kind: number, flags: number, remote: string, ifindex = 0): V => ({ kind, flags, vlan: 0, ifindex, remote, seen_ns: 0n, event_ns: 0n });
+    for (const i of [1, 2, 3, 4]) t.fdb.set(`100/${mac(i)}`, [{ vni: 100, mac: mac(i) }, entry(constants.FDB_REMOTE, constants.FDB_CONTROL, "10.0.0.2")]);
+    // not EVPN's: a local host, and a remote entry the data path learned
+    t.fdb.set(`100/${mac(5)}`, [{ vni: 100, mac: mac(5) }, entry(constants.FDB_LOCAL, constants.FDB_CONTROL, "0.0.0.0", 3)]);
+    t.fdb.set(`100/${mac(6)}`, [{ vni: 100, mac: mac(6) }, entry(constants.FDB_REMOTE, 0, "10.0.0.9")]);
+    const port = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: () => false, fdbChanged() {} }, quietLog);
+    expect(port.seedFromFastPath(new Map())).toEqual({ macs: 4, flood: 0 });
+    expect(port.installedVtep(100, mac(3))).toBe("10.0.0.2");
+    expect(port.installedVtep(100, mac(5))).toBeUndefined();
+    port.installRemoteMac(100, mac(1), "10.0.0.2", { seq: 0, sticky: false });
+    port.installRemoteMac(100, mac(2), "10.0.0.3", { seq: 1, sticky: false });
+    port.flush();
+    // no microtask run in between: the log line that follows purgeStale is true when written
+    expect(port.purgeStale()).toEqual({ macs: 2, flood: 0 });
+    expect([1, 2, 3, 4, 5, 6].map((i) => t.at(mac(i))?.remote)).toEqual(["10.0.0.2", "10.0.0.3", undefined, undefined, "0.0.0.0", "10.0.0.9"]);
+    expect(port.installedVtep(100, mac(3))).toBeUndefined();
+    expect(port.purgeStale()).toEqual({ macs: 0, flood: 0 });
+  });
+
   it("the best path's withdrawal hands the MAC to the other path; the last withdrawal removes it", async () => {
     const f = await twoPeers();
     // the same routes through both; mac(3) with another next hop through b

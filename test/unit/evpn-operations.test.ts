@@ -82,7 +82,12 @@ describe("evpn clear-duplicate", () => {
     const fdb = new Map<string, [FdbKey, FdbValue]>();
     const k = (key: FdbKey) => `${key.vni}/${key.mac}`;
     const handles: Record<string, unknown> = {
-      fdb: { get: (key: FdbKey) => fdb.get(k(key))?.[1], set: (key: FdbKey, v: FdbValue) => void fdb.set(k(key), [key, v]), delete: (key: FdbKey) => fdb.delete(k(key)), entries: () => [...fdb.values()] },
+      fdb: { get: (key: FdbKey) => fdb.get(k(key))?.[1], set: (key: FdbKey, v: FdbValue) => void fdb.set(k(key), [key, v]), delete: (key: FdbKey) => fdb.delete(k(key)),
+        entries: () => [...fdb.values()],
+        forEach: (f: (k: FdbKey, v: FdbValue) => void, where: Partial<FdbValue> = {}) => {
+          for (const [key, v] of fdb.values()) if (Object.entries(where).every(([n, x]) => v[n as keyof FdbValue] === x)) f(key, v);
+        },
+      },
       flood: { entries: () => [] },
     };
     const target = { kind: "fake", adopted: false, table: (n: string) => handles[n] } as unknown as Target;

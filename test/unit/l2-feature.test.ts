@@ -24,6 +24,9 @@ function fakeTarget() {
     set: (key: FdbKey, v: FdbValue) => void fdb.set(k(key), [key, v]),
     delete: (key: FdbKey) => fdb.delete(k(key)),
     entries: () => [...fdb.values()],
+    forEach: (f: (k: FdbKey, v: FdbValue) => void) => {
+      for (const [key, v] of fdb.values()) f(key, v);
+    },
   };
   const target = {
     kind: "fake",

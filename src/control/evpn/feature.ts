@@ -67,9 +67,10 @@ export class EvpnFeature {
 
   async start(isStopped: () => boolean): Promise<void> {
     // hosts already here (static, or learned before a restart) are announced at once
-    for (const [k, v] of this.target.table("fdb").entries()) {
-      if (v.kind === constants.FDB_LOCAL) this.speaker.localMacLearned(k.vni, k.mac, { vlan: v.vlan || undefined, sticky: (v.flags & constants.FDB_STATIC) !== 0 });
-    }
+    this.target.table("fdb").forEach(
+      (k, v) => this.speaker.localMacLearned(k.vni, k.mac, { vlan: v.vlan || undefined, sticky: (v.flags & constants.FDB_STATIC) !== 0 }),
+      { kind: constants.FDB_LOCAL },
+    );
     await this.speaker.start();
     void this.purgeStaleWhenSynced(isStopped);
   }

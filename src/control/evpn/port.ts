@@ -80,7 +80,9 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   readonly duplicates: DuplicateReport[] = [];
   /** adopted from the fast path at boot and not yet confirmed by a route */
   private readonly staleFlood = new Set<string>(); // vni/vtep
-  private readonly staleMacs = new Map<string, string>(); // vni/mac -> VTEP
+  /** Remote entries adopted at boot and not yet confirmed by a route: VNI -> MAC -> VTEP (no key string per MAC: a million of them at a restart) */
+  private readonly staleMacs = new Map<number, Map<string, string>>();
+  private staleMacCount = 0;
   /** vni/mac -> ifindex of a local entry deleted because a remote route won;
    * the route's entry is installed right after (macs.ts), which makes the move */
   private readonly leaving = new Map<string, number>();
@@ -105,7 +107,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
 
   /** The VTEP of the remote entry a route installed for (vni, mac), or one adopted at boot, if any. */
   installedVtep(vni: number, mac: string): string | undefined {
-    return this.installedOf(vni, mac) ?? (this.staleMacs.size ? this.staleMacs.get(`${vni}/${mac}`) : undefined);
+    return this.installedOf(vni, mac) ?? (this.staleMacCount ? this.staleMacs.get(vni)?.get(mac) : undefined);
   }
 
   installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }, installed?: string): boolean {
@@ -115,11 +117,15 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       return false;
     }
     let prev = installed;
-    if (this.staleMacs.size) {
+    if (this.staleMacCount) {
       // an entry adopted at boot, confirmed (or replaced) by this route
-      const id = `${vni}/${mac}`;
-      prev ??= this.staleMacs.get(id);
-      this.staleMacs.delete(id);
+      const m = this.staleMacs.get(vni);
+      const was = m?.get(mac);
+      if (was !== undefined) {
+        prev ??= was;
+        m!.delete(mac);
+        this.staleMacCount--;
+      }
     }
     let leftPort: number | undefined;
     if (this.leaving.size) {
@@ -263,13 +269,19 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
    * EVPN MACs, flood VTEPs beyond the config's) so forwarding goes on; each is
    * stale until a route confirms it, and purgeStale() removes the rest. */
   seedFromFastPath(configFlood: ReadonlyMap<number, readonly string[]>): { macs: number; flood: number } {
-    for (const [k, v] of this.target.table("fdb").entries()) {
-      if (v.kind !== constants.FDB_REMOTE || !(v.flags & constants.FDB_CONTROL)) continue;
-      this.staleMacs.set(`${k.vni}/${k.mac}`, v.remote);
-      let m = this.macVteps.get(k.vni);
-      if (!m) this.macVteps.set(k.vni, (m = new Map()));
-      m.set(v.remote, (m.get(v.remote) ?? 0) + 1);
-    }
+    this.target.table("fdb").forEach(
+      (k, v) => {
+        if (v.kind !== constants.FDB_REMOTE || !(v.flags & constants.FDB_CONTROL)) return;
+        let s = this.staleMacs.get(k.vni);
+        if (!s) this.staleMacs.set(k.vni, (s = new Map()));
+        if (!s.has(k.mac)) this.staleMacCount++;
+        s.set(k.mac, v.remote);
+        let m = this.macVteps.get(k.vni);
+        if (!m) this.macVteps.set(k.vni, (m = new Map()));
+        m.set(v.remote, (m.get(v.remote) ?? 0) + 1);
+      },
+      { kind: constants.FDB_REMOTE },
+    );
     for (const [k, v] of this.target.table("flood").entries()) {
       if (v.kind !== constants.FLOOD_REMOTE || configFlood.get(k.vni)?.includes(v.remote)) continue;
       let s = this.flood.get(k.vni);
@@ -278,18 +290,16 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       this.staleFlood.add(`${k.vni}/${v.remote}`);
     }
     for (const vni of new Set([...this.flood.keys(), ...this.macVteps.keys()])) this.recomputeAdmit(vni);
-    return { macs: this.staleMacs.size, flood: this.staleFlood.size };
+    return { macs: this.staleMacCount, flood: this.staleFlood.size };
   }
 
   /** After the first full exchange with the peers: drop what no route confirmed. */
   purgeStale(): { macs: number; flood: number } {
-    const done = { macs: this.staleMacs.size, flood: this.staleFlood.size };
+    const done = { macs: this.staleMacCount, flood: this.staleFlood.size };
     const stale = [...this.staleMacs];
     this.staleMacs.clear();
-    for (const [id, vtep] of stale) {
-      const [vni, mac] = id.split("/") as [string, string];
-      this.removeRemoteMac(Number(vni), mac, vtep);
-    }
+    this.staleMacCount = 0;
+    for (const [vni, macs] of stale) for (const [mac, vtep] of macs) this.removeRemoteMac(vni, mac, vtep);
     for (const id of [...this.staleFlood]) {
       const [vni, vtep] = id.split("/") as [string, string];
       this.removeFloodVtep(Number(vni), vtep);

@@ -242,11 +242,11 @@ export class L2Feature {
     const counts = new Map<string, number>();
     if (limits.size > 0) {
       const bump = (k: string) => limits.has(k) && counts.set(k, (counts.get(k) ?? 0) + 1);
-      for (const [k, v] of this.target.table("fdb").entries()) {
-        if (v.flags & (constants.FDB_STATIC | constants.FDB_CONTROL)) continue;
+      this.target.table("fdb").forEach((k, v) => {
+        if (v.flags & (constants.FDB_STATIC | constants.FDB_CONTROL)) return;
         bump(`${constants.LIMIT_VNI}/${k.vni}`);
         if (v.kind === constants.FDB_LOCAL) bump(`${constants.LIMIT_PORT}/${v.ifindex}`);
-      }
+      });
     }
     reconcileTable(
       this.target,
@@ -271,18 +271,18 @@ export class L2Feature {
   resync(): number {
     const t0 = performance.now();
     let n = 0;
-    for (const [k, v] of this.target.table("fdb").entries()) {
-      if (v.flags & (constants.FDB_STATIC | constants.FDB_CONTROL)) continue;
+    this.target.table("fdb").forEach((k, v) => {
+      if (v.flags & (constants.FDB_STATIC | constants.FDB_CONTROL)) return;
       const key = id(k.vni, k.mac);
       const where = v.kind === constants.FDB_LOCAL ? this.portName(v.ifindex) : v.remote;
-      if (this.learnedAt.get(key) === where) continue;
+      if (this.learnedAt.get(key) === where) return;
       this.learnedAt.set(key, where);
       n++;
       this.activity.learned++;
       if (v.kind === constants.FDB_LOCAL) this.hooks.localLearned(k.vni, k.mac, v.vlan || undefined);
       else this.hooks.remoteSeen(v.remote);
       this.hooks.fdbChanged(k.vni, k.mac);
-    }
+    });
     const ms = performance.now() - t0;
     this.resyncs.sweeps++;
     this.resyncs.recovered += n;

@@ -10,8 +10,13 @@ export interface TableHandle<N extends TableName> {
   /** false when the key was absent */
   delete(key: TableKey<N>): boolean;
   entries(): [TableKey<N>, TableValue<N>][];
-  /** Every entry, decoded one at a time as `f` takes it (no array of them all). */
-  forEach(f: (key: TableKey<N>, value: TableValue<N>) => void): void;
+  /**
+   * Every entry, decoded one at a time as `f` takes it (no array of them all);
+   * with `where`, only the entries whose value has those field values (the
+   * others are not decoded: a scan for the few local hosts among a million
+   * remote entries costs a byte compare each).
+   */
+  forEach(f: (key: TableKey<N>, value: TableValue<N>) => void, where?: Partial<TableValue<N>>): void;
   /** Write many entries at once (on eBPF: BPF_MAP_UPDATE_BATCH, a few
    *  thousand per system call instead of one each). */
   setMany(entries: readonly (readonly [TableKey<N>, TableValue<N>])[]): void;

@@ -22,6 +22,7 @@
 // The route keys come from the same octets (evpnRouteKey's form), without
 // re-encoding the route.
 
+import { HEX_CODES, formatMacAt } from '../../../config/net.ts';
 import { bytesToIp, ESI_ZERO, bytesToEsi } from './addr.ts';
 import { AttrCode, AttrFlag, type PathAttribute } from './attributes/index.ts';
 import { decodeEvpnNlri, evpnRouteKey, type EvpnMacIpRoute, type EvpnRoute } from './evpn-nlri.ts';
@@ -56,13 +57,7 @@ export interface FastPathOptions {
   withdrawnRoutes?: boolean;
 }
 
-/** ASCII hex digits of each octet value: HC[2b], HC[2b + 1]. */
-const HC = new Uint8Array(512);
-for (let i = 0; i < 256; i++) {
-  const h = i.toString(16).padStart(2, '0');
-  HC[2 * i] = h.charCodeAt(0);
-  HC[2 * i + 1] = h.charCodeAt(1);
-}
+const HC = HEX_CODES;
 /** Scratch for building route keys: "2:" then hex. */
 const KEY = new Uint16Array(2 + 2 * 64);
 KEY[0] = 0x32;
@@ -77,12 +72,6 @@ const SAFI_EVPN = 70;
 /** Distinct attribute sets kept per session (a MAC Mobility sequence number makes a new one). */
 const ATTR_CACHE_MAX = 4096;
 const RD_CACHE_MAX = 4096;
-
-/** "aa:bb:cc:dd:ee:ff" as bytesToMac gives it, built as one flat string (it is hashed as a map key at once). */
-function macAt(b: Buffer, o: number): string {
-  const a0 = 2 * b[o]!, a1 = 2 * b[o + 1]!, a2 = 2 * b[o + 2]!, a3 = 2 * b[o + 3]!, a4 = 2 * b[o + 4]!, a5 = 2 * b[o + 5]!;
-  return String.fromCharCode(HC[a0]!, HC[a0 + 1]!, 58, HC[a1]!, HC[a1 + 1]!, 58, HC[a2]!, HC[a2 + 1]!, 58, HC[a3]!, HC[a3 + 1]!, 58, HC[a4]!, HC[a4 + 1]!, 58, HC[a5]!, HC[a5 + 1]!);
-}
 
 /**
  * evpnRouteKey of a type-2 route from its value at v: "2:" + hex of RD (8) and
@@ -348,7 +337,7 @@ export class UpdateFastPath {
           rd: this.rd(b, v),
           esi,
           ethernetTag: b.readUInt32BE(v + 18),
-          mac: macAt(b, v + 23),
+          mac: formatMacAt(b, v + 23),
           label1: (b[lab]! << 16) | (b[lab + 1]! << 8) | b[lab + 2]!,
         };
         if (ipLen) route.ip = bytesToIp(b.subarray(v + 30, v + 30 + ipLen));

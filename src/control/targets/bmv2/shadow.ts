@@ -52,8 +52,9 @@ export class ShadowTable<N extends TableName> implements TableHandle<N> {
     return [...this.entries_.values()].map(([k, v]) => [{ ...k }, { ...v }]);
   }
 
-  forEach(f: (key: TableKey<N>, value: TableValue<N>) => void): void {
-    for (const [k, v] of this.entries_.values()) f({ ...k }, { ...v });
+  forEach(f: (key: TableKey<N>, value: TableValue<N>) => void, where?: Partial<TableValue<N>>): void {
+    const want = where ? (Object.entries(where) as [keyof TableValue<N>, unknown][]) : [];
+    for (const [k, v] of this.entries_.values()) if (want.every(([name, x]) => v[name] === x)) f({ ...k }, { ...v });
   }
 
   setMany(entries: readonly (readonly [TableKey<N>, TableValue<N>])[]): void {

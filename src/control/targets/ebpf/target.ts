@@ -109,11 +109,15 @@ export class MapTable<N extends TableName> implements TableHandle<N> {
   }
   /** One batched read of the whole map into two Buffers (not two per entry),
    *  each entry decoded from them as `f` takes it. */
-  forEach(f: (key: TableKey<N>, value: TableValue<N>) => void): void {
+  forEach(f: (key: TableKey<N>, value: TableValue<N>) => void, where?: Partial<TableValue<N>>): void {
     const { count, keys, values } = this.map.lookupBatchPacked({ count: BATCH });
     const ks = this.map.keySize;
     const vs = values.length / Math.max(count, 1);
-    for (let i = 0; i < count; i++) f(this.codec.key.decodeAt(keys, i * ks), this.codec.value.decodeAt(values, i * vs));
+    const match = where ? this.codec.value.matcher(where) : undefined;
+    for (let i = 0; i < count; i++) {
+      if (match && !match(values, i * vs)) continue;
+      f(this.codec.key.decodeAt(keys, i * ks), this.codec.value.decodeAt(values, i * vs));
+    }
   }
   setMany(entries: readonly (readonly [TableKey<N>, TableValue<N>])[]): void {
     // encoded a batch at a time: 100k entries never sit encoded all at once
