@@ -45,33 +45,26 @@ function reader(t: FieldType): (b: Buffer, at: number) => unknown {
   throw new Error(`no reader for field type ${JSON.stringify(t)}`);
 }
 
+/** f, remembering up to 4096 answers (then starting over): for the few values met over and over. */
+function remembered<K, V>(f: (k: K) => V): (k: K) => V {
+  const seen = new Map<K, V>();
+  return (k) => {
+    let v = seen.get(k);
+    if (v === undefined) {
+      v = f(k);
+      if (seen.size >= 4096) seen.clear();
+      seen.set(k, v);
+    }
+    return v;
+  };
+}
+
 /** Formatted IPv4 addresses (VTEPs: few, read over and over; a table of a
  *  million remote entries then holds one string per VTEP, not per entry). */
-const ipv4Texts = new Map<number, string>();
-
-function ipv4Text(n: number): string {
-  let s = ipv4Texts.get(n);
-  if (s === undefined) {
-    s = formatIpv4(n);
-    if (ipv4Texts.size >= 4096) ipv4Texts.clear();
-    ipv4Texts.set(n, s);
-  }
-  return s;
-}
+const ipv4Text = remembered(formatIpv4);
 
 /** Parsed IPv4 addresses (VTEPs: few, written over and over). */
-const ipv4Cache = new Map<string, number>();
-
-function ipv4Of(v: unknown): number {
-  const s = v as string;
-  let n = ipv4Cache.get(s);
-  if (n === undefined) {
-    n = parseIpv4(s);
-    if (ipv4Cache.size >= 4096) ipv4Cache.clear();
-    ipv4Cache.set(s, n);
-  }
-  return n;
-}
+const ipv4Of = remembered((s: unknown) => parseIpv4(s as string));
 
 function hexVal(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
