@@ -80,9 +80,10 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   readonly duplicates: DuplicateReport[] = [];
   /** adopted from the fast path at boot and not yet confirmed by a route */
   private readonly staleFlood = new Set<string>(); // vni/vtep
-  /** Remote entries adopted at boot and not yet confirmed by a route: VNI -> MAC -> VTEP (no key string per MAC: a million of them at a restart) */
+  /** Remote entries adopted at boot and not yet confirmed by a route: VNI ->
+   *  MAC -> VTEP (no key string per MAC: a million of them at a restart); a
+   *  VNI goes when its last one does, so an empty map means none */
   private readonly staleMacs = new Map<number, Map<string, string>>();
-  private staleMacCount = 0;
   /** vni/mac -> ifindex of a local entry deleted because a remote route won;
    * the route's entry is installed right after (macs.ts), which makes the move */
   private readonly leaving = new Map<string, number>();
@@ -107,7 +108,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
 
   /** The VTEP of the remote entry a route installed for (vni, mac), or one adopted at boot, if any. */
   installedVtep(vni: number, mac: string): string | undefined {
-    return this.installedOf(vni, mac) ?? (this.staleMacCount ? this.staleMacs.get(vni)?.get(mac) : undefined);
+    return this.installedOf(vni, mac) ?? (this.staleMacs.size ? this.staleMacs.get(vni)?.get(mac) : undefined);
   }
 
   installRemoteMac(vni: number, mac: string, vtep: string, info: { seq: number; sticky: boolean }, installed?: string): boolean {
@@ -117,14 +118,14 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       return false;
     }
     let prev = installed;
-    if (this.staleMacCount) {
+    if (this.staleMacs.size) {
       // an entry adopted at boot, confirmed (or replaced) by this route
       const m = this.staleMacs.get(vni);
       const was = m?.get(mac);
       if (was !== undefined) {
         prev ??= was;
         m!.delete(mac);
-        this.staleMacCount--;
+        if (m!.size === 0) this.staleMacs.delete(vni);
       }
     }
     let leftPort: number | undefined;
@@ -274,7 +275,6 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
         if (v.kind !== constants.FDB_REMOTE || !(v.flags & constants.FDB_CONTROL)) return;
         let s = this.staleMacs.get(k.vni);
         if (!s) this.staleMacs.set(k.vni, (s = new Map()));
-        if (!s.has(k.mac)) this.staleMacCount++;
         s.set(k.mac, v.remote);
         let m = this.macVteps.get(k.vni);
         if (!m) this.macVteps.set(k.vni, (m = new Map()));
@@ -290,15 +290,20 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       this.staleFlood.add(`${k.vni}/${v.remote}`);
     }
     for (const vni of new Set([...this.flood.keys(), ...this.macVteps.keys()])) this.recomputeAdmit(vni);
-    return { macs: this.staleMacCount, flood: this.staleFlood.size };
+    return { macs: this.staleMacCount(), flood: this.staleFlood.size };
+  }
+
+  private staleMacCount(): number {
+    let n = 0;
+    for (const m of this.staleMacs.values()) n += m.size;
+    return n;
   }
 
   /** After the first full exchange with the peers: drop what no route confirmed. */
   purgeStale(): { macs: number; flood: number } {
-    const done = { macs: this.staleMacCount, flood: this.staleFlood.size };
+    const done = { macs: this.staleMacCount(), flood: this.staleFlood.size };
     const stale = [...this.staleMacs];
     this.staleMacs.clear();
-    this.staleMacCount = 0;
     for (const [vni, macs] of stale) for (const [mac, vtep] of macs) this.removeRemoteMac(vni, mac, vtep);
     for (const id of [...this.staleFlood]) {
       const [vni, vtep] = id.split("/") as [string, string];
