@@ -1094,6 +1094,12 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         await sleep(5);
       }
     };
+    /** waits for the blaster's streams to be encoded (that event is returned), then for all K sessions Established (`tick` runs meanwhile) */
+    const blasterUp = async (b: BlastProc, tick?: () => Promise<void>) => {
+      const enc = await blastWait(b, "encoded streams", (e) => e.ev === "encoded", 0, 60_000);
+      await blastWait(b, "all sessions Established", (e) => e.ev === "ready", 0, 60_000, tick);
+      return enc;
+    };
     const sinkWait = async (kind: "announce" | "withdraw", from: number) => {
       const s = nullSink!;
       const deadline = Date.now() + timeoutMs;
@@ -1115,13 +1121,12 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       const addr = addrOf(receiver);
       const b = startBlaster(mode, addr, routes);
       try {
-        const enc = await blastWait(b, "encoded streams", (e) => e.ev === "encoded", 0, 60_000);
-        const upStart = Date.now();
-        let cleared = upStart;
         // bgpd backs off (idle hold time doubling up to 120 s) after each
         // session that ended with a NOTIFICATION and refuses connections
         // meanwhile: restart its peers rather than wait
-        await blastWait(b, "all sessions Established", (e) => e.ev === "ready", 0, 60_000, async () => {
+        let cleared: number | undefined; // from the first wait for the sessions on
+        const enc = await blasterUp(b, async () => {
+          cleared ??= Date.now();
           if (receiver === "frr" && Date.now() - cleared > 3000) {
             await frr.vtysh("clear bgp *");
             cleared = Date.now();
@@ -1266,8 +1271,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       const a = startBlaster(mode, SWITCH_ADDR, routes);
       let heldAfterStop: number;
       try {
-        await blastWait(a, "encoded streams", (e) => e.ev === "encoded", 0, 60_000);
-        await blastWait(a, "all sessions Established", (e) => e.ev === "ready", 0, 60_000);
+        await blasterUp(a);
         await sleep(500);
         await vxgateWatch.arm(routes);
         a.child.stdin!.write("go\n");
@@ -1294,8 +1298,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       // the peers come back with the first half of each session's routes, then End-of-RIB
       const b = startBlaster(mode, SWITCH_ADDR, kept);
       try {
-        await blastWait(b, "encoded streams", (e) => e.ev === "encoded", 0, 60_000);
-        await blastWait(b, "all sessions Established", (e) => e.ev === "ready", 0, 60_000);
+        await blasterUp(b);
         const goWall = Date.now();
         b.child.stdin!.write("go\n");
         const deadline = goWall + timeoutMs;
