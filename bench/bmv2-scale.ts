@@ -44,7 +44,8 @@ import { Lab } from "../test/harness/netns.ts";
 import { REPO } from "../lab/fabric.ts";
 import { constants } from "../src/codegen/tables.ts";
 import { renderTable } from "../src/cli/table.ts";
-import { apiGet, rssOf, scaleConfig, waitFor } from "./scale.ts";
+import { rssOf } from "./proc.ts";
+import { apiGet, scaleConfig, waitFor } from "./scale.ts";
 import { median, sleep } from "./stats.ts";
 
 export interface Bmv2ScaleOptions {

@@ -79,7 +79,7 @@ import { PYTHON, runAsync, stopChild } from "../test/harness/proc.ts";
 import { startFrrVtep } from "../test/interop/evpn-interop.ts";
 import type { BlastMode } from "./bgp-blaster.ts";
 import { GobgpApi, evpnPath } from "./gobgp-api.ts";
-import { rssOf } from "./scale.ts";
+import { cpuMsOf, rssOf } from "./proc.ts";
 import { fmtInt, median, sleep } from "./stats.ts";
 
 export type Receiver = "sink" | "vxgate" | "frr";
@@ -153,6 +153,8 @@ export interface RoutesRound {
   /** resident memory of the receiver (MiB; vxgate: the daemon, FRR: bgpd + zebra): before the
    * install, with every route installed, and the peak since the process started (VmHWM) */
   rss?: { beforeMb: number; installedMb: number; peakMb: number };
+  /** CPU time of the receiver's processes (every thread) from the first write to the end seen, ms */
+  receiverCpuMs?: number;
 }
 
 export interface LoadStep {
@@ -853,10 +855,12 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       frr: { addr: FRR_ADDR, watch: frrWatch },
     };
     const addrOf = (r: Receiver) => (r === "sink" ? SINK_ADDR : receivers[r].addr);
-    /** resident memory of the receiver's processes, MiB (the daemon's pid from its own status) */
+    /** the receiver's processes: the daemon's pid from its own status; bgpd and zebra */
+    const pidsOf = async (r: Receiver): Promise<number[]> =>
+      r === "vxgate" ? [(await fabric!.api<{ pid: number }>(name, "status")).pid] : r === "frr" ? ["bgpd", "zebra"].map(pidOf) : [];
+    /** resident memory of the receiver's processes, MiB */
     const rssNow = async (r: Receiver): Promise<{ now: number; peak: number } | undefined> => {
-      const pids = r === "vxgate" ? [(await fabric!.api<{ pid: number }>(name, "status")).pid] : r === "frr" ? ["bgpd", "zebra"].map(pidOf) : [];
-      const each = pids.map((p) => (p > 0 ? rssOf(p) : undefined));
+      const each = (await pidsOf(r)).map((p) => (p > 0 ? rssOf(p) : undefined));
       if (each.length === 0 || each.some((x) => x === undefined)) return undefined;
       return { now: each.reduce((a, x) => a + x!.now, 0), peak: each.reduce((a, x) => a + x!.peak, 0) };
     };
@@ -1138,6 +1142,13 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
         if (receiver === "sink") nullSink!.child.stdin!.write(`target ${routes}\nwtarget ${routes}\n`);
 
         const rss0 = await rssNow(receiver);
+        // the receiver's CPU time over the install, every thread of its processes
+        const cpuPids = await pidsOf(receiver);
+        const cpuNow = () => {
+          const each = cpuPids.map((p) => (p > 0 ? cpuMsOf(p) : undefined));
+          return each.length === 0 || each.some((x) => x === undefined) ? undefined : each.reduce<number>((a, x) => a + x!, 0);
+        };
+        const cpuAtGo = cpuNow();
         // install: the K announce streams start now
         let from = b.events.length;
         const t0 = nowNs();
@@ -1159,8 +1170,10 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
             watcherCpuMs = poll.cpuMs ?? (d.user + d.system) / 1000;
           } else watcherCpuMs = monCpuMs() - (cpu0 as number);
         }
+        const cpuAtEnd = cpuNow();
         if (poll.doneNs === undefined) throw new Error(`${receiver}: INCOMPLETE, ${poll.last} of ${routes} routes after ${opts.timeoutS} s`);
         const installMs = msSince(t0, poll.doneNs);
+        const receiverCpuMs = cpuAtGo !== undefined && cpuAtEnd !== undefined ? cpuAtEnd - cpuAtGo : undefined;
         const sent = await blastWait(b, "the announce streams sent", (e) => e.ev === "sent" && e.what === "announce", from, timeoutMs);
         await checkOnce(receiver, routes, poll);
         const rss1 = await rssNow(receiver);
@@ -1231,6 +1244,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
           samples: poll.samples,
           endDetection: { install: how(receiver, poll), withdraw: how(receiver, wPoll), flush: receiver === "sink" ? undefined : how(receiver, fPoll) },
           rss,
+          receiverCpuMs,
         };
         const fu = firstUpdateMs !== undefined ? `, first UPDATE after ${firstUpdateMs.toFixed(1)} ms` : "";
         const mem = rss ? `; RSS ${rss.beforeMb.toFixed(0)} -> ${rss.installedMb.toFixed(0)} MiB with the routes in (peak ${rss.peakMb.toFixed(0)})` : "";
@@ -1239,6 +1253,7 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
           `   ${phase} round ${round} ${mode.padEnd(4)} ${receiver.padEnd(6)} ${routes} routes in ${(installMs / 1000).toFixed(3)} s = ${fmtInt(r.routesPerS)} routes/s ` +
             `(${sent.messages} UPDATEs, ${fmtInt(sent.bytes! / 1024)} KiB written in ${sent.ms!.toFixed(1)} ms${fu}${resolution(receiver, poll, r.resolutionMs, watcherCpuMs)}); ` +
             `withdrawn in ${(withdrawMs / 1000).toFixed(3)} s = ${fmtInt(r.withdrawRoutesPerS!)} routes/s (${wsent.messages} UPDATEs${wPoll?.method ? `, end seen to ${msSince(wPoll.prevNs, wPoll.doneNs).toFixed(1)} ms, ${wPoll.method}` : ""})${fl}${fPoll?.method ? ` (end seen to ${msSince(fPoll.prevNs, fPoll.doneNs).toFixed(1)} ms, ${fPoll.method})` : ""}` +
+            (receiverCpuMs !== undefined ? `; its CPU over the install ${fmtInt(receiverCpuMs)} ms` : "") +
             mem +
             (round === 1 && receiver === "sink" ? ` [streams encoded in ${Number(enc.ms).toFixed(0)} ms, before the round]` : ""),
         );

@@ -25,6 +25,7 @@ import { BpfMap } from "libbpf-ts-bindings";
 import { Lab } from "../test/harness/netns.ts";
 import { REPO } from "../lab/fabric.ts";
 import { tableCodec } from "../src/control/codec.ts";
+import { rssOf } from "./proc.ts";
 import { sleep } from "./stats.ts";
 
 export interface ScaleOptions {
@@ -74,17 +75,6 @@ export function scaleConfig(name: string, socket: string, macs: number): { text:
   for (let i = 0; i < macs; i++) lines.push(i % 2 ? `      - { mac: "${mac(i)}", port: h1 }` : `      - { mac: "${mac(i)}", remote: 10.0.0.2 }`);
   lines.push(`tables: { fdb: ${Math.max(65536, 2 * macs)} }`);
   return { text: lines.join("\n") + "\n", last: mac(macs - 1) };
-}
-
-/** Peak (VmHWM) and current (VmRSS) resident set of a process, MB. */
-export function rssOf(pid: number): { peak: number; now: number } | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
-    return { peak: kb("VmHWM") / 1024, now: kb("VmRSS") / 1024 };
-  } catch {
-    return undefined;
-  }
 }
 
 /** Run to completion, sampling the peak RSS of `pidOf(child)` until it exits. */
