@@ -156,6 +156,27 @@ describe("UpdateFastPath", () => {
     expect(fp.stats.slow).toBe(0);
   });
 
+  it("the result's arrays are written in place: each UPDATE gets exactly its own routes, whatever came before, a refused one included", () => {
+    const fp = new UpdateFastPath();
+    const up = (ids: number[], nextHop = "198.18.0.2") => body(buildEvpnUpdates({ nextHop, routes: ids.map((i) => macRoute(i)), attributes: attrs() })[0]!);
+    const mixed = (ann: number[], wd: number[]) =>
+      body({ type: "update", withdrawnRoutes: [], nlri: [], attributes: [{ type: "mp-unreach", family: "evpn", routes: wd.map((i) => macRoute(i)) }, ...buildEvpnUpdates({ nextHop: "198.18.0.2", routes: ann.map((i) => macRoute(i)), attributes: attrs() })[0]!.attributes] });
+    expectSame(fp, up([1, 2, 3, 4, 5]));
+    expectSame(fp, mixed([6, 7], [1, 2, 3]));
+    // fewer of each than the UPDATE before: nothing of it left over
+    expect(expectSame(fp, up([8])).withdrawnKeys).toEqual([]);
+    expectSame(fp, mixed([9], [4]));
+    // refused half way (the third route's MAC length): the next one is whole
+    const bad = Buffer.from(up([10, 11, 12]));
+    const at = bad.lastIndexOf(Buffer.from([0x30, 0x02, 0x10, 0x00, 0x00, 0x00, 12]));
+    bad[at] = 47;
+    expect(fp.decode(bad)).toBeUndefined();
+    expect(expectSame(fp, up([13])).announcedKeys).toEqual([evpnRouteKey(macRoute(13))]);
+    // next hops in turn (the last one is compared in place)
+    for (const nh of ["198.18.0.2", "198.18.0.3", "198.18.0.2", "10.255.0.1"]) expect(expectSame(fp, up([14], nh)).nextHop).toBe(nh);
+    expect(fp.stats.slow).toBe(1); // the refused one
+  });
+
   it("withdrawal-only UPDATEs are taken; End-of-RIB is left to the session", () => {
     const fp = new UpdateFastPath();
     const f = expectSame(fp, body(buildEvpnWithdrawals([macRoute(1), macRoute(2)])[0]!));

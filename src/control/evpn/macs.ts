@@ -133,7 +133,8 @@ export class MacTable {
     }
     let s = m.get(mac);
     if (!s && create) {
-      s = { vni, mac };
+      // every field from the start: one shape for all slots, no property store added later
+      s = { vni, mac, local: undefined, src1: undefined, c1: undefined, more: undefined, installed: undefined, moves: undefined, frozen: undefined, reported: undefined };
       m.set(mac, s);
     }
     return s;

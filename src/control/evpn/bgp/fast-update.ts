@@ -116,6 +116,11 @@ function sameRuns(r: Buffer, b: Buffer, n: number): boolean {
   return k === r.length;
 }
 
+/** Cuts an array the decoder overwrote in place to its first n entries. */
+function cut<T>(a: T[], n: number): void {
+  if (a.length > n) a.length = n;
+}
+
 function isZero(b: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (b[i] !== 0) return false;
   return true;
@@ -130,6 +135,9 @@ export class UpdateFastPath {
   private lastRun: Buffer = Buffer.alloc(0);
   private lastReach = false;
   private lastAttrs: PathAttribute[] | undefined;
+  /** The octets of the last IPv4 next hop decoded, and its text. */
+  private readonly lastNh = Buffer.alloc(4);
+  private lastNhText: string | undefined;
   /** The octets of the last RD decoded, and the (shared) RD object. */
   private readonly lastRdBytes = Buffer.alloc(8);
   private lastRd: RouteDistinguisher | undefined;
@@ -224,22 +232,19 @@ export class UpdateFastPath {
 
     const out = this.out;
     out.nextHop = undefined;
-    // fresh arrays when used: cheaper than cutting the length of the old ones
-    // (by the keys: withdrawals may come without their routes)
-    if (out.announcedKeys.length !== 0) {
-      out.announced = [];
-      out.announcedKeys = [];
-    }
-    if (out.withdrawnKeys.length !== 0) {
-      out.withdrawn = [];
-      out.withdrawnKeys = [];
-    }
+    // the arrays are overwritten in place and cut to what this UPDATE has: one
+    // route per UPDATE (GoBGP's way) allocates no array
+    let withdrawn = 0;
     if (unreachAt >= 0) {
       if (unreachEnd - unreachAt < 3) return undefined;
       if (((body[unreachAt]! << 8) | body[unreachAt + 1]!) !== AFI_L2VPN || body[unreachAt + 2] !== SAFI_EVPN) return undefined;
       if (unreachEnd - unreachAt === 3 && reachAt < 0 && runs === 0) return undefined; // End-of-RIB
-      if (!this.nlri(body, unreachAt + 3, unreachEnd, this.withdrawnRoutes ? out.withdrawn : undefined, out.withdrawnKeys)) return undefined;
+      withdrawn = this.nlri(body, unreachAt + 3, unreachEnd, this.withdrawnRoutes ? out.withdrawn : undefined, out.withdrawnKeys);
+      if (withdrawn < 0) return undefined;
     }
+    cut(out.withdrawn, this.withdrawnRoutes ? withdrawn : 0);
+    cut(out.withdrawnKeys, withdrawn);
+    let announced = 0;
     if (reachAt >= 0) {
       const vlen = reachEnd - reachAt;
       if (vlen < 5) return undefined;
@@ -248,8 +253,11 @@ export class UpdateFastPath {
       if (nhLen !== 4 && nhLen !== 16 && nhLen !== 32) return undefined;
       if (4 + nhLen + 1 > vlen) return undefined;
       out.nextHop = this.nextHop(body, reachAt + 4, nhLen);
-      if (!this.nlri(body, reachAt + 5 + nhLen, reachEnd, out.announced, out.announcedKeys)) return undefined;
+      announced = this.nlri(body, reachAt + 5 + nhLen, reachEnd, out.announced, out.announcedKeys);
+      if (announced < 0) return undefined;
     }
+    cut(out.announced, announced);
+    cut(out.announcedKeys, announced);
     if (!attrs) {
       let key = hasReach ? 'R' : '-';
       for (let i = 0; i < runs; i++) key += body.toString('latin1', R[2 * i], R[2 * i + 1]);
@@ -272,13 +280,18 @@ export class UpdateFastPath {
 
   private nextHop(b: Buffer, at: number, len: number): string {
     if (len === 4) {
-      const n = b.readUInt32BE(at);
+      // the next hop of the previous UPDATE again (one peer's routes): compared in place
+      const l = this.lastNh;
+      if (this.lastNhText !== undefined && b[at] === l[0] && b[at + 1] === l[1] && b[at + 2] === l[2] && b[at + 3] === l[3]) return this.lastNhText;
+      const n = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) | 0; // a small integer key, never a heap number
       let s = this.nhCache.get(n);
       if (s === undefined) {
         s = `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
         if (this.nhCache.size >= RD_CACHE_MAX) this.nhCache.clear();
         this.nhCache.set(n, s);
       }
+      b.copy(l, 0, at, at + 4);
+      this.lastNhText = s;
       return s;
     }
     return bytesToIp(b.subarray(at, at + 16));
@@ -306,27 +319,32 @@ export class UpdateFastPath {
     return rd;
   }
 
-  /** EVPN NLRI in b[from..to) into routes (unless undefined) and keys; false: leave it to the full decoder. */
-  private nlri(b: Buffer, from: number, to: number, routes: EvpnRoute[] | undefined, keys: string[]): boolean {
+  /**
+   * EVPN NLRI in b[from..to) into routes (unless undefined) and keys, written
+   * from index 0 on (what is beyond is the caller's to cut): how many, or -1 to
+   * leave the UPDATE to the full decoder.
+   */
+  private nlri(b: Buffer, from: number, to: number, routes: EvpnRoute[] | undefined, keys: string[]): number {
     let o = from;
+    let n = 0;
     while (o < to) {
-      if (to - o < 2) return false;
+      if (to - o < 2) return -1;
       const t = b[o]!;
       const len = b[o + 1]!;
       const v = o + 2;
-      if (len > to - v) return false;
+      if (len > to - v) return -1;
       if (t === 2) {
         // RD 8, ESI 10, tag 4, MAC length 1 (48), MAC 6, IP length 1, IP 0/4/16, label1 3, label2 0/3
-        if (len < 33) return false;
-        if (b[v + 22] !== 48) return false;
+        if (len < 33) return -1;
+        if (b[v + 22] !== 48) return -1;
         const ipBits = b[v + 29]!;
         const ipLen = ipBits === 0 ? 0 : ipBits === 32 ? 4 : ipBits === 128 ? 16 : -1;
-        if (ipLen < 0) return false;
+        if (ipLen < 0) return -1;
         const base = 33 + ipLen;
-        if (len !== base && len !== base + 3) return false;
+        if (len !== base && len !== base + 3) return -1;
         if (!routes) {
           // every check above is all the route's decoding could fail on
-          keys.push(macIpKey(b, v, ipLen));
+          keys[n++] = macIpKey(b, v, ipLen);
           o = v + len;
           continue;
         }
@@ -342,17 +360,17 @@ export class UpdateFastPath {
         };
         if (ipLen) route.ip = bytesToIp(b.subarray(v + 30, v + 30 + ipLen));
         if (len === base + 3) route.label2 = (b[lab + 3]! << 16) | (b[lab + 4]! << 8) | b[lab + 5]!;
-        routes.push(route);
-        keys.push(macIpKey(b, v, ipLen));
+        routes[n] = route;
+        keys[n++] = macIpKey(b, v, ipLen);
       } else {
         const d = decodeEvpnNlri(b.subarray(o, v + len));
-        if (!d.ok || d.routes.length !== 1) return false;
+        if (!d.ok || d.routes.length !== 1) return -1;
         const route = d.routes[0]!;
-        routes?.push(route);
-        keys.push(evpnRouteKey(route));
+        if (routes) routes[n] = route;
+        keys[n++] = evpnRouteKey(route);
       }
       o = v + len;
     }
-    return true;
+    return n;
   }
 }
