@@ -118,6 +118,20 @@ function writer(t: FieldType): (b: Buffer, at: number, v: unknown) => void {
   throw new Error(`no writer for field type ${JSON.stringify(t)}`);
 }
 
+/**
+ * The decoder of one struct: an object literal of its fields, each read at its
+ * offset. Compiled once per declared struct (the names and offsets are ours,
+ * from tables.ts, never input), so every decoded value has one shape and each
+ * read is a call site of its own: a generic loop that adds the fields one by
+ * one costs four times as much, which a scan of a million-entry FDB feels.
+ */
+function compileBuilder(readers: readonly { name: string; offset: number; read: (b: Buffer, at: number) => unknown }[]): (b: Buffer, offset: number) => Record<string, unknown> {
+  for (const r of readers) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(r.name) || r.name === "__proto__") throw new Error(`field name ${JSON.stringify(r.name)} is not a plain identifier`);
+  const body = readers.map((r, i) => `${r.name}: read[${i}](b, o + ${r.offset})`).join(", ");
+  const make = new Function("read", `"use strict"; return (b, o) => ({ ${body} });`) as (read: readonly ((b: Buffer, at: number) => unknown)[]) => (b: Buffer, o: number) => Record<string, unknown>;
+  return make(readers.map((r) => r.read));
+}
+
 export function structCodec<D extends StructDecl>(decl: D): Codec<StructOf<D["fields"]>> {
   const l = layout(decl); // also validates the declaration
   // straight to and from the bytes at the declared offsets (padding stays
@@ -127,6 +141,7 @@ export function structCodec<D extends StructDecl>(decl: D): Codec<StructOf<D["fi
   const fields = l.fields.filter((f) => typeof f.type !== "object");
   const writers = fields.map((f) => ({ name: f.name, offset: f.offset, write: writer(f.type) }));
   const readers = fields.map((f) => ({ name: f.name, offset: f.offset, read: reader(f.type) }));
+  const build = compileBuilder(readers);
   return {
     size: l.size,
     encode(v) {
@@ -149,9 +164,7 @@ export function structCodec<D extends StructDecl>(decl: D): Codec<StructOf<D["fi
     },
     decodeAt(b, offset) {
       if (b.length < offset + l.size) throw new RangeError(`${decl.name}: ${b.length - offset} bytes, need ${l.size}`);
-      const out: Record<string, unknown> = {};
-      for (const r of readers) out[r.name] = r.read(b, offset + r.offset);
-      return out as StructOf<D["fields"]>;
+      return build(b, offset) as StructOf<D["fields"]>;
     },
     matcher(where) {
       const tests = Object.entries(where as Record<string, unknown>).map(([name, want]) => {
