@@ -14,7 +14,6 @@ const path = (from: PeerRef | undefined, attrs: PathAttribute[] = []): Path => (
   nextHop: "192.0.2.9",
   attrs: [{ type: "origin", value: 0 }, { type: "as-path", segments: [] }, ...attrs],
   ...(from ? { from } : {}),
-  at: 0,
 });
 const me = { asn: 65000, routerId: "10.0.0.1" };
 const rr = { ...me, clusterId: "10.0.0.100" };

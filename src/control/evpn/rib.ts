@@ -48,7 +48,6 @@ export interface Path {
   attrs: PathAttribute[];
   /** undefined = originated by this switch. */
   from?: PeerRef;
-  at: number;
   /** While this is its key's best path: the MAC table's record of what the route claims (macs.ts ClaimHolder). */
   claimed?: unknown;
 }

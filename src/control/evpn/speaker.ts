@@ -666,7 +666,7 @@ export class EvpnSpeaker {
     const extra = this.opts.extensions?.imet?.(r.vni) ?? [];
     const attrs: PathAttribute[] = [...this.commonAttrs(ext), pmsi, ...extra];
     const key = evpnRouteKey(route);
-    const p: Path = { key, route, nextHop: this.localVtepIp, attrs, at: Date.now() };
+    const p: Path = { key, route, nextHop: this.localVtepIp, attrs };
     this.localOther.set(key, p);
     // the capable neighbors' variant is in place before the flush this change schedules
     this.originateMulticast(r, p, ext, pmsi, extra);
@@ -692,7 +692,6 @@ export class EvpnSpeaker {
       }
       const role = replicator !== undefined ? PmsiArType.RNVE : PmsiArType.AR_LEAF;
       this.localCapable.set(imet.key, { ...imet, attrs: [...this.commonAttrs([...ext, { type: "multicast-flags", igmpProxy: true, mldProxy: false }]), withArType(pmsi, role), ...extra] });
-      const at = Date.now();
       for (const e of mc.entries) {
         const any = e.source === "*" || e.source === "0.0.0.0";
         const route: EvpnRoute = {
@@ -711,13 +710,13 @@ export class EvpnSpeaker {
           continue;
         }
         const key = evpnRouteKey(route);
-        want.set(key, { key, route, nextHop: this.localVtepIp, attrs: this.commonAttrs(ext), at });
+        want.set(key, { key, route, nextHop: this.localVtepIp, attrs: this.commonAttrs(ext) });
       }
       if (replicator !== undefined) {
         const route: EvpnRoute = { type: "imet", rd: r.rd, ethernetTag: 0, originatorIp: replicator };
         const arPmsi = withArType<PmsiTunnelAttr>({ type: "pmsi-tunnel", leafInfoRequired: false, label: r.vni, tunnel: { type: "assisted-replication", endpoint: replicator } }, PmsiArType.AR_REPLICATOR);
         const key = evpnRouteKey(route);
-        want.set(key, { key, route, nextHop: replicator, attrs: [...this.commonAttrs(ext), arPmsi], at });
+        want.set(key, { key, route, nextHop: replicator, attrs: [...this.commonAttrs(ext), arPmsi] });
       }
     } else {
       this.localCapable.delete(imet.key);
@@ -760,7 +759,7 @@ export class EvpnSpeaker {
     if (extra && extra.length) attrs.push(encodeMultiVni(extra));
     const ours = this.opts.extensions?.mac?.(mac, [vni, ...(extra ?? []).map((x) => x.vni)]);
     if (ours) attrs.push(...ours);
-    return { key: evpnRouteKey(route), route, nextHop: this.localVtepIp, attrs, at: Date.now() };
+    return { key: evpnRouteKey(route), route, nextHop: this.localVtepIp, attrs };
   }
 
   /** Recomputes this switch's type-2 routes for one MAC in both views. */
@@ -904,14 +903,13 @@ export class EvpnSpeaker {
       this.counters.malformedRoutes += malformed;
       this.log.warn("malformed EVPN routes discarded, session kept", { peer: id, count: malformed, first: formatEvpnRoute(announced.find(isMalformedEvpnRoute)!) });
     }
-    const at = Date.now();
     // the loop and cluster checks look at the attributes and the peer only: once per UPDATE
     // (and the same attribute array again, from one session's fast path: the same answer)
     let why: string | undefined;
     const rc = this.lastReject;
     if (rc.attrs === attrs && rc.ref === p.ref && rc.ibgp === p.ref.ibgp) why = rc.why;
     else {
-      why = rejectReason({ key: "", route: announced[0]!, nextHop: nextHop!, attrs, from: p.ref, at }, this.me);
+      why = rejectReason({ key: "", route: announced[0]!, nextHop: nextHop!, attrs, from: p.ref }, this.me);
       rc.attrs = attrs;
       rc.ref = p.ref;
       rc.ibgp = p.ref.ibgp;
@@ -937,7 +935,7 @@ export class EvpnSpeaker {
         this.removeFrom(p, key);
         continue;
       }
-      const path: Path = { key, route, nextHop: nextHop!, attrs, from: p.ref, at, claimed: undefined };
+      const path: Path = { key, route, nextHop: nextHop!, attrs, from: p.ref, claimed: undefined };
       p.gr?.stale.delete(key);
       const ch = this.rib.upsert(path);
       if (this.rib.lastUpsertAdded) p.received++;
@@ -958,7 +956,7 @@ export class EvpnSpeaker {
       if ((route.type === "raw" && !isKnownEvpnRouteType(route.routeType)) || isMalformedEvpnRoute(route)) continue;
       const key = keys ? keys[i]! : evpnRouteKey(route);
       if (fresh.has(key) || this.rib.pathFrom(key, p.ref.id)) continue;
-      if (rejectReason({ key, route, nextHop, attrs, from: p.ref, at: 0 }, this.me)) continue;
+      if (rejectReason({ key, route, nextHop, attrs, from: p.ref }, this.me)) continue;
       fresh.add(key);
     }
     const total = p.received + fresh.size;
