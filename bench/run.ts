@@ -44,7 +44,7 @@
 //   --routes N            type-2 routes of the routes part's full phase (default 100000)
 //   --small N             routes of its small phase, run first (default 20000; 0 = none)
 //   --small-rounds N      small-phase rounds (default 3)
-//   --route-rounds N      full-phase rounds (default 1)
+//   --route-rounds N      full-phase rounds (default 3: the 100k figures are medians, one-route-per-UPDATE installs move from round to round)
 //   --sessions K          BGP sessions per receiver: blaster sessions or gobgpd instances (default 5)
 //   --injector blaster|gobgp   who sends the routes part's routes (default blaster)
 //   --blast-mode one|many|both NLRIs per UPDATE from the blaster (default both, one mode at a time)
@@ -369,7 +369,7 @@ async function main(): Promise<number> {
   const routes = num(values.routes, 100_000, "routes", 1, 1_000_000);
   const small = num(values.small, 20_000, "small", 0, 1_000_000);
   const smallRounds = num(values["small-rounds"], 3, "small-rounds", 0, 20);
-  const routeRounds = num(values["route-rounds"], 1, "route-rounds", 0, 20);
+  const routeRounds = num(values["route-rounds"], 3, "route-rounds", 0, 20);
   const sessions = num(values.sessions, 5, "sessions", 1, 50);
   const routeTimeoutS = num(values["route-timeout"], 120, "route-timeout", 5, 1800);
   const macs = (values.macs ?? "5000,20000,100000").split(",").map((x) => num(x, 0, "macs", 1, 1_000_000));
