@@ -655,11 +655,11 @@ export async function runEvpnRoutes(opts: RoutesOptions): Promise<RoutesResult> 
       }
     });
     const monErr: string[] = [];
-    /** utime + stime of fdb-monitor, ms (`ip netns exec` execs it: same pid) */
+    /** CPU time of fdb-monitor, ms (`ip netns exec` execs it: same pid) */
     const monCpuMs = () => {
-      const f = readFileSync(`/proc/${mon.pid}/stat`, "utf8");
-      const w = f.slice(f.lastIndexOf(")") + 2).split(" ");
-      return ((Number(w[11]) + Number(w[12])) * 1000) / 100;
+      const ms = cpuMsOf(mon.pid!);
+      if (ms === undefined) throw new Error(`fdb-monitor (pid ${mon.pid}) is gone`);
+      return ms;
     };
     mon.stderr?.on("data", (d) => monErr.push(String(d)));
     let lastAliveCheck = 0;

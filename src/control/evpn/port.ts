@@ -272,7 +272,7 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   seedFromFastPath(configFlood: ReadonlyMap<number, readonly string[]>): { macs: number; flood: number } {
     this.target.table("fdb").forEach(
       (k, v) => {
-        if (v.kind !== constants.FDB_REMOTE || !(v.flags & constants.FDB_CONTROL)) return;
+        if (!(v.flags & constants.FDB_CONTROL)) return; // remote (the where below), but not ours
         let s = this.staleMacs.get(k.vni);
         if (!s) this.staleMacs.set(k.vni, (s = new Map()));
         s.set(k.mac, v.remote);
