@@ -209,11 +209,11 @@ describe('RIB keys', () => {
     expect(evpnRouteKey({ ...base, ip: '10.1.1.11' })).not.toBe(k);
     const { ip: _ip, ...noIp } = base;
     expect(evpnRouteKey(noIp as EvpnRoute)).not.toBe(k);
-    expect(k).toBe(`2:${hex(`${RD_HEX} 00000000 30 001122334455 20 0a01010a`).toString('hex')}`);
+    expect(k).toBe(`2:${hex(`${RD_HEX} 00000000 30 001122334455 20 0a01010a`).toString('latin1')}`);
   });
   it('type 3 key is the whole value; type 6 key excludes flags', () => {
     const imet: EvpnRoute = { type: 'imet', rd, ethernetTag: 0, originatorIp: '10.0.0.1' };
-    expect(evpnRouteKey(imet)).toBe(`3:${hex(`${RD_HEX} 00000000 20 0a000001`).toString('hex')}`);
+    expect(evpnRouteKey(imet)).toBe(`3:${hex(`${RD_HEX} 00000000 20 0a000001`).toString('latin1')}`);
     const smet: EvpnRoute = { type: 'smet', rd, ethernetTag: 0, group: '239.1.1.1', originatorIp: '10.0.0.1', flags: { igmpV1: false, igmpV2: true, igmpV3: false, exclude: false } };
     expect(evpnRouteKey({ ...smet, flags: { igmpV1: false, igmpV2: false, igmpV3: true, exclude: true } })).toBe(evpnRouteKey(smet));
     expect(evpnRouteKey({ ...smet, group: '239.1.1.2' })).not.toBe(evpnRouteKey(smet));

@@ -355,9 +355,14 @@ export function evpnRouteKeyBytes(r: EvpnRoute): Buffer {
   }
 }
 
-/** A string RIB key: route type + hex of the key octets. Injective per route type. */
+/**
+ * A string RIB key: route type, ":", then the key octets one character each
+ * (latin1: half the length of hex, so half the hashing and comparing in the
+ * RIB's maps, a million times over). Injective per route type; an identifier
+ * only, never shown (formatEvpnRoute is for people).
+ */
 export function evpnRouteKey(r: EvpnRoute): string {
-  return `${evpnRouteTypeOf(r)}:${evpnRouteKeyBytes(r).toString('hex')}`;
+  return `${evpnRouteTypeOf(r)}:${evpnRouteKeyBytes(r).toString('latin1')}`;
 }
 
 /** FRR-like one-line form for logs: "[2]:[0]:[48]:[00:11:22:33:44:55]:[32]:[10.1.1.1] rd 10.0.0.1:2 label 100". */

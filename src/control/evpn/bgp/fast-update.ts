@@ -22,7 +22,7 @@
 // The route keys come from the same octets (evpnRouteKey's form), without
 // re-encoding the route.
 
-import { HEX_CODES, formatMacAt } from '../../../config/net.ts';
+import { formatMacAt } from '../../../config/net.ts';
 import { bytesToIp, ESI_ZERO, bytesToEsi } from './addr.ts';
 import { AttrCode, AttrFlag, type PathAttribute } from './attributes/index.ts';
 import { decodeEvpnNlri, evpnRouteKey, type EvpnMacIpRoute, type EvpnRoute } from './evpn-nlri.ts';
@@ -57,13 +57,10 @@ export interface FastPathOptions {
   withdrawnRoutes?: boolean;
 }
 
-const HC = HEX_CODES;
-/** Scratch for building route keys: "2:" then hex. */
-const KEY = new Uint16Array(2 + 2 * 64);
-KEY[0] = 0x32;
-KEY[1] = 0x3a;
-/** Scratch for keys of the uncommon lengths (Buffer.toString). */
-const KEY_BUF = Buffer.alloc(KEY.length);
+/** Scratch for keys of the uncommon lengths (IPv6): "2:" then the key octets. */
+const KEY_BUF = Buffer.alloc(2 + 64);
+KEY_BUF[0] = 0x32;
+KEY_BUF[1] = 0x3a;
 const OT_MASK = AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE;
 /** MP_REACH_NLRI / MP_UNREACH_NLRI are optional non-transitive. */
 const MP_FLAGS = AttrFlag.OPTIONAL;
@@ -74,31 +71,20 @@ const ATTR_CACHE_MAX = 4096;
 const RD_CACHE_MAX = 4096;
 
 /**
- * evpnRouteKey of a type-2 route from its value at v: "2:" + hex of RD (8) and
- * of tag .. IP (12 + IP length). The common lengths (no IP, IPv4) are built in
- * one String.fromCharCode call: a flat string without a trip into C++ (this
- * runs once per route received).
+ * evpnRouteKey of a type-2 route from its value at v: "2:" + the octets of RD
+ * (8) and of tag .. IP (12 + IP length), one character each. The common
+ * lengths (no IP, IPv4) are built in one String.fromCharCode call straight
+ * from the buffer: a flat string without a trip into C++ (this runs once per
+ * route received).
  */
 function macIpKey(b: Buffer, v: number, ipLen: number): string {
-  let k = 2;
-  for (let i = v; i < v + 8; i++) {
-    const x = 2 * b[i]!;
-    KEY[k++] = HC[x]!;
-    KEY[k++] = HC[x + 1]!;
-  }
-  const end = v + 30 + ipLen;
-  for (let i = v + 18; i < end; i++) {
-    const x = 2 * b[i]!;
-    KEY[k++] = HC[x]!;
-    KEY[k++] = HC[x + 1]!;
-  }
-  const a = KEY;
-  if (k === 42)
-    return String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!, a[20]!, a[21]!, a[22]!, a[23]!, a[24]!, a[25]!, a[26]!, a[27]!, a[28]!, a[29]!, a[30]!, a[31]!, a[32]!, a[33]!, a[34]!, a[35]!, a[36]!, a[37]!, a[38]!, a[39]!, a[40]!, a[41]!);
-  if (k === 50)
-    return String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!, a[20]!, a[21]!, a[22]!, a[23]!, a[24]!, a[25]!, a[26]!, a[27]!, a[28]!, a[29]!, a[30]!, a[31]!, a[32]!, a[33]!, a[34]!, a[35]!, a[36]!, a[37]!, a[38]!, a[39]!, a[40]!, a[41]!, a[42]!, a[43]!, a[44]!, a[45]!, a[46]!, a[47]!, a[48]!, a[49]!);
-  for (let i = 0; i < k; i++) KEY_BUF[i] = a[i]!;
-  return KEY_BUF.toString('latin1', 0, k);
+  if (ipLen === 0)
+    return String.fromCharCode(0x32, 0x3a, b[v]!, b[v + 1]!, b[v + 2]!, b[v + 3]!, b[v + 4]!, b[v + 5]!, b[v + 6]!, b[v + 7]!, b[v + 18]!, b[v + 19]!, b[v + 20]!, b[v + 21]!, b[v + 22]!, b[v + 23]!, b[v + 24]!, b[v + 25]!, b[v + 26]!, b[v + 27]!, b[v + 28]!, b[v + 29]!);
+  if (ipLen === 4)
+    return String.fromCharCode(0x32, 0x3a, b[v]!, b[v + 1]!, b[v + 2]!, b[v + 3]!, b[v + 4]!, b[v + 5]!, b[v + 6]!, b[v + 7]!, b[v + 18]!, b[v + 19]!, b[v + 20]!, b[v + 21]!, b[v + 22]!, b[v + 23]!, b[v + 24]!, b[v + 25]!, b[v + 26]!, b[v + 27]!, b[v + 28]!, b[v + 29]!, b[v + 30]!, b[v + 31]!, b[v + 32]!, b[v + 33]!);
+  b.copy(KEY_BUF, 2, v, v + 8);
+  b.copy(KEY_BUF, 10, v + 18, v + 30 + ipLen);
+  return KEY_BUF.toString('latin1', 0, 22 + ipLen);
 }
 
 /** The attribute runs of the UPDATE being decoded: [start, end) pairs in the body (MP_REACH and MP_UNREACH split them into three at most). */
