@@ -176,6 +176,7 @@ export class Runtime {
         vtepSeen: (v) => void rt.neighbours.ensure(v),
         fdbChanged: (vni, mac) => rt.mirror.fdbChanged(vni, mac),
         staticMac: (vni, mac) => rt.staticMacs.has(vni, mac),
+        portUp: (ifindex) => rt.portUp(ifindex),
       }, combineExtensions(rt.mirror.evpnExtensions(cfg.vtep.sourceIp), rt.mcast.evpnExtensions(cfg.vtep.sourceIp)));
       rt.mirror.connectSpeaker(rt.evpn.speaker);
       rt.mcast.connectSpeaker(rt.evpn.speaker);
@@ -217,6 +218,12 @@ export class Runtime {
 
   portName(ifindex: number): string {
     return this.names.get(ifindex) ?? `if${ifindex}`;
+  }
+
+  /** A port of this switch with its link up (as the link watcher last saw it). */
+  portUp(ifindex: number): boolean {
+    const name = this.names.get(ifindex);
+    return name !== undefined && !this.links.portsDown.has(name);
   }
 
   counterRows(): Record<CounterName, CounterValue> {

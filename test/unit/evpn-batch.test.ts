@@ -115,7 +115,7 @@ async function fixture(batched: boolean) {
     srv.close();
   });
   const t = fakeTarget(batched);
-  const port = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: (_v, m) => m === mac(99), fdbChanged() {} }, quietLog);
+  const port = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: (_v, m) => m === mac(99), fdbChanged() {}, portUp: () => true }, quietLog);
   const cfg = bgpConfig({ asn: 65000, routerId: "10.0.0.1", listen: { host: "127.0.0.1", port: 0 }, neighbors: [{ address: "127.0.0.1", remoteAsn: 65000, port: (srv.address() as { port: number }).port }] });
   const sp = new EvpnSpeaker(cfg, "192.0.2.1", [100], port, quietLog, { retryBaseMs: 50, retryMaxMs: 100 });
   cleanups.push(() => sp.stop());
@@ -150,7 +150,7 @@ async function twoPeers() {
     });
   }
   const t = fakeTarget(true);
-  const port = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: () => false, fdbChanged() {} }, quietLog);
+  const port = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: () => false, fdbChanged() {}, portUp: () => true }, quietLog);
   const cfg = bgpConfig({
     asn: 65000,
     routerId: "10.0.0.1",
@@ -173,6 +173,24 @@ async function twoPeers() {
   return { sp, a: peers.get("127.0.0.2")!, b: peers.get("127.0.0.3")!, ...t };
 }
 
+describe("is a local host still there (the mobility check)", () => {
+  it("only behind a port with its link, as the link watcher saw it last, and only if it spoke lately (static: always)", () => {
+    const t = fakeTarget(true);
+    const up = new Set([3]);
+    const port = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: () => false, fdbChanged() {}, portUp: (i) => up.has(i) }, quietLog);
+    const local = (m: string, ifindex: number, flags: number, seen: bigint): void =>
+      void t.fdb.set(`100/${m}`, [{ vni: 100, mac: m }, { kind: constants.FDB_LOCAL, flags, vlan: 0, ifindex, remote: "0.0.0.0", seen_ns: seen, event_ns: 0n }]);
+    local(mac(1), 3, 0, process.hrtime.bigint());
+    local(mac(2), 3, 0, 0n); // silent for ages
+    local(mac(3), 3, constants.FDB_STATIC, 0n);
+    local(mac(4), 4, 0, process.hrtime.bigint()); // its port has no link
+    t.fdb.set(`100/${mac(5)}`, [{ vni: 100, mac: mac(5) }, { kind: constants.FDB_REMOTE, flags: 0, vlan: 0, ifindex: 0, remote: "10.0.0.2", seen_ns: process.hrtime.bigint(), event_ns: 0n }]);
+    expect([1, 2, 3, 4, 5, 6].map((i) => port.localMacPresent(100, mac(i)))).toEqual([true, false, true, false, false, false]);
+    up.delete(3); // the link goes: nobody behind it is there any more, static or not
+    expect([1, 3].map((i) => port.localMacPresent(100, mac(i)))).toEqual([false, false]);
+  });
+});
+
 describe("one route from two peers (two route reflectors)", () => {
   it("a restart adopts the EVPN entries as stale; routes confirm or move some, purgeStale removes the rest before it returns", () => {
     const t = fakeTarget(true);
@@ -181,7 +199,7 @@ describe("one route from two peers (two route reflectors)", () => {
     // not EVPN's: a local host, and a remote entry the data path learned
     t.fdb.set(`100/${mac(5)}`, [{ vni: 100, mac: mac(5) }, entry(constants.FDB_LOCAL, constants.FDB_CONTROL, "0.0.0.0", 3)]);
     t.fdb.set(`100/${mac(6)}`, [{ vni: 100, mac: mac(6) }, entry(constants.FDB_REMOTE, 0, "10.0.0.9")]);
-    const port = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: () => false, fdbChanged() {} }, quietLog);
+    const port = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: () => false, fdbChanged() {}, portUp: () => true }, quietLog);
     expect(port.seedFromFastPath(new Map())).toEqual({ macs: 4, flood: 0 });
     expect(port.installedVtep(100, mac(3))).toBe("10.0.0.2");
     expect(port.installedVtep(100, mac(5))).toBeUndefined();

@@ -91,7 +91,7 @@ describe("evpn clear-duplicate", () => {
       flood: { entries: () => [] },
     };
     const target = { kind: "fake", adopted: false, table: (n: string) => handles[n] } as unknown as Target;
-    const f = new EvpnFeature(cfg, target, quietLog, { vnisChanged() {}, vtepSeen() {}, fdbChanged() {} });
+    const f = new EvpnFeature(cfg, target, quietLog, { vnisChanged() {}, vtepSeen() {}, fdbChanged() {}, portUp: () => true });
     return { f, fdb: handles.fdb as { get(k: FdbKey): FdbValue | undefined; set(k: FdbKey, v: FdbValue): void } };
   }
 

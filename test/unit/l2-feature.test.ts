@@ -163,7 +163,7 @@ describe("the EVPN port's move hook", () => {
   function port() {
     const t = fakeTarget();
     const { log, lines } = logged("info");
-    const p = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: () => false, fdbChanged() {} }, log);
+    const p = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: () => false, fdbChanged() {}, portUp: () => true }, log);
     const moves: unknown[] = [];
     p.onMove((vni, m, from, to) => moves.push({ vni, mac: m, from, to }));
     return { p, moves, lines, ...t };

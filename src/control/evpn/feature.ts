@@ -19,6 +19,8 @@ export interface EvpnFeatureHooks {
   fdbChanged(vni: number, mac: string): void;
   /** is (vni, mac) a static MAC added at run time (management API)? Routes never replace those either */
   staticMac?(vni: number, mac: string): boolean;
+  /** does the port have its link (up, with carrier)? */
+  portUp(ifindex: number): boolean;
 }
 
 const staticMacsOf = (cfg: SwitchConfig) => new Set(cfg.vnis.flatMap((v) => v.staticMacs.map((m) => `${v.vni}/${m.mac}`)));
@@ -46,6 +48,7 @@ export class EvpnFeature {
         vnisChanged: hooks.vnisChanged,
         vtepSeen: hooks.vtepSeen,
         fdbChanged: hooks.fdbChanged,
+        portUp: hooks.portUp,
         configStatic: (vni, mac) => (this.staticMacs.size > 0 && this.staticMacs.has(`${vni}/${mac}`)) || !!hooks.staticMac?.(vni, mac),
       },
       log,

@@ -7,7 +7,6 @@ import { constants } from "../../codegen/tables.ts";
 import type { EvpnSwitchPort } from "./macs.ts";
 import type { Logger } from "../log.ts";
 import type { Target } from "../targets/target.ts";
-import { listNetDevs } from "../netdev.ts";
 import type { TableKey, TableValue } from "../codec.ts";
 
 /** Our remote entry for a VTEP (FDB_CONTROL: never aged). */
@@ -31,6 +30,8 @@ export interface EvpnPortHooks {
   configStatic(vni: number, mac: string): boolean;
   /** a route installed, replaced or removed the entry of (vni, mac) */
   fdbChanged(vni: number, mac: string): void;
+  /** does the port have its link (up, with carrier), as the link watcher last saw it? */
+  portUp(ifindex: number): boolean;
 }
 
 /** A route moved (vni, mac): from a local port (by ifindex) or a VTEP, to a VTEP. */
@@ -320,8 +321,9 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
     const e = this.target.table("fdb").get({ vni, mac });
     if (!e || e.kind !== constants.FDB_LOCAL) return false;
     // a host behind a port without carrier is gone, however recently it spoke
-    const port = [...listNetDevs().values()].find((d) => d.ifindex === e.ifindex);
-    if (!port?.carrier) return false;
+    // (the link state as followed by netlink: asking `ip` here would block the
+    // event loop for milliseconds per MAC in a mass move)
+    if (!this.hooks.portUp(e.ifindex)) return false;
     if (e.flags & constants.FDB_STATIC) return true;
     return process.hrtime.bigint() - e.seen_ns < PRESENT_NS;
   }
