@@ -69,7 +69,7 @@ export class Runtime {
       localLearned: (vni, mac, vlan) => this.evpn?.localLearned(vni, mac, vlan),
       localGone: (vni, mac) => this.evpn?.localGone(vni, mac),
       remoteSeen: (vtep) => void this.neighbours.ensure(vtep),
-      noNeighbour: (vtep) => void this.neighbours.ensure(vtep),
+      noNeighbour: (vtep) => void this.neighbours.ensure(vtep, { force: true }),
       fdbChanged: (vni, mac) => this.mirror.fdbChanged(vni, mac),
       routeVtep: (vni, mac) => this.evpn?.port.installedVtep(vni, mac),
     });
