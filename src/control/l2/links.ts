@@ -1,7 +1,10 @@
 // Link state of the access ports, followed as it changes (`ip monitor link`,
 // which speaks rtnetlink in this network namespace): a port whose link is
 // down is left out of the flood lists, so no copy is made for a port that
-// cannot take it (each one would fail as err_clone).
+// cannot take it (each one would fail as err_clone). The state is read once
+// at start; after that each change is taken from the monitor's own line (a
+// full `ip link show` per change would stall the event loop for milliseconds
+// on every flap of every port).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Logger } from "../log.ts";
@@ -11,6 +14,10 @@ export class LinkWatcher {
   private child?: ChildProcess;
   private queued = false;
   private down = new Set<string>();
+  /** what the monitor said last of each port (true: link up); read into `down` once per turn of the event loop */
+  private readonly heard = new Map<string, boolean>();
+  /** ifindex -> port name, to see a port renamed away */
+  private readonly names = new Map<number, string>();
   /** how many times a port went down or came back */
   readonly stats = { changes: 0 };
 
@@ -28,10 +35,15 @@ export class LinkWatcher {
   /** Read the state once (before the first reconcile). */
   readNow(): ReadonlySet<string> {
     const devs = listNetDevs();
+    for (const d of devs.values()) if (this.ports.includes(d.name)) this.names.set(d.ifindex, d.name);
     const down = new Set(this.ports.filter((p) => {
       const d = devs.get(p);
       return !d || !d.up || !d.carrier;
     }));
+    return this.apply(down);
+  }
+
+  private apply(down: Set<string>): ReadonlySet<string> {
     for (const p of down) if (!this.down.has(p)) this.log.info("port down: left out of flood lists", { port: p });
     for (const p of this.down) if (!down.has(p)) this.log.info("port up: back in its flood lists", { port: p });
     const changed = down.size !== this.down.size || [...down].some((p) => !this.down.has(p));
@@ -44,9 +56,33 @@ export class LinkWatcher {
     if (this.ports.length === 0) return;
     const child = spawn("ip", ["-o", "monitor", "link"], { stdio: ["ignore", "pipe", "ignore"] });
     child.on("error", (e) => this.log.warn("cannot follow link state", { error: e.message }));
-    createInterface({ input: child.stdout! }).on("line", () => this.queue());
+    createInterface({ input: child.stdout! }).on("line", (line) => this.hear(line));
     this.child = child;
     // a change between the first read and the monitor's start is not missed
+    this.fullRead = true;
+    this.queue();
+  }
+
+  private fullRead = false;
+
+  /** One line of `ip -o monitor link`: "[Deleted ]<ifindex>: <name>[@peer]: <FLAGS> ...". */
+  private hear(line: string): void {
+    const m = /^(Deleted )?(\d+): ([^:@\s]+)(?:@\S*)?: <([^>]*)>/.exec(line);
+    if (!m) return;
+    const ifindex = Number(m[2]);
+    const name = m[3]!;
+    const was = this.names.get(ifindex);
+    if (was !== undefined && was !== name) {
+      this.heard.set(was, false); // renamed away: that port is gone
+      this.names.delete(ifindex);
+    }
+    if (this.ports.includes(name)) {
+      const flags = m[4]!.split(",");
+      const up = !m[1] && flags.includes("UP") && flags.includes("LOWER_UP");
+      this.heard.set(name, up);
+      if (up) this.names.set(ifindex, name);
+      else if (m[1]) this.names.delete(ifindex);
+    }
     this.queue();
   }
 
@@ -58,7 +94,17 @@ export class LinkWatcher {
       if (!this.child) return;
       const before = this.down;
       try {
-        const now = this.readNow();
+        let now: ReadonlySet<string>;
+        if (this.fullRead) {
+          this.fullRead = false;
+          this.heard.clear();
+          now = this.readNow();
+        } else {
+          const down = new Set(before);
+          for (const [p, up] of this.heard) up ? down.delete(p) : down.add(p);
+          this.heard.clear();
+          now = this.apply(down);
+        }
         if (now !== before && (now.size !== before.size || [...now].some((p) => !before.has(p)))) this.onChange(now);
       } catch (e) {
         this.log.warn("link state read failed", { error: (e as Error).message });
