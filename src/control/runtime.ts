@@ -67,7 +67,10 @@ export class Runtime {
     for (const p of target.ports()) this.names.set(p.ifindex, p.name);
     this.l2 = new L2Feature(opts.config, target, opts.log, (i) => this.portName(i), {
       localLearned: (vni, mac, vlan) => this.evpn?.localLearned(vni, mac, vlan),
-      localGone: (vni, mac) => this.evpn?.localGone(vni, mac),
+      localGone: (vni, mac, from) => {
+        if (from) this.evpn?.port.hostLeftPort(vni, mac, from.ifindex);
+        this.evpn?.localGone(vni, mac);
+      },
       remoteSeen: (vtep) => void this.neighbours.ensure(vtep),
       noNeighbour: (vtep) => void this.neighbours.ensure(vtep, { force: true }),
       fdbChanged: (vni, mac) => this.mirror.fdbChanged(vni, mac),
@@ -99,12 +102,18 @@ export class Runtime {
     });
   }
 
-  /** Link state: down ports leave the flood lists (and their group memberships). */
+  /** Link state: down ports leave the flood lists (and their group memberships); what was learned on a port that just went down is flushed. */
   private watchLinks(cfg: SwitchConfig): LinkWatcher {
+    let wasDown: ReadonlySet<string> = new Set();
     return new LinkWatcher(
       cfg.ports.map((p) => p.name),
-      () => {
-        for (const p of this.links?.portsDown ?? []) this.mcast?.portDown(p);
+      (down) => {
+        for (const p of down) {
+          this.mcast?.portDown(p);
+          const ifindex = this.ifindexes.get(p);
+          if (!wasDown.has(p) && ifindex !== undefined) this.l2.flushPort(ifindex);
+        }
+        wasDown = new Set(down);
         this.queueVniUpdate();
       },
       this.opts.log.child({ part: "links" }),

@@ -1,6 +1,7 @@
 // A port whose link is down takes no flood copies (each would fail as
 // err_clone): the switch follows link state and leaves it out of the flood
-// lists until it comes back.
+// lists until it comes back. What it learned on that port goes when the link
+// does (as a bridge flushes a disabled port); a static MAC there stays.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { arpRequest } from "../harness/index.ts";
 import { bootSwitch, REMOTE_A, type SwitchUnderTest } from "./switch-fixture.ts";
@@ -8,7 +9,7 @@ import { bootSwitch, REMOTE_A, type SwitchUnderTest } from "./switch-fixture.ts"
 let sw: SwitchUnderTest;
 
 beforeAll(async () => {
-  sw = await bootSwitch("links", `ports:\n  - { name: h1, vni: 100 }\n  - { name: h2, vni: 100 }\nvnis:\n  - vni: 100\n    flood: [${REMOTE_A}]\n`, [
+  sw = await bootSwitch("links", `ports:\n  - { name: h1, vni: 100 }\n  - { name: h2, vni: 100 }\nvnis:\n  - vni: 100\n    flood: [${REMOTE_A}]\n    static_macs:\n      - { mac: "02:00:00:00:d1:99", port: h2 }\n`, [
     { name: "p1", port: "h1", mac: "02:00:00:00:d1:01", cidr: "198.51.100.1/24" },
     { name: "p2", port: "h2", mac: "02:00:00:00:d1:02", cidr: "198.51.100.2/24" },
   ]);
@@ -28,6 +29,23 @@ async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean): Promise<T> 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+type Row = { vni: number; mac: string; type: string; port?: string; source: string };
+const localMacs = async () => (await sw.api<Row[]>("fdb")).filter((r) => r.type === "local").map((r) => `${r.mac} ${r.port} ${r.source}`).sort();
+
+describe("learned MACs follow link state", () => {
+  it("what was learned on a port is flushed when its link goes down; a static MAC there stays, another port's hosts stay", async () => {
+    const from = (mac: string, ip: string) => arpRequest({ srcMac: mac, srcIp: ip, targetIp: "198.51.100.250" });
+    await sw.sendFromHost("p1", [from("02:00:00:00:d1:01", "198.51.100.1")]);
+    await sw.sendFromHost("p2", [from("02:00:00:00:d1:02", "198.51.100.2"), from("02:00:00:00:d1:03", "198.51.100.3")]);
+    const learned = ["02:00:00:00:d1:01 h1 learned", "02:00:00:00:d1:02 h2 learned", "02:00:00:00:d1:03 h2 learned", "02:00:00:00:d1:99 h2 static"];
+    expect(await until(localMacs, (m) => m.length === 4)).toEqual(learned);
+    sw.lab.exec(sw.hostNs("p2"), "ip", ["link", "set", "eth0", "down"]);
+    expect(await until(localMacs, (m) => m.length < 4)).toEqual(["02:00:00:00:d1:01 h1 learned", "02:00:00:00:d1:99 h2 static"]);
+    sw.lab.exec(sw.hostNs("p2"), "ip", ["link", "set", "eth0", "up"]);
+    expect((await until(status, (s) => s.portsDown.length === 0)).portsDown).toEqual([]);
+  });
+});
 
 describe("flood lists follow link state", () => {
   it("a port whose peer goes down leaves its flood list; broadcasts make no copy for it; it comes back with the link", async () => {

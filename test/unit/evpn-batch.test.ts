@@ -4,7 +4,7 @@
 // made one by one would have left. Over real loopback TCP: many UPDATEs in
 // one socket write, announcements and withdrawals of the same MACs among them.
 import { createServer, type Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   Afi,
   type BgpMessage,
@@ -188,6 +188,28 @@ describe("is a local host still there (the mobility check)", () => {
     expect([1, 2, 3, 4, 5, 6].map((i) => port.localMacPresent(100, mac(i)))).toEqual([true, false, true, false, false, false]);
     up.delete(3); // the link goes: nobody behind it is there any more, static or not
     expect([1, 3].map((i) => port.localMacPresent(100, mac(i)))).toEqual([false, false]);
+  });
+
+  it("a host flushed from a port whose link went down: a route for it within a minute is its move from that port", () => {
+    const t = fakeTarget(true);
+    const port = new FastPathEvpnPort(t.target, { vnisChanged() {}, vtepSeen() {}, configStatic: () => false, fdbChanged() {}, portUp: () => false }, quietLog);
+    const moves: unknown[] = [];
+    port.onMove((_vni, m, from, to) => moves.push([m, from, to]));
+    port.hostLeftPort(100, mac(1), 3);
+    port.hostLeftPort(100, mac(2), 3);
+    port.installRemoteMac(100, mac(1), "10.0.0.2", { seq: 1, sticky: false });
+    port.installRemoteMac(100, mac(3), "10.0.0.2", { seq: 1, sticky: false }); // never here
+    vi.useFakeTimers({ now: Date.now() + 61_000, toFake: ["Date"] });
+    try {
+      port.installRemoteMac(100, mac(2), "10.0.0.2", { seq: 1, sticky: false }); // too late to be that host's move
+    } finally {
+      vi.useRealTimers();
+    }
+    port.installRemoteMac(100, mac(1), "10.0.0.3", { seq: 2, sticky: false }, "10.0.0.2"); // and only once: now a move between VTEPs
+    expect(moves).toEqual([
+      [mac(1), { ifindex: 3 }, "10.0.0.2"],
+      [mac(1), { vtep: "10.0.0.2" }, "10.0.0.3"],
+    ]);
   });
 });
 

@@ -20,6 +20,10 @@ const OURS_MASK: TableValue<"fdb"> = { kind: 0xff, flags: constants.FDB_CONTROL,
 /** How recently a local MAC must have sent a frame to count as still present
  * (the data path refreshes an entry's timestamp at most once per LEARN_REFRESH_NS). */
 const PRESENT_NS = 2n * BigInt(constants.LEARN_REFRESH_NS);
+/** How long a host flushed from a port whose link went down counts as having moved from there when a route for it comes. */
+const FLUSHED_MOVE_MS = 60_000;
+/** Hosts remembered so at most (a port flush of more forgets the oldest first). */
+const FLUSHED_MAX = 1 << 20;
 
 export interface EvpnPortHooks {
   /** the flood or admit sets changed: recompute and apply the VNI tables */
@@ -88,6 +92,9 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
   /** vni/mac -> ifindex of a local entry deleted because a remote route won;
    * the route's entry is installed right after (macs.ts), which makes the move */
   private readonly leaving = new Map<string, number>();
+  /** vni/mac -> the local port a host was flushed from (its link went down),
+   * and until when a route for the MAC is that host's move from there */
+  private readonly flushedFrom = new Map<string, { ifindex: number; until: number }>();
   private moveListener?: RouteMoveListener;
 
   constructor(
@@ -134,6 +141,14 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       const id = `${vni}/${mac}`;
       leftPort = this.leaving.get(id);
       this.leaving.delete(id);
+    }
+    if (leftPort === undefined && this.flushedFrom.size) {
+      const id = `${vni}/${mac}`;
+      const f = this.flushedFrom.get(id);
+      if (f) {
+        this.flushedFrom.delete(id);
+        if (f.until > Date.now()) leftPort = f.ifindex;
+      }
     }
     this.queue(vni, mac, SET, vtep, info.sticky);
     if (prev !== vtep) {
@@ -342,6 +357,16 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
       queueMicrotask(() => this.leaving.delete(id));
       this.hooks.fdbChanged(vni, mac);
     }
+  }
+
+  /** A host's port lost its link and its entry went: a route for the MAC within
+   * FLUSHED_MOVE_MS is the host's move from that port (as if the route had
+   * beaten its local entry). */
+  hostLeftPort(vni: number, mac: string, ifindex: number): void {
+    const now = Date.now();
+    if (this.flushedFrom.size >= FLUSHED_MAX) for (const [k, f] of this.flushedFrom) if (f.until <= now) this.flushedFrom.delete(k);
+    if (this.flushedFrom.size >= FLUSHED_MAX) this.flushedFrom.delete(this.flushedFrom.keys().next().value!);
+    this.flushedFrom.set(`${vni}/${mac}`, { ifindex, until: now + FLUSHED_MOVE_MS });
   }
 
   reportDuplicate(vni: number, mac: string, detail: string): void {

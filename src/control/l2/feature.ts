@@ -57,8 +57,8 @@ export const LIMIT_RECOUNT_MS = 2000;
 export interface L2Hooks {
   /** a host was learned (or moved) on a local port */
   localLearned(vni: number, mac: string, vlan: number | undefined): void;
-  /** a local host aged out */
-  localGone(vni: number, mac: string): void;
+  /** a local host aged out, or the link of its port went down (`from`: that port) */
+  localGone(vni: number, mac: string, from?: { ifindex: number }): void;
   /** a remote VTEP showed up as a learned next hop */
   remoteSeen(vtep: string): void;
   /** an outer next hop is unresolved */
@@ -74,7 +74,7 @@ const id = (vni: number, mac: string) => `${vni}/${mac}`;
 
 export class L2Feature {
   readonly moves: MoveRecord[] = [];
-  readonly stats = { learnEvents: 0, moveEvents: 0, evpnMoves: 0, aged: 0, noNeighEvents: 0 };
+  readonly stats = { learnEvents: 0, moveEvents: 0, evpnMoves: 0, aged: 0, flushed: 0, noNeighEvents: 0 };
   private ageTimer?: NodeJS.Timeout;
   private activityTimer?: NodeJS.Timeout;
   /** since the last "l2 activity" line */
@@ -312,6 +312,32 @@ export class L2Feature {
       this.activityTimer = undefined;
       this.logActivity();
     }
+  }
+
+  /**
+   * A port lost its link: the hosts learned behind it are gone, as a bridge
+   * flushes a disabled port's dynamic entries (and EVPN withdraws their
+   * routes: a host unplugged is not advertised until it ages out). Static,
+   * frozen and control-plane entries stay. Returns how many went.
+   */
+  flushPort(ifindex: number): number {
+    const fdb = this.target.table("fdb");
+    const keep = constants.FDB_STATIC | constants.FDB_CONTROL | constants.FDB_FROZEN;
+    const gone: TableKey<"fdb">[] = [];
+    fdb.forEach((k, v) => {
+      if (v.ifindex === ifindex && !(v.flags & keep)) gone.push(k);
+    }, { kind: constants.FDB_LOCAL });
+    let n = 0;
+    for (const k of gone) {
+      if (!fdb.delete(k)) continue;
+      n++;
+      this.learnedAt.delete(id(k.vni, k.mac));
+      this.hooks.localGone(k.vni, k.mac, { ifindex });
+      this.hooks.fdbChanged(k.vni, k.mac);
+    }
+    this.stats.flushed += n;
+    if (n) this.log.info("port down: the MACs learned on it flushed", { port: this.portName(ifindex), macs: n });
+    return n;
   }
 
   /** Delete learned entries idle longer than their VNI's ageing time. Returns how many went. */
