@@ -73,13 +73,14 @@ function withMobilityRaised(configPath: string): void {
   writeFileSync(configPath, text.replace(/^ {2}evpn:\n/m, "  evpn:\n    mobility: { dup_detect_moves: 1000, dup_detect_seconds: 180 }\n"));
 }
 
-/** UPDATEs carrying `mac` in an EVPN NLRI: [capture time in CLOCK_MONOTONIC ns, ip.src, ip.dst] */
-function updatesFor(pkts: DecodedPacket[], mac: string, toMono: (epochS: number) => bigint): [bigint, string, string][] {
-  const out: [bigint, string, string][] = [];
+/** UPDATEs carrying `mac` in an EVPN NLRI: [capture time in CLOCK_MONOTONIC ns, ip.src, ip.dst, announced (MP_REACH_NLRI) or withdrawn] */
+function updatesFor(pkts: DecodedPacket[], mac: string, toMono: (epochS: number) => bigint): [bigint, string, string, boolean][] {
+  const out: [bigint, string, string, boolean][] = [];
   for (const p of pkts) {
     const macs = p.fields["bgp.evpn.nlri.mac_addr"] ?? [];
     if (!macs.some((m) => m.toLowerCase() === mac)) continue;
-    out.push([toMono(p.time), p.fields["ip.src"]?.[0] ?? "", p.fields["ip.dst"]?.[0] ?? ""]);
+    const announces = (p.fields["bgp.update.path_attribute.type_code"] ?? []).includes("14");
+    out.push([toMono(p.time), p.fields["ip.src"]?.[0] ?? "", p.fields["ip.dst"]?.[0] ?? "", announces]);
   }
   return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
@@ -129,7 +130,8 @@ export async function runMobility(opts: MobilityOptions): Promise<MobilityResult
     const notQuiet = moves.filter((m) => toReflector.some(([t]) => t < m.arpSentNs && t >= m.arpSentNs - 100_000_000n)).map((m) => m.move);
     for (const m of moves) {
       // this move's UPDATEs: from its ARP until the next move (more than a second later)
-      const win = ups.filter(([t]) => t >= m.arpSentNs - 5_000_000n && t < m.arpSentNs + 1_000_000_000n);
+      // (announcements only: the old switch's withdrawal follows later, and is not what converges)
+      const win = ups.filter(([t, , , announces]) => announces && t >= m.arpSentNs - 5_000_000n && t < m.arpSentNs + 1_000_000_000n);
       const newIp = uplinkIp.get(m.to)!;
       const fromNew = win.find(([, src]) => src === newIp);
       const reflected = win.filter(([t, src, dst]) => fromNew !== undefined && t >= fromNew[0] && src !== newIp && dst !== newIp);
