@@ -364,9 +364,15 @@ export class FastPathEvpnPort implements EvpnSwitchPort {
    * beaten its local entry). */
   hostLeftPort(vni: number, mac: string, ifindex: number): void {
     const now = Date.now();
-    if (this.flushedFrom.size >= FLUSHED_MAX) for (const [k, f] of this.flushedFrom) if (f.until <= now) this.flushedFrom.delete(k);
-    if (this.flushedFrom.size >= FLUSHED_MAX) this.flushedFrom.delete(this.flushedFrom.keys().next().value!);
-    this.flushedFrom.set(`${vni}/${mac}`, { ifindex, until: now + FLUSHED_MOVE_MS });
+    // oldest first (the map's order is the order they came): the expired go,
+    // and beyond the bound the oldest
+    for (const [k, f] of this.flushedFrom) {
+      if (f.until > now && this.flushedFrom.size < FLUSHED_MAX) break;
+      this.flushedFrom.delete(k);
+    }
+    const id = `${vni}/${mac}`;
+    this.flushedFrom.delete(id); // to the end, with its new time
+    this.flushedFrom.set(id, { ifindex, until: now + FLUSHED_MOVE_MS });
   }
 
   reportDuplicate(vni: number, mac: string, detail: string): void {
