@@ -67,7 +67,7 @@ export interface MobilityResult {
   maxMs: number;
 }
 
-function withMobilityRaised(configPath: string): void {
+export function withMobilityRaised(configPath: string): void {
   const text = readFileSync(configPath, "utf8");
   if (!/^ {2}evpn:\n/m.test(text)) throw new Error(`${configPath}: no bgp.evpn section to raise duplicate detection in`);
   writeFileSync(configPath, text.replace(/^ {2}evpn:\n/m, "  evpn:\n    mobility: { dup_detect_moves: 1000, dup_detect_seconds: 180 }\n"));

@@ -33,9 +33,12 @@
 //   9. decode: received EVPN UPDATEs decoded in this process, the speaker's
 //      fast path vs the full decoder (+ route keys), one and many NLRIs per
 //      UPDATE, the same keys checked (bench/update-decode.ts); only with --only decode
+//  10. massmove: N hosts move at once between two lab switches, both links up
+//      (the old switch checks each MAC), ms until every switch has all of them
+//      at the new place (bench/mass-move.ts); only with --only massmove
 //
 // Options (after `npm run bench --`):
-//   --only PART[,PART...]  run these parts, in this order: pkt|fabric|routes|learning|scale|mcast|bmv2|mobility|decode
+//   --only PART[,PART...]  run these parts, in this order: pkt|fabric|routes|learning|scale|mcast|bmv2|mobility|decode|massmove
 //                         (default: pkt and fabric)
 //   --repeat N            test-run repeat count per measurement (default 1000000)
 //   --pkt-rounds N        per-packet rounds, median reported (default 7)
@@ -64,6 +67,7 @@
 //   --moves N             mobility part: moves of the host (default 10)
 //   --reflector frr|gobgp mobility part: the spine's route reflector (default frr, the lab's)
 //   --decode-rounds N     decode part: passes over each stream per decoder, median reported (default 15)
+//   --hosts N             massmove part: hosts that move at once (default 2000)
 //   --json FILE           also write every sample as JSON
 //
 // A part that fails is reported as FAILED (with the reason) and the next part
@@ -86,6 +90,7 @@ import { runScale, type ScaleResult } from "./scale.ts";
 import { reportBmv2, runBmv2Scale, summaryBmv2, type Bmv2ScaleResult } from "./bmv2-scale.ts";
 import { reportMobility, runMobility, type MobilityResult } from "./mobility.ts";
 import { reportUpdateDecode, runUpdateDecode, type DecodeSample } from "./update-decode.ts";
+import { runMassMove, type MassMoveResult } from "./mass-move.ts";
 import { marginalNsPerCopy, medianCopies, runMcastTput, type McastMode, type McastResult } from "./mcast-tput.ts";
 import { fmt, fmtInt, max, median, min, spreadPct } from "./stats.ts";
 
@@ -100,9 +105,9 @@ function usage(): string {
                         [--route-timeout S] [--cpu-prof DIR] [--no-restart]
                         [--macs N[,N...]] [--learning-rounds N]
                         [--scale-macs N] [--vxgate-root DIR] [--members N[,N...]] [--no-mdb]
-                        [--bmv2-macs N] [--moves N] [--reflector frr|gobgp] [--decode-rounds N]
+                        [--bmv2-macs N] [--moves N] [--reflector frr|gobgp] [--decode-rounds N] [--hosts N]
                         [--json FILE]
-PART: pkt|fabric|routes|learning|scale|mcast|bmv2|mobility|decode`;
+PART: pkt|fabric|routes|learning|scale|mcast|bmv2|mobility|decode|massmove`;
 }
 
 function num(v: string | undefined, def: number, name: string, lo: number, hi: number): number {
@@ -333,6 +338,7 @@ async function main(): Promise<number> {
       "route-timeout": { type: "string" },
       "cpu-prof": { type: "string" },
       "decode-rounds": { type: "string" },
+      hosts: { type: "string" },
       macs: { type: "string" },
       "learning-rounds": { type: "string" },
       "scale-macs": { type: "string" },
@@ -356,7 +362,7 @@ async function main(): Promise<number> {
     say("npm run bench needs root (network namespaces, BPF, XDP)");
     return 2;
   }
-  const PARTS = ["pkt", "fabric", "routes", "learning", "scale", "mcast", "bmv2", "mobility", "decode"] as const;
+  const PARTS = ["pkt", "fabric", "routes", "learning", "scale", "mcast", "bmv2", "mobility", "decode", "massmove"] as const;
   type Part = (typeof PARTS)[number];
   const parts = (values.only ?? "pkt,fabric").split(",") as Part[];
   for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--only takes ${PARTS.join(", ")} (comma-separated), got ${p}\n${usage()}`);
@@ -384,6 +390,7 @@ async function main(): Promise<number> {
   const bmv2Macs = num(values["bmv2-macs"], 100_000, "bmv2-macs", 1, 1_000_000);
   const moves = num(values.moves, 10, "moves", 1, 100);
   const decodeRounds = num(values["decode-rounds"], 15, "decode-rounds", 1, 1000);
+  const hosts = num(values.hosts, 2000, "hosts", 1, 60000);
   const flows = (values.flows ?? "1,64").split(",").map((x) => num(x, 1, "flows", 1, 200));
   const reflector = values.reflector ?? "frr";
   if (reflector !== "frr" && reflector !== "gobgp") throw new Error(`--reflector must be frr or gobgp\n${usage()}`);
@@ -394,7 +401,7 @@ async function main(): Promise<number> {
   say(`== vxgate bench  (${new Date().toISOString()})`);
   say(`   ${m.cpu}, ${m.memory}, kernel ${m.kernel}, bpf_jit_enable=${m.bpfJit}, node ${m.node}, ${m.clang}`);
   say(`   load average at start: ${load()} (anything else running skews the numbers; the ratios less so)`);
-  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult[]; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult; mcast?: McastResult; bmv2?: Bmv2ScaleResult; mobility?: MobilityResult; decode?: DecodeSample[]; failures?: { part: string; reason: string }[] } = {
+  const out: { machine: Record<string, string>; loadStart: string; loadEnd?: string; pkt?: PktCostResult; fabric?: TputResult[]; routes?: RoutesResult; learning?: LearningResult; scale?: ScaleResult; mcast?: McastResult; bmv2?: Bmv2ScaleResult; mobility?: MobilityResult; decode?: DecodeSample[]; massMove?: MassMoveResult; failures?: { part: string; reason: string }[] } = {
     machine: m,
     loadStart: load(),
   };
@@ -488,6 +495,11 @@ async function main(): Promise<number> {
           reportUpdateDecode(out.decode, say);
         });
         break;
+      case "massmove":
+        await runPart(part, `10. mass move: ${hosts.toLocaleString("en-US")} hosts move at once between two lab switches, EVPN through ${reflector === "frr" ? "FRR bgpd" : "GoBGP"} on the spine`, async () => {
+          out.massMove = await runMassMove({ hosts, reflector, timeoutS: routeTimeoutS, log });
+        });
+        break;
     }
   }
   out.failures = failures;
@@ -536,6 +548,7 @@ async function main(): Promise<number> {
   if (out.bmv2) say(`   ${summaryBmv2(out.bmv2)}`);
   if (out.mobility) say(`   mobility: median ${fmt(out.mobility.medianMs, 1)} ms from the gratuitous ARP to the last switch's entry over ${out.mobility.moves.length} moves (${fmt(out.mobility.minMs, 1)}..${fmt(out.mobility.maxMs, 1)}), reflector ${reflector}`);
   if (out.decode) for (const d of out.decode) say(`   decode (${fmtInt(d.routes)} type-2, ${d.mode} per UPDATE): fast path ${fmt((median(d.fastMs) * 1e6) / d.routes, 0)} ns/route, the full decoder + keys ${fmt(median(d.fullMs) / median(d.fastMs), 1)} x that`);
+  if (out.massMove) say(`   mass move: ${fmtInt(out.massMove.hosts)} hosts moved at once, on every switch after ${fmt(out.massMove.convergenceMs, 0)} ms (learned in ${fmt(out.massMove.learnMs, 0)} ms), reflector ${out.massMove.reflector}`);
   for (const f of failures) say(`   ${f.part}: FAILED: ${f.reason.split("\n")[0]}`);
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(out, null, 2) + "\n");
