@@ -323,10 +323,18 @@ export class L2Feature {
   flushPort(ifindex: number): number {
     const fdb = this.target.table("fdb");
     const keep = constants.FDB_STATIC | constants.FDB_CONTROL | constants.FDB_FROZEN;
+    // the MACs we know were learned there (every event, the boot scan, the
+    // resyncs after lost events), each checked in the FDB: not a read of the
+    // whole table, which a million EVPN routes make long
+    const port = this.portName(ifindex);
     const gone: TableKey<"fdb">[] = [];
-    fdb.forEach((k, v) => {
-      if (v.ifindex === ifindex && !(v.flags & keep)) gone.push(k);
-    }, { kind: constants.FDB_LOCAL });
+    for (const [key, where] of this.learnedAt) {
+      if (where !== port) continue;
+      const slash = key.indexOf("/");
+      const k = { vni: Number(key.slice(0, slash)), mac: key.slice(slash + 1) };
+      const v = fdb.get(k);
+      if (v && v.kind === constants.FDB_LOCAL && v.ifindex === ifindex && !(v.flags & keep)) gone.push(k);
+    }
     let n = 0;
     for (const k of gone) {
       if (!fdb.delete(k)) continue;
@@ -336,7 +344,7 @@ export class L2Feature {
       this.hooks.fdbChanged(k.vni, k.mac);
     }
     this.stats.flushed += n;
-    if (n) this.log.info("port down: the MACs learned on it flushed", { port: this.portName(ifindex), macs: n });
+    if (n) this.log.info("port down: the MACs learned on it flushed", { port, macs: n });
     return n;
   }
 
