@@ -126,8 +126,12 @@ export class NeighbourKeeper {
     const via = new Map<string, { nexthop: string; dev: string }>();
     for (const r of jsonLines<RouteGet>(routed.stdout)) if (r.dst && r.dev) via.set(r.dst, { nexthop: r.gateway ?? r.dst, dev: r.dev });
     const unrouted = vteps.filter((v) => !via.has(v));
-    if (unrouted.length)
+    if (unrouted.length) {
       this.log.warn("neighbour for remote VTEP not installed", { vteps: unrouted.slice(0, 10), count: unrouted.length, error: routed.stderr.split("\n")[0] || "no route" });
+      // asked again after RECHECK_MS (or when the data path reports it), not on every frame learned from it
+      const t = this.now();
+      for (const v of unrouted) this.checkedAt.set(v, t);
+    }
     if (via.size === 0) return;
 
     this.stats.ipRuns++;

@@ -56,8 +56,8 @@ describe("outer next hops of remote VTEPs", () => {
     expect(said.find((s) => s.msg === "neighbour for remote VTEP not installed")).toMatchObject({ vteps: ["203.0.113.9"], count: 1 });
   });
 
-  it("VTEPs checked lately are not asked about again; after the recheck interval, once, and nothing is reinstalled", async () => {
-    await Promise.all(vtepsA.map((v) => k.ensure(v)));
+  it("VTEPs checked lately (the unrouted one too) are not asked about again; after the recheck interval, once, and nothing is reinstalled", async () => {
+    await Promise.all([...vtepsA, "203.0.113.9"].map((v) => k.ensure(v)));
     expect(k.stats.ipRuns).toBe(3);
     clock += 11_000;
     await Promise.all(vtepsA.map((v) => k.ensure(v)));
