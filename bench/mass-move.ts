@@ -12,13 +12,13 @@
 // others), each switch's pinned map read whole every 5 ms.
 import { BpfMap } from "libbpf-ts-bindings";
 import { Fabric, Lab } from "../lab/fabric.ts";
-import { MOVE, cableStandby, renamedLabSwitches } from "../lab/topology.ts";
+import { MOVE } from "../lab/topology.ts";
 import { arpRequest } from "../test/harness/packets.ts";
 import { sendFramesTimed } from "../test/harness/send.ts";
 import { tableCodec } from "../src/control/codec.ts";
 import { constants, tables } from "../src/codegen/tables.ts";
 import { BPFFS_ROOT } from "../src/control/targets/ebpf/target.ts";
-import { withMobilityRaised } from "./mobility.ts";
+import { mobilityFabric } from "./mobility.ts";
 import { sleep } from "./stats.ts";
 
 export interface MassMoveOptions {
@@ -50,15 +50,7 @@ export async function runMassMove(opts: MassMoveOptions): Promise<MassMoveResult
   let fabric: Fabric | undefined;
   const maps: BpfMap[] = [];
   try {
-    const { specs, rename } = renamedLabSwitches(lab, "mmv");
-    for (const s of specs) withMobilityRaised(s.configPath);
-    fabric = new Fabric(lab, specs, { reflector: opts.reflector });
-    const f = fabric;
-    const sw2 = rename(MOVE.toSwitch);
-    const sw3 = rename("lab-sw3");
-    cableStandby(f, sw2);
-    for (const sw of f.switchNames) await f.start(sw);
-    await f.waitEstablished();
+    const { f, sw2, sw3 } = await mobilityFabric(lab, "mmv", opts.reflector, (x) => (fabric = x));
     // the host namespace is cabled to both: h1 on sw3 (eth0) and h3 on sw2 (eth1), both up
     const hostNs = f.hostNs(MOVE.host);
     lab.exec(hostNs, "ip", ["link", "set", MOVE.toIf, "up"]);

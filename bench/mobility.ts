@@ -67,7 +67,7 @@ export interface MobilityResult {
   maxMs: number;
 }
 
-export function withMobilityRaised(configPath: string): void {
+function withMobilityRaised(configPath: string): void {
   const text = readFileSync(configPath, "utf8");
   if (!/^ {2}evpn:\n/m.test(text)) throw new Error(`${configPath}: no bgp.evpn section to raise duplicate detection in`);
   writeFileSync(configPath, text.replace(/^ {2}evpn:\n/m, "  evpn:\n    mobility: { dup_detect_moves: 1000, dup_detect_seconds: 180 }\n"));
@@ -85,20 +85,31 @@ function updatesFor(pkts: DecodedPacket[], mac: string, toMono: (epochS: number)
   return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
+/**
+ * The lab's switches (renamed with `prefix`, duplicate detection raised) up
+ * and Established through `reflector`, c1's spare cable to sw2 in place
+ * (down). `own` receives the fabric as soon as it exists, so the caller's
+ * cleanup has it even when starting fails.
+ */
+export async function mobilityFabric(lab: Lab, prefix: string, reflector: "frr" | "gobgp", own: (f: Fabric) => void): Promise<{ f: Fabric; sw2: string; sw3: string }> {
+  const { specs, rename } = renamedLabSwitches(lab, prefix);
+  for (const s of specs) withMobilityRaised(s.configPath);
+  const f = new Fabric(lab, specs, { reflector });
+  own(f);
+  const sw2 = rename(MOVE.toSwitch);
+  const sw3 = rename("lab-sw3");
+  cableStandby(f, sw2);
+  for (const sw of f.switchNames) await f.start(sw);
+  await f.waitEstablished();
+  return { f, sw2, sw3 };
+}
+
 export async function runMobility(opts: MobilityOptions): Promise<MobilityResult> {
   const { log } = opts;
   const lab = new Lab("mob");
   let fabric: Fabric | undefined;
   try {
-    const { specs, rename } = renamedLabSwitches(lab, "mob");
-    for (const s of specs) withMobilityRaised(s.configPath);
-    fabric = new Fabric(lab, specs, { reflector: opts.reflector });
-    const f = fabric;
-    const sw2 = rename(MOVE.toSwitch);
-    const sw3 = rename("lab-sw3");
-    cableStandby(f, sw2);
-    for (const sw of f.switchNames) await f.start(sw);
-    await f.waitEstablished();
+    const { f, sw2, sw3 } = await mobilityFabric(lab, "mob", opts.reflector, (x) => (fabric = x));
     log(`   fabric up: ${f.switchNames.join(", ")} through ${opts.reflector === "frr" ? "FRR bgpd" : "GoBGP"} on the spine; c1 moves ${opts.moves} times between ${sw3} (h1) and ${sw2} (${MOVE.toPort})`);
     // everyone knows c1 where it starts
     for (const from of ["a1", "b1"]) await ping(lab, f.hostNs(from), MOVE.ip, { count: 2, timeoutS: 2 });
