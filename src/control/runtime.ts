@@ -104,16 +104,14 @@ export class Runtime {
 
   /** Link state: down ports leave the flood lists (and their group memberships); what was learned on a port that just went down is flushed. */
   private watchLinks(cfg: SwitchConfig): LinkWatcher {
-    let wasDown: ReadonlySet<string> = new Set();
     return new LinkWatcher(
       cfg.ports.map((p) => p.name),
-      (down) => {
-        for (const p of down) {
-          this.mcast?.portDown(p);
+      (down, wentDown) => {
+        for (const p of down) this.mcast?.portDown(p);
+        for (const p of wentDown) {
           const ifindex = this.ifindexes.get(p);
-          if (!wasDown.has(p) && ifindex !== undefined) this.l2.flushPort(ifindex);
+          if (ifindex !== undefined) this.l2.flushPort(ifindex);
         }
-        wasDown = new Set(down);
         this.queueVniUpdate();
       },
       this.opts.log.child({ part: "links" }),

@@ -18,12 +18,15 @@ export class LinkWatcher {
   private readonly heard = new Map<string, boolean>();
   /** ifindex -> port name, to see a port renamed away */
   private readonly names = new Map<number, string>();
+  /** the next turn reads the whole state (at start: a change before the monitor listened is not missed) */
+  private fullRead = false;
   /** how many times a port went down or came back */
   readonly stats = { changes: 0 };
 
   constructor(
     private readonly ports: readonly string[],
-    private readonly onChange: (down: ReadonlySet<string>) => void,
+    /** every port down now, and those of them that were up before */
+    private readonly onChange: (down: ReadonlySet<string>, wentDown: readonly string[]) => void,
     private readonly log: Logger,
   ) {}
 
@@ -62,8 +65,6 @@ export class LinkWatcher {
     this.fullRead = true;
     this.queue();
   }
-
-  private fullRead = false;
 
   /** One line of `ip -o monitor link`: "[Deleted ]<ifindex>: <name>[@peer]: <FLAGS> ...". */
   private hear(line: string): void {
@@ -105,7 +106,7 @@ export class LinkWatcher {
           this.heard.clear();
           now = this.apply(down);
         }
-        if (now !== before && (now.size !== before.size || [...now].some((p) => !before.has(p)))) this.onChange(now);
+        if (now !== before && (now.size !== before.size || [...now].some((p) => !before.has(p)))) this.onChange(now, [...now].filter((p) => !before.has(p)));
       } catch (e) {
         this.log.warn("link state read failed", { error: (e as Error).message });
       }
