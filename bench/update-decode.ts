@@ -8,6 +8,7 @@
 // both give the same keys and next hop for every route.
 import { announceStream, parseRd, type BlastMode } from "./bgp-blaster.ts";
 import { decodeUpdateBody } from "../src/control/evpn/bgp/update.ts";
+import { MessageType, readFrame } from "../src/control/evpn/bgp/header.ts";
 import { UpdateFastPath } from "../src/control/evpn/bgp/fast-update.ts";
 import { evpnRouteKey } from "../src/control/evpn/bgp/evpn-nlri.ts";
 import { median } from "./stats.ts";
@@ -27,16 +28,14 @@ export interface DecodeSample {
   fullMs: number[];
 }
 
-const HDR = 19;
-const T_UPDATE = 2;
-
 /** The UPDATE bodies of a stream: [start, end) of each in `buf`. */
 function bodies(buf: Buffer): [number, number][] {
   const out: [number, number][] = [];
   for (let o = 0; o < buf.length; ) {
-    const len = buf.readUInt16BE(o + 16);
-    if (buf[o + 18] === T_UPDATE) out.push([o + HDR, o + len]);
-    o += len;
+    const f = readFrame(buf, o);
+    if (f.status !== "frame") throw new Error(`the blaster's stream does not frame at octet ${o} (${f.status})`);
+    if (f.type === MessageType.UPDATE) out.push([f.next - f.body.length, f.next]);
+    o = f.next;
   }
   return out;
 }
